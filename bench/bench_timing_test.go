@@ -1,0 +1,33 @@
+package bench_test
+
+import (
+	"testing"
+
+	"github.com/ringcast/ringcast/bench"
+)
+
+// BenchmarkFanout runs the scenario matrix named by $RINGCAST_BENCH_MATRIX
+// (default, full or quick; see bench.Matrix). One op is one published event,
+// so ns/op, B/op and allocs/op are per event; the suite's own measures are
+// reported with b.ReportMetric (see the package documentation).
+//
+//	go test -run '^$' -bench Fanout -benchtime 200ms -count 5 ./bench
+//	RINGCAST_BENCH_MATRIX=full go test -run '^$' -bench 'Fanout/strategy=ring' ./bench
+func BenchmarkFanout(b *testing.B) {
+	matrix, err := bench.MatrixFromEnv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, sc := range matrix {
+		b.Run(sc.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			res, err := bench.Run(sc, bench.RunOptions{Events: b.N, StartTimer: b.ResetTimer, StopTimer: b.StopTimer})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range res.Metrics() {
+				b.ReportMetric(m.Value, m.Unit)
+			}
+		})
+	}
+}
