@@ -1,11 +1,145 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ringcast/ringcast/internal/cli"
+	"github.com/ringcast/ringcast/transport"
 )
 
-// runServe is a placeholder until its package lands.
+const serveSummary = `
+Run the Server-Sent Events server.
+
+  GET  /events?topic=a&topic=b   stream events (no topic: all topics); resume with
+                                 the Last-Event-ID header or ?lastEventId= on first connect
+  POST /publish                  one event as application/json {"topic","event","data","key"},
+                                 or one per line as application/x-ndjson; answers {"ids":[...]}
+  GET  /metrics, GET /healthz    Prometheus metrics, health
+  /debug/pprof/                  on --admin-addr only
+
+The wire protocol is in docs/protocol.md, the design and figures in docs/transport.md.
+SIGINT or SIGTERM stops accepting, ends every stream cleanly and exits within --shutdown-timeout.`
+
+// runServe is `ringcast serve`: flag parsing and wiring; the server is transport.Server.
 func runServe(args []string, stdout, stderr io.Writer) error {
-	return errors.New("not built yet")
+	d := transport.DefaultConfig()
+	fs := cli.NewFlagSet("serve", serveSummary, stderr)
+	addr := fs.String("addr", ":8080", "listen address of the public server (events, publish, metrics, health)")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:6060", "listen address of the admin server (pprof, metrics); empty disables it.\nKeep it on loopback: pprof reveals the process")
+	engine := fs.String("engine", string(d.Engine), "fan-out engine: ring (the ring buffer) or chan (the channel-per-client baseline)")
+	capacity := fs.Int("capacity", d.Capacity, "events the global ring holds (a power of two): the resume window\nof clients that follow all topics or several")
+	topicCapacity := fs.Int("topic-capacity", d.TopicCapacity, "events each topic's own ring holds: the resume window of single-topic clients")
+	maxTopicRings := fs.Int("max-topic-rings", d.MaxTopicRings, "topics that get a ring of their own; further topics are served, filtered,\nfrom the global ring")
+	chanBuffer := fs.Int("chan-buffer", d.ChanBuffer, "per-client channel size of --engine chan")
+	slow := fs.String("slow-client", string(d.SlowClient), "what happens to a client that cannot keep up: drop-oldest (it is told\n\"lagged\" with the exact count and continues) or disconnect (it resumes\nelsewhere); --engine chan also has drop-newest, block and unbounded")
+	keepAlive := fs.Duration("keepalive", d.KeepAlive, "interval of the \": keep-alive\" comment on an idle stream; a departed client\nis noticed within one interval")
+	retry := fs.Duration("retry", d.Retry, "reconnection delay sent to clients in the first frame (retry:)")
+	writeTimeout := fs.Duration("write-timeout", d.WriteTimeout, "a client whose socket does not take a write within this is dropped")
+	batchWindow := fs.Duration("batch-window", 0, "after the first ready event, wait this long to send more in the same write\n(0: send what is ready at once)")
+	debounce := fs.Duration("debounce", 0, "keep only the latest event per topic and key within this window (0: off)")
+	maxEventBytes := fs.Int("max-event-bytes", d.MaxEventBytes, "largest event accepted by /publish (its JSON object), in bytes: 413 beyond")
+	maxBodyBytes := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest /publish body, in bytes: 413 beyond")
+	maxTopics := fs.Int("max-topics", d.MaxTopics, "most topics one subscription may name")
+	publishToken := fs.String("publish-token", "", "when set, POST /publish needs \"Authorization: Bearer <token>\"")
+	cors := fs.String("cors-origin", "", "comma-separated origins allowed by CORS (\"*\" for any); none by default")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long streams get to end before their connections are closed")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var origins []string
+	if *cors != "" {
+		origins = strings.Split(*cors, ",")
+	}
+	srv, err := transport.New(transport.Config{
+		Engine:        transport.Engine(*engine),
+		SlowClient:    transport.SlowClient(*slow),
+		Capacity:      *capacity,
+		TopicCapacity: *topicCapacity,
+		MaxTopicRings: *maxTopicRings,
+		ChanBuffer:    *chanBuffer,
+		KeepAlive:     *keepAlive,
+		Retry:         *retry,
+		WriteTimeout:  *writeTimeout,
+		BatchWindow:   *batchWindow,
+		Debounce:      *debounce,
+		MaxEventBytes: *maxEventBytes,
+		MaxBodyBytes:  *maxBodyBytes,
+		MaxTopics:     *maxTopics,
+		PublishToken:  *publishToken,
+		CORSOrigins:   origins,
+		Logger:        log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	var adminLn net.Listener
+	if *adminAddr != "" {
+		if adminLn, err = net.Listen("tcp", *adminAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("--admin-addr: %w (set --admin-addr \"\" to run without it)", err)
+		}
+	}
+	cfg := srv.Config()
+	log.Info("ringcast serve",
+		"addr", ln.Addr().String(), "admin", addrOf(adminLn), "engine", cfg.Engine, "slow_client", cfg.SlowClient,
+		"capacity", cfg.Capacity, "topic_capacity", cfg.TopicCapacity, "epoch", cfg.Epoch,
+		"publish_auth", cfg.PublishToken != "")
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if adminLn != nil {
+		go func() { errc <- srv.ServeAdmin(adminLn) }()
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var serveErr error
+	select {
+	case sig := <-sigs:
+		log.Info("stopping", "signal", sig.String(), "timeout", *shutdownTimeout)
+	case serveErr = <-errc:
+		log.Error("listener failed, stopping", "err", serveErr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	} else if err != nil {
+		log.Warn("shutdown deadline reached; remaining connections were closed")
+	}
+	return serveErr
+}
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return "off"
+	}
+	return ln.Addr().String()
 }

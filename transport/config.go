@@ -1,0 +1,185 @@
+package transport
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ringcast/ringcast/transport/internal/eventid"
+)
+
+// Engine names the fan-out engine behind the server.
+type Engine string
+
+const (
+	// EngineRing fans out from ring.Ring: one global ring plus a ring per
+	// topic; the writer never waits for a client.
+	EngineRing Engine = "ring"
+	// EngineChan is the channel baseline: a buffered channel per client, fed
+	// by the publisher under a hub lock, with the seed's four strategies.
+	EngineChan Engine = "chan"
+)
+
+// SlowClient is what happens to a client that cannot keep up.
+type SlowClient string
+
+const (
+	// DropOldest (default) lets the client be overrun: it receives an
+	// "event: lagged" notice with the exact number of events skipped, then
+	// continues from the oldest event still held.
+	DropOldest SlowClient = "drop-oldest"
+	// Disconnect closes a client that falls too far behind (three quarters of
+	// its ring, before it loses anything where possible) so that it resumes
+	// with Last-Event-ID, here or on another server.
+	Disconnect SlowClient = "disconnect"
+	// DropNewest (chan engine only) drops the events that do not fit the
+	// client's channel; the client is told how many with "event: lagged".
+	DropNewest SlowClient = "drop-newest"
+	// Block (chan engine only) makes the publisher wait for the client's
+	// channel: lossless, and every other client waits too.
+	Block SlowClient = "block"
+	// Unbounded (chan engine only) queues without limit: lossless until the
+	// memory runs out.
+	Unbounded SlowClient = "unbounded"
+)
+
+// Config is everything a Server is built from. The zero value of a field
+// means its default (see DefaultConfig); New validates the result.
+type Config struct {
+	Engine     Engine
+	SlowClient SlowClient
+
+	// Capacity is the global ring's size in events (rounded up to a power of
+	// two): the resume window of clients that follow all or several topics.
+	Capacity int
+	// TopicCapacity is the size of each topic's own ring: the resume window,
+	// in that topic's events, of clients that follow a single topic.
+	TopicCapacity int
+	// MaxTopicRings bounds how many topics get a ring of their own. Topics
+	// beyond it still work: their subscribers read the global ring, filtered.
+	MaxTopicRings int
+	// ChanBuffer is the per-client channel size of the chan engine.
+	ChanBuffer int
+
+	KeepAlive    time.Duration // interval of ": keep-alive" comments on an idle stream
+	Retry        time.Duration // the "retry:" sent first: the client's reconnection delay
+	WriteTimeout time.Duration // a write that takes longer drops the client
+	BatchWindow  time.Duration // extra wait after the first ready event, to send more per write
+	Debounce     time.Duration // keep only the latest event per (topic, key) within this window
+
+	MaxEventBytes int // largest accepted event (its JSON object) in bytes: 413 beyond
+	MaxBodyBytes  int // largest accepted publish body in bytes: 413 beyond
+	MaxTopics     int // most topics one subscription may name: 400 beyond
+
+	// PublishToken, when set, is required as "Authorization: Bearer <token>"
+	// on POST /publish (401 otherwise).
+	PublishToken string
+	// CORSOrigins lists the origins allowed to read the stream and publish
+	// from a browser; "*" allows any. None by default.
+	CORSOrigins []string
+
+	// Epoch overrides the random stream epoch (tests, or a deployment that
+	// wants ids stable across restarts of a persistent engine). [0-9a-z]{1,16}.
+	Epoch string
+
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults that `ringcast serve` starts with.
+func DefaultConfig() Config {
+	return Config{
+		Engine:        EngineRing,
+		SlowClient:    DropOldest,
+		Capacity:      1 << 16,
+		TopicCapacity: 256,
+		MaxTopicRings: 10_000,
+		ChanBuffer:    1024,
+		KeepAlive:     15 * time.Second,
+		Retry:         3 * time.Second,
+		WriteTimeout:  10 * time.Second,
+		MaxEventBytes: 64 << 10,
+		MaxBodyBytes:  16 << 20,
+		MaxTopics:     64,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig and checks the result.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	if c.Engine == "" {
+		c.Engine = d.Engine
+	}
+	if c.SlowClient == "" {
+		c.SlowClient = d.SlowClient
+	}
+	setInt := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setInt(&c.Capacity, d.Capacity)
+	setInt(&c.TopicCapacity, d.TopicCapacity)
+	setInt(&c.MaxTopicRings, d.MaxTopicRings)
+	setInt(&c.ChanBuffer, d.ChanBuffer)
+	setInt(&c.MaxEventBytes, d.MaxEventBytes)
+	setInt(&c.MaxBodyBytes, d.MaxBodyBytes)
+	setInt(&c.MaxTopics, d.MaxTopics)
+	setDur := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setDur(&c.KeepAlive, d.KeepAlive)
+	setDur(&c.Retry, d.Retry)
+	setDur(&c.WriteTimeout, d.WriteTimeout)
+	if c.Epoch == "" {
+		c.Epoch = eventid.NewEpoch()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+
+	switch c.Engine {
+	case EngineRing:
+		if c.SlowClient != DropOldest && c.SlowClient != Disconnect {
+			return c, fmt.Errorf("slow-client %q needs --engine chan; the ring engine supports %s and %s", c.SlowClient, DropOldest, Disconnect)
+		}
+	case EngineChan:
+		switch c.SlowClient {
+		case DropOldest, DropNewest, Block, Unbounded, Disconnect:
+		default:
+			return c, fmt.Errorf("unknown slow-client policy %q (want drop-oldest, disconnect, drop-newest, block or unbounded)", c.SlowClient)
+		}
+	default:
+		return c, fmt.Errorf("unknown engine %q (want ring or chan)", c.Engine)
+	}
+	switch {
+	case c.Capacity < 2 || c.Capacity > 1<<28:
+		return c, fmt.Errorf("capacity %d out of range [2, %d]", c.Capacity, 1<<28)
+	case c.TopicCapacity < 2 || c.TopicCapacity > 1<<24:
+		return c, fmt.Errorf("topic-capacity %d out of range [2, %d]", c.TopicCapacity, 1<<24)
+	case c.MaxTopicRings < 0:
+		return c, fmt.Errorf("max-topic-rings %d must not be negative", c.MaxTopicRings)
+	case c.ChanBuffer < 1:
+		return c, fmt.Errorf("chan-buffer %d must be at least 1", c.ChanBuffer)
+	case c.KeepAlive < time.Millisecond:
+		return c, fmt.Errorf("keepalive %v must be at least 1ms", c.KeepAlive)
+	case c.Retry < 0:
+		return c, fmt.Errorf("retry %v must not be negative", c.Retry)
+	case c.WriteTimeout < time.Millisecond:
+		return c, fmt.Errorf("write-timeout %v must be at least 1ms", c.WriteTimeout)
+	case c.BatchWindow < 0 || c.BatchWindow > time.Second:
+		return c, fmt.Errorf("batch-window %v out of range [0, 1s]", c.BatchWindow)
+	case c.Debounce < 0 || c.Debounce > time.Minute:
+		return c, fmt.Errorf("debounce %v out of range [0, 1m]", c.Debounce)
+	case c.MaxEventBytes < 64:
+		return c, fmt.Errorf("max-event-bytes %d must be at least 64", c.MaxEventBytes)
+	case c.MaxBodyBytes < c.MaxEventBytes:
+		return c, fmt.Errorf("max-body-bytes %d must be at least max-event-bytes (%d)", c.MaxBodyBytes, c.MaxEventBytes)
+	case c.MaxTopics < 1:
+		return c, fmt.Errorf("max-topics %d must be at least 1", c.MaxTopics)
+	case !eventid.ValidEpoch(c.Epoch):
+		return c, fmt.Errorf("epoch %q must be 1 to %d characters of [0-9a-z]", c.Epoch, eventid.MaxEpochLen)
+	}
+	return c, nil
+}

@@ -1,0 +1,256 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/ringcast/ringcast/transport/internal/eventid"
+	"github.com/ringcast/ringcast/transport/internal/sse"
+)
+
+// An engine assigns sequences to published events and hands each client the
+// events of its topics. Both engines speak the same protocol; they differ in
+// how the bytes travel from the publisher to a client's goroutine.
+type engine interface {
+	// publish stamps ids on frames (encoded by encodeFrames, in order) and
+	// makes them visible to subscribers at once. It returns the first
+	// sequence; the others follow by one.
+	publish(frames []*frame) (uint64, error)
+	// subscribe positions a new subscription for sel, resuming after res
+	// when it can, and returns the reset notice to send first, if any.
+	subscribe(sel selection, res resumePoint) (subscription, []byte, error)
+	maxLag() uint64
+	topicCount() int
+	close()
+}
+
+// A subscription belongs to one client goroutine (close may be called from
+// any goroutine).
+type subscription interface {
+	// fill appends to b what is ready: frames, and the lagged/reset notices
+	// that go between them. With wait it blocks until something is ready or
+	// ctx is done (returning ctx.Err()). It returns errSlowClient when the
+	// client must be disconnected (after b has been filled: write it first)
+	// and errEngineClosed once the engine is closed and drained.
+	fill(ctx context.Context, b *batch, wait bool) error
+	close()
+}
+
+var (
+	errSlowClient   = errors.New("slow client")
+	errEngineClosed = errors.New("engine closed")
+)
+
+// frame is one event encoded once: the exact SSE bytes every client receives.
+// A frame is immutable once publish returns, so the same bytes are written to
+// every client without copying or locking.
+type frame struct {
+	seq      uint64 // global sequence, the one in the id
+	topicSeq uint64 // 1 + the number of earlier events of the same topic
+	prevSeq  uint64 // global sequence of the previous event of the topic, 0 if none
+	topic    string
+	bytes    []byte // "id: <id>\n" [event: <name>\n] data lines "\n"
+	idStart  int    // bytes = buf[idStart:]; the id is written right-aligned before the body
+	buf      []byte
+	key      string // debounce key, "" when none
+}
+
+// idRoom is the space reserved before a body for "id: <epoch>-<seq>\n".
+const idRoom = len("id: ") + eventid.MaxEpochLen + 1 + 20 + 1
+
+// encodeFrame encodes ev's body, leaving room for the id that publish stamps
+// under its lock; the expensive part of encoding happens outside the lock.
+func encodeFrame(ev *Event) *frame {
+	n := sse.EventLen(ev.Event, ev.Data)
+	buf := make([]byte, idRoom, idRoom+n)
+	buf = sse.AppendEvent(buf, ev.Event, ev.Data)
+	return &frame{topic: ev.Topic, buf: buf, key: ev.Key}
+}
+
+// stamp writes the id line for seq in front of the body and sets f.bytes.
+func (f *frame) stamp(epoch string, seq uint64) {
+	var tmp [idRoom]byte
+	id := append(tmp[:0], "id: "...)
+	id = eventid.Append(id, epoch, seq)
+	id = append(id, '\n')
+	f.seq = seq
+	f.idStart = idRoom - len(id)
+	copy(f.buf[f.idStart:], id)
+	f.bytes = f.buf[f.idStart:]
+}
+
+// id returns the frame's event id.
+func (f *frame) id(epoch string) string { return eventid.Format(epoch, f.seq) }
+
+// selection is the set of topics a client follows.
+type selection struct {
+	all    bool
+	topics []string // sorted, without duplicates; empty when all
+	index  map[string]int
+}
+
+func newSelection(topics []string) selection {
+	if len(topics) == 0 {
+		return selection{all: true}
+	}
+	s := selection{topics: topics}
+	if len(topics) > 8 {
+		s.index = make(map[string]int, len(topics))
+		for i, t := range topics {
+			s.index[t] = i
+		}
+	}
+	return s
+}
+
+// find returns the position of topic in s.topics, or -1.
+func (s *selection) find(topic string) int {
+	if s.index != nil {
+		if i, ok := s.index[topic]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, t := range s.topics {
+		if t == topic {
+			return i
+		}
+	}
+	return -1
+}
+
+// resumePoint is what a client sent as Last-Event-ID.
+type resumePoint struct {
+	given     bool
+	raw       string // as sent, for the reset notice
+	malformed bool
+	epoch     string
+	seq       uint64
+}
+
+func parseResume(raw string) resumePoint {
+	if raw == "" {
+		return resumePoint{}
+	}
+	r := resumePoint{given: true, raw: raw}
+	e, seq, err := eventid.Parse(raw)
+	if err != nil {
+		r.malformed = true
+		return r
+	}
+	r.epoch, r.seq = e, seq
+	return r
+}
+
+// unknownMissed marks a reset whose gap is not known ("missed": null).
+const unknownMissed = -1
+
+// appendReset appends "event: reset" with the reason, the id the client sent
+// and the number of its events it missed (unknownMissed: null).
+func appendReset(dst []byte, reason, lastID string, missed int64) []byte {
+	dst = append(dst, "event: reset\ndata: {\"reason\":\""...)
+	dst = append(dst, reason...)
+	dst = append(dst, "\",\"lastEventId\":"...)
+	dst = appendJSONString(dst, lastID, 256)
+	dst = append(dst, ",\"missed\":"...)
+	if missed < 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = strconv.AppendInt(dst, missed, 10)
+	}
+	return append(dst, "}\n\n"...)
+}
+
+// appendLagged appends "event: lagged" with the exact number skipped.
+func appendLagged(dst []byte, skipped uint64) []byte {
+	dst = append(dst, "event: lagged\ndata: {\"skipped\":"...)
+	dst = strconv.AppendUint(dst, skipped, 10)
+	return append(dst, "}\n\n"...)
+}
+
+// appendJSONString appends s as a JSON string, cut to at most max bytes (on
+// a rune boundary) and with invalid UTF-8 replaced, so that whatever a client
+// sent comes back as one valid line.
+func appendJSONString(dst []byte, s string, max int) []byte {
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c < 0x20 || c == 0x7f:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, "\\ufffd"...)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
+
+// batch is what one write carries. Its buffer starts with room for the chunk
+// header, filled in right-aligned at write time, so a batch goes out in a
+// single write without copying.
+type batch struct {
+	buf      []byte
+	scratch  []*frame // read buffer for ring readers
+	events   int      // frames appended
+	replayed int      // of which replays
+	lastSeq  uint64   // seq of the last frame appended
+	notices  int      // lagged/reset notices appended
+}
+
+const (
+	chunkRoom     = 16 + 2 // hex length of a chunk up to 2^64 and CRLF
+	batchMaxBytes = 256 << 10
+	batchReads    = 256
+)
+
+func (b *batch) reset() {
+	b.buf = b.buf[:chunkRoom]
+	clear(b.scratch)
+	b.events, b.replayed, b.notices, b.lastSeq = 0, 0, 0, 0
+}
+
+func (b *batch) empty() bool { return b.events == 0 && b.notices == 0 }
+
+func (b *batch) full() bool { return len(b.buf) >= batchMaxBytes }
+
+func (b *batch) addFrame(f *frame, replay bool) {
+	b.buf = append(b.buf, f.bytes...)
+	b.events++
+	b.lastSeq = f.seq
+	if replay {
+		b.replayed++
+	}
+}
+
+func (b *batch) addLagged(skipped uint64) {
+	b.buf = appendLagged(b.buf, skipped)
+	b.notices++
+}
+
+func (b *batch) addRaw(p []byte) {
+	b.buf = append(b.buf, p...)
+	b.notices++
+}

@@ -1,0 +1,223 @@
+package transport
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ringcast/ringcast/transport/internal/sse"
+)
+
+// Event is one event to publish.
+type Event struct {
+	// Topic is required: a non-empty line of at most MaxTopicLen bytes of
+	// valid UTF-8 without control characters.
+	Topic string
+	// Event is the SSE event name; empty means the client's default
+	// ("message"). It must be one line without NUL, and not one of the names
+	// the server uses for its notices ("lagged", "reset").
+	Event string
+	// Data is the text of the event. Line breaks (LF, CR, CRLF) become
+	// separate data lines; a client reads them back joined by LF.
+	Data []byte
+	// Key, with --debounce, identifies events of a topic that supersede one
+	// another: only the latest within the window is sent.
+	Key string
+}
+
+// MaxTopicLen bounds a topic name, MaxNameLen an event name or key.
+const (
+	MaxTopicLen = 256
+	MaxNameLen  = 256
+)
+
+// Reserved event names: the server's own notices.
+const (
+	EventLagged = "lagged"
+	EventReset  = "reset"
+)
+
+// ValidationError says what is wrong with the event at Index (0-based) of a
+// batch, and what to fix. A batch with one invalid event is rejected whole.
+type ValidationError struct {
+	Index  int
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("event %d: %s", e.Index+1, e.Reason)
+}
+
+// checkTopic returns why topic cannot be used, or "".
+func checkTopic(topic string) string {
+	switch {
+	case topic == "":
+		return `"topic" is missing or empty`
+	case len(topic) > MaxTopicLen:
+		return fmt.Sprintf(`"topic" is %d bytes; the limit is %d`, len(topic), MaxTopicLen)
+	case !utf8.ValidString(topic):
+		return `"topic" is not valid UTF-8`
+	}
+	for _, r := range topic {
+		if r < 0x20 || r == 0x7f {
+			return `"topic" must not contain control characters`
+		}
+	}
+	return ""
+}
+
+// validate checks ev and returns why it cannot be published, or "".
+func validate(ev *Event) string {
+	if why := checkTopic(ev.Topic); why != "" {
+		return why
+	}
+	switch {
+	case sse.CheckName(ev.Event) != nil:
+		return `"event" must be one line: no CR, LF or NUL, valid UTF-8`
+	case len(ev.Event) > MaxNameLen:
+		return fmt.Sprintf(`"event" is %d bytes; the limit is %d`, len(ev.Event), MaxNameLen)
+	case ev.Event == EventLagged || ev.Event == EventReset:
+		return fmt.Sprintf(`"event" %q is reserved for the server's notices`, ev.Event)
+	case sse.CheckName(ev.Key) != nil:
+		return `"key" must be one line: no CR, LF or NUL, valid UTF-8`
+	case len(ev.Key) > MaxNameLen:
+		return fmt.Sprintf(`"key" is %d bytes; the limit is %d`, len(ev.Key), MaxNameLen)
+	}
+	return ""
+}
+
+// wireEvent is the JSON form of an event on POST /publish.
+type wireEvent struct {
+	Topic *string         `json:"topic"`
+	Event *string         `json:"event"`
+	Data  json.RawMessage `json:"data"`
+	Key   *string         `json:"key"`
+}
+
+// Publish body formats.
+const (
+	formatJSON   = 1 // application/json: one object
+	formatNDJSON = 2 // application/x-ndjson: one object per line
+)
+
+// parseError is a rejected publish body: the HTTP status and the message.
+type parseError struct {
+	status int
+	msg    string
+}
+
+func (e *parseError) Error() string { return e.msg }
+
+// parsePublish parses a publish body into events; a batch is all or nothing,
+// so the first bad line rejects it, and the error names that line.
+func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, error) {
+	if format == formatJSON {
+		obj := bytes.TrimSpace(body)
+		if len(obj) > maxEventBytes {
+			return nil, &parseError{413, fmt.Sprintf("the event is %d bytes; the limit is %d (--max-event-bytes)", len(obj), maxEventBytes)}
+		}
+		ev, why := parseEvent(obj)
+		if why != "" {
+			return nil, &parseError{400, why}
+		}
+		return []Event{ev}, nil
+	}
+	var evs []Event
+	for line, rest, n := []byte(nil), body, 0; len(rest) > 0; {
+		n++
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			line, rest = rest, nil
+		}
+		line = bytes.TrimSpace(line) // also drops the CR of a CRLF
+		if len(line) == 0 {
+			continue
+		}
+		if len(line) > maxEventBytes {
+			return nil, &parseError{413, fmt.Sprintf("line %d: the event is %d bytes; the limit is %d (--max-event-bytes)", n, len(line), maxEventBytes)}
+		}
+		ev, why := parseEvent(line)
+		if why != "" {
+			return nil, &parseError{400, fmt.Sprintf("line %d: %s", n, why)}
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) == 0 {
+		return nil, &parseError{400, "the body holds no events: send one JSON object per line"}
+	}
+	return evs, nil
+}
+
+// parseEvent parses and validates one JSON object.
+func parseEvent(obj []byte) (Event, string) {
+	if len(obj) == 0 {
+		return Event{}, `the body is empty: send {"topic": "...", "data": ...}`
+	}
+	if obj[0] != '{' {
+		if obj[0] == '[' {
+			return Event{}, "want one JSON object, not an array: send several events as application/x-ndjson, one per line"
+		}
+		return Event{}, `want a JSON object like {"topic": "...", "data": ...}`
+	}
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	dec.DisallowUnknownFields()
+	var w wireEvent
+	if err := dec.Decode(&w); err != nil {
+		return Event{}, describeJSONError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Event{}, "unexpected data after the JSON object"
+	}
+	if w.Topic == nil {
+		return Event{}, `"topic" is missing`
+	}
+	ev := Event{Topic: *w.Topic}
+	if w.Event != nil {
+		ev.Event = *w.Event
+	}
+	if w.Key != nil {
+		ev.Key = *w.Key
+	}
+	switch {
+	case len(w.Data) == 0:
+		// no data: an event with empty data
+	case w.Data[0] == '"':
+		var s string
+		if err := json.Unmarshal(w.Data, &s); err != nil {
+			return Event{}, describeJSONError(err)
+		}
+		ev.Data = []byte(strings.ToValidUTF8(s, "\uFFFD"))
+	default:
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, w.Data); err != nil {
+			return Event{}, describeJSONError(err)
+		}
+		ev.Data = bytes.ToValidUTF8(buf.Bytes(), []byte("\uFFFD"))
+	}
+	if why := validate(&ev); why != "" {
+		return Event{}, why
+	}
+	return ev, ""
+}
+
+// describeJSONError turns a decoder error into advice.
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("%q must be a string, not a JSON %s", typeErr.Field, typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "malformed JSON: the object is cut short"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return strings.TrimPrefix(err.Error(), "json: ") + `; the fields are "topic", "event", "data" and "key"`
+	}
+	return "malformed JSON: " + err.Error()
+}

@@ -1,0 +1,453 @@
+package transport
+
+// The ring engine: one global ring of every event, plus one ring per topic.
+//
+// Who reads what:
+//   - a client of all topics reads the global ring;
+//   - a client of one topic reads that topic's ring, so it never wakes for, or
+//     walks over, other topics' events (10,000 topics with one subscriber each
+//     cost what one topic with 10,000 subscribers costs);
+//   - a client of several topics, or of a topic without a ring (beyond
+//     MaxTopicRings), reads the global ring and skips the other topics.
+//
+// Invariants:
+//   E1. mu serialises every writer: publish, and the positioning part of
+//       subscribe. Under mu no ring changes, so a subscribe sees cursors,
+//       topic counters and ring contents that agree with each other.
+//   E2. A frame's seq is its position in the global ring. A topic's ring, when
+//       it has one, holds that topic's frames in seq order, and a frame's
+//       position in it equals frame.topicSeq (the ring is created together
+//       with the topic's state, before its first event).
+//   E3. frame.prevSeq is the seq of the previous frame of the same topic, so
+//       "every event of topic t after seq G" starts at the first frame of t's
+//       ring with seq > G, and it is complete iff that frame's prevSeq <= G.
+//   E4. publish makes a batch visible in the topic rings before the global
+//       ring, so any id a client has seen is already in its topic's ring.
+//
+// Lag counts. A reader of the global ring (all topics) or of a topic ring gets
+// the exact count from ring.LagError. A filtered reader cannot: the ring's
+// count includes other topics' events. It keeps, per topic, the topicSeq of
+// the last event it accounted for, and a jump in topicSeq is exactly the
+// number of that topic's events it skipped; the notice goes right before the
+// first event after the gap.
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ringcast/ringcast/ring"
+)
+
+type topicState struct {
+	name    string
+	count   uint64 // events published to the topic: the topicSeq of the last
+	last    uint64 // seq of the last, 0 if none
+	ring    *ring.Ring[*frame]
+	pending []*frame // publish scratch
+}
+
+type ringEngine struct {
+	epoch      string
+	policy     SlowClient
+	topicCap   int
+	maxRings   int
+	m          *serverMetrics
+	global     *ring.Ring[*frame]
+	withRings  atomic.Pointer[[]*topicState] // append-only, for metrics
+	topicTotal atomic.Int64
+
+	mu      sync.Mutex // E1
+	topics  map[string]*topicState
+	nRings  int
+	closed  bool
+	touched []*topicState
+}
+
+func newRingEngine(cfg *Config, m *serverMetrics) (*ringEngine, error) {
+	g, err := ring.New[*frame](cfg.Capacity)
+	if err != nil {
+		return nil, err
+	}
+	e := &ringEngine{
+		epoch:    cfg.Epoch,
+		policy:   cfg.SlowClient,
+		topicCap: cfg.TopicCapacity,
+		maxRings: cfg.MaxTopicRings,
+		m:        m,
+		global:   g,
+		topics:   map[string]*topicState{},
+	}
+	e.withRings.Store(new([]*topicState))
+	return e, nil
+}
+
+// state returns the topic's state, creating it (with a ring while under
+// MaxTopicRings) when create is set. Called with mu held.
+func (e *ringEngine) state(topic string, create bool) *topicState {
+	if ts := e.topics[topic]; ts != nil || !create {
+		return ts
+	}
+	ts := &topicState{name: topic}
+	if e.nRings < e.maxRings {
+		r, err := ring.New[*frame](e.topicCap)
+		if err == nil { // capacity was validated; New cannot fail here
+			ts.ring = r
+			e.nRings++
+			list := append(*e.withRings.Load(), ts)
+			e.withRings.Store(&list)
+		}
+	}
+	e.topics[topic] = ts
+	e.topicTotal.Add(1)
+	return ts
+}
+
+func (e *ringEngine) publish(frames []*frame) (uint64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return 0, errEngineClosed
+	}
+	first := e.global.Cursor() + 1
+	seq := first
+	for _, f := range frames {
+		ts := e.state(f.topic, true)
+		f.topic = ts.name // share one string per topic
+		f.stamp(e.epoch, seq)
+		ts.count++
+		f.topicSeq, f.prevSeq = ts.count, ts.last
+		ts.last = seq
+		if ts.ring != nil {
+			if len(ts.pending) == 0 {
+				e.touched = append(e.touched, ts)
+			}
+			ts.pending = append(ts.pending, f)
+		}
+		seq++
+	}
+	for _, ts := range e.touched { // E4: topic rings first
+		ts.ring.PublishBatch(ts.pending)
+		clear(ts.pending)
+		ts.pending = ts.pending[:0]
+	}
+	clear(e.touched)
+	e.touched = e.touched[:0]
+	e.global.PublishBatch(frames)
+	return first, nil
+}
+
+// peek returns the frame at seq of r, which must hold it. Called with mu
+// held, so the writer cannot overwrite it meanwhile.
+func peek(r *ring.Ring[*frame], seq uint64) *frame {
+	rd, err := r.SubscribeFrom(seq)
+	if err != nil {
+		return nil
+	}
+	defer rd.Close()
+	f, err := rd.TryNext()
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// firstAfter returns the position in topic ring r of the first frame with
+// seq > g (Cursor()+1 if none yet), and whether every frame of the topic after
+// g is still held from there (E3). Called with mu held. It costs O(log Cap)
+// probes: the ring has no random access, so each probe is a short-lived reader.
+func firstAfter(r *ring.Ring[*frame], g uint64) (uint64, bool) {
+	c := r.Cursor()
+	if c == 0 {
+		return 1, true
+	}
+	newest := peek(r, c)
+	if newest == nil {
+		return 0, false
+	}
+	if newest.seq <= g {
+		return c + 1, true
+	}
+	lo := r.Oldest()
+	oldest := peek(r, lo)
+	if oldest == nil {
+		return 0, false
+	}
+	if oldest.seq > g {
+		return lo, oldest.prevSeq <= g
+	}
+	hi := c // peek(lo).seq <= g < peek(hi).seq
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		f := peek(r, mid)
+		if f == nil {
+			return 0, false
+		}
+		if f.seq <= g {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, true
+}
+
+func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, nil, errEngineClosed
+	}
+	s := &ringSub{e: e}
+	cursor := e.global.Cursor()
+	var reset []byte
+	var g uint64
+	resuming := false
+	switch {
+	case !res.given:
+	case res.malformed:
+		reset = e.reset(resetMalformed, res.raw, unknownMissed)
+	case res.epoch != e.epoch:
+		reset = e.reset(resetEpoch, res.raw, unknownMissed)
+	case res.seq > cursor: // well-formed, this epoch, but never issued
+		reset = e.reset(resetMalformed, res.raw, unknownMissed)
+	default:
+		g, resuming = res.seq, true
+	}
+	s.lastID = res.raw
+
+	// All topics: the global ring, exact counts from the ring.
+	if sel.all {
+		switch {
+		case !resuming:
+			s.attach(e.global.Subscribe(), e.global.Cap())
+		case g+1 >= e.global.Oldest():
+			rd, err := e.global.SubscribeFrom(g + 1)
+			if err != nil {
+				return nil, nil, err
+			}
+			s.attach(rd, e.global.Cap())
+			s.replayUntil = cursor
+		default:
+			reset = e.reset(resetTooOld, res.raw, int64(cursor-g))
+			s.attach(e.global.Subscribe(), e.global.Cap())
+		}
+		return s, reset, nil
+	}
+
+	// One topic with a ring of its own.
+	if len(sel.topics) == 1 {
+		ts := e.topics[sel.topics[0]]
+		if ts == nil && e.nRings < e.maxRings {
+			ts = e.state(sel.topics[0], true) // subscribers never create ring-less states
+		}
+		if ts != nil && ts.ring != nil {
+			if !resuming {
+				s.attach(ts.ring.Subscribe(), ts.ring.Cap())
+				return s, reset, nil
+			}
+			if pos, ok := firstAfter(ts.ring, g); ok {
+				rd, err := ts.ring.SubscribeFrom(pos)
+				if err != nil {
+					return nil, nil, err
+				}
+				s.attach(rd, ts.ring.Cap())
+				s.replayUntil = cursor
+				return s, reset, nil
+			}
+			if g+1 < e.global.Oldest() {
+				reset = e.reset(resetTooOld, res.raw, unknownMissed)
+				s.attach(ts.ring.Subscribe(), ts.ring.Cap())
+				return s, reset, nil
+			}
+			// The topic's ring lost events after g that the global ring
+			// still holds: replay from there, filtered.
+		}
+	}
+
+	// Several topics, or a topic without a ring: the global ring, filtered.
+	s.sel = sel
+	s.last = make([]uint64, len(sel.topics))
+	s.known = make([]bool, len(sel.topics))
+	if resuming && g+1 < e.global.Oldest() {
+		reset = e.reset(resetTooOld, res.raw, unknownMissed)
+		resuming = false
+	}
+	if !resuming {
+		for i, t := range sel.topics {
+			if ts := e.topics[t]; ts != nil {
+				s.last[i] = ts.count
+			}
+			s.known[i] = true
+		}
+		s.attach(e.global.Subscribe(), e.global.Cap())
+		return s, reset, nil
+	}
+	for i, t := range sel.topics {
+		ts := e.topics[t]
+		switch {
+		case ts == nil:
+			s.known[i] = true
+		case ts.last <= g:
+			s.last[i], s.known[i] = ts.count, true
+		case ts.ring != nil:
+			if pos, ok := firstAfter(ts.ring, g); ok {
+				s.last[i], s.known[i] = pos-1, true
+			}
+		}
+	}
+	rd, err := e.global.SubscribeFrom(g + 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.attach(rd, e.global.Cap())
+	s.replayUntil = cursor
+	return s, reset, nil
+}
+
+func (e *ringEngine) reset(reason, lastID string, missed int64) []byte {
+	e.m.resets[reason].Inc()
+	return appendReset(nil, reason, lastID, missed)
+}
+
+func (e *ringEngine) maxLag() uint64 {
+	m := e.global.MaxLag()
+	for _, ts := range *e.withRings.Load() {
+		m = max(m, ts.ring.MaxLag())
+	}
+	return m
+}
+
+func (e *ringEngine) topicCount() int { return int(e.topicTotal.Load()) }
+
+// readers counts the open readers of every ring (tests check clean-up).
+func (e *ringEngine) readers() int {
+	n := e.global.Readers()
+	for _, ts := range *e.withRings.Load() {
+		n += ts.ring.Readers()
+	}
+	return n
+}
+
+func (e *ringEngine) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.closed = true
+	e.global.Close()
+	for _, ts := range *e.withRings.Load() {
+		ts.ring.Close()
+	}
+}
+
+// ringSub is one client's position in the ring engine.
+type ringSub struct {
+	e           *ringEngine
+	rd          *ring.Reader[*frame]
+	limit       uint64 // Disconnect: the lag beyond which the client is let go
+	replayUntil uint64 // frames with seq <= replayUntil are replays
+	lastID      string // the resume id, for a reset before anything was sent
+	lastSeq     uint64 // seq of the last frame delivered
+	one         [1]*frame
+
+	// Filtered readers only (sel.all false, reading the global ring).
+	sel   selection
+	last  []uint64 // per topic: topicSeq of the last event accounted for
+	known []bool   // last[i] is known (false only after an inexact resume)
+}
+
+func (s *ringSub) attach(rd *ring.Reader[*frame], capacity int) {
+	s.rd = rd
+	// Disconnect lets a client go at three quarters of its ring, while what
+	// it has not read is still held, so that its resume elsewhere is exact.
+	c := uint64(capacity)
+	s.limit = c - c/4
+}
+
+func (s *ringSub) filtered() bool { return s.last != nil }
+
+func (s *ringSub) fill(ctx context.Context, b *batch, wait bool) error {
+	if b.scratch == nil {
+		b.scratch = make([]*frame, batchReads)
+	}
+	for !b.full() {
+		n, err := s.rd.TryNextBatch(b.scratch)
+		if n == 0 && err == ring.ErrEmpty {
+			if !wait || !b.empty() {
+				break
+			}
+			n, err = s.rd.NextBatch(ctx, s.one[:])
+			if n > 0 {
+				s.deliver(s.one[:n], b)
+				s.one[0] = nil
+				continue
+			}
+		}
+		if n > 0 {
+			s.deliver(b.scratch[:n], b)
+			continue
+		}
+		var lag *ring.LagError
+		if errors.As(err, &lag) {
+			s.e.m.laggedClients.Inc()
+			if s.e.policy == Disconnect {
+				return errSlowClient
+			}
+			s.lagged(lag.Missed, b)
+			continue
+		}
+		if errors.Is(err, ring.ErrClosed) {
+			return errEngineClosed
+		}
+		return err
+	}
+	if s.e.policy == Disconnect && s.rd.Lag() > s.limit {
+		return errSlowClient
+	}
+	return nil
+}
+
+func (s *ringSub) lagged(missed uint64, b *batch) {
+	if !s.filtered() {
+		b.addLagged(missed)
+		s.e.m.laggedEvents.Add(int(missed))
+		return
+	}
+	// Filtered: per-topic counts come from the topicSeq jumps in deliver.
+	// A topic whose starting point was not known cannot be counted: say so
+	// with a reset, then count afresh from the next event of each topic.
+	if slices.Contains(s.known, false) {
+		last := s.lastID
+		if s.lastSeq != 0 {
+			last = (&frame{seq: s.lastSeq}).id(s.e.epoch)
+		}
+		b.addRaw(s.e.reset(resetTopics, last, unknownMissed))
+		clear(s.known)
+	}
+}
+
+func (s *ringSub) deliver(frames []*frame, b *batch) {
+	for i, f := range frames {
+		frames[i] = nil
+		if s.filtered() {
+			t := s.sel.find(f.topic)
+			if t < 0 {
+				continue
+			}
+			if s.known[t] && f.topicSeq > s.last[t]+1 {
+				gap := f.topicSeq - s.last[t] - 1
+				b.addLagged(gap)
+				s.e.m.laggedEvents.Add(int(gap))
+			}
+			s.last[t], s.known[t] = f.topicSeq, true
+		}
+		b.addFrame(f, f.seq <= s.replayUntil)
+		s.lastSeq = f.seq
+	}
+}
+
+func (s *ringSub) close() { s.rd.Close() }

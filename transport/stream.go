@@ -1,0 +1,384 @@
+package transport
+
+// One client stream: a goroutine that waits on its subscription, writes
+// whatever is ready in one write, and ends on departure, a slow-client
+// verdict or shutdown.
+//
+// Invariants:
+//   S1. Only the stream's goroutine writes to its connection, except that
+//       Shutdown may close the connection to unblock a write that outlives
+//       the shutdown deadline.
+//   S2. The goroutine blocks only in fill (on a wake context) and in a write
+//       (bounded by --write-timeout). Whoever needs it to look up — the
+//       sweeper when a keep-alive is due, Shutdown — fires the wake context.
+//   S3. A stream is registered (streams, streamsWG) before it subscribes and
+//       unregistered after it has closed its subscription, so that once
+//       streamsWG is zero no stream holds a reader.
+//   S4. Idle, a stream holds no batch buffer: batches come from a pool and
+//       return to it after each write.
+//
+// A departed client is noticed by the first write that fails, or, on an idle
+// stream, at the keep-alive: after writing it, the stream peeks at the socket
+// without blocking and sees the client's FIN (peer_unix.go). So a client that
+// leaves is let go within one keep-alive interval.
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type stream struct {
+	srv       *Server
+	conn      net.Conn
+	chunked   bool
+	wake      atomic.Pointer[wakeCtx]
+	lastWrite atomic.Int64 // nanoseconds since srv.start
+}
+
+// wakeCtx is a cancel-only context the stream waits on, cheaper than
+// context.WithCancel: the sweeper fires it, the stream replaces it.
+type wakeCtx struct {
+	done  chan struct{}
+	fired atomic.Bool
+}
+
+func newWakeCtx() *wakeCtx { return &wakeCtx{done: make(chan struct{})} }
+
+func (w *wakeCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (w *wakeCtx) Done() <-chan struct{}       { return w.done }
+func (w *wakeCtx) Value(any) any               { return nil }
+func (w *wakeCtx) Err() error {
+	if w.fired.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+func (w *wakeCtx) fire() {
+	if w.fired.CompareAndSwap(false, true) {
+		close(w.done)
+	}
+}
+
+var batchPool = sync.Pool{New: func() any {
+	return &batch{buf: make([]byte, chunkRoom, 16<<10)}
+}}
+
+func getBatch() *batch { b := batchPool.Get().(*batch); b.reset(); return b }
+
+func putBatch(b *batch) {
+	if cap(b.buf) > 2*batchMaxBytes {
+		return // let an outsized one go
+	}
+	b.reset()
+	batchPool.Put(b)
+}
+
+// serveStream runs one client's stream on a hijacked connection.
+func (s *Server) serveStream(c net.Conn, req streamRequest) {
+	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
+		c = u.UnsafeConn() // the raw connection: direct writes, and the peer check
+	}
+	defer c.Close()
+	st := &stream{srv: s, conn: c, chunked: !req.http10}
+	st.wake.Store(newWakeCtx())
+	if !s.addStream(st) {
+		writeRaw503(c)
+		return
+	}
+	defer s.removeStream(st)
+	sub, reset, err := s.eng.subscribe(req.sel, req.res)
+	if err != nil {
+		writeRaw503(c)
+		return
+	}
+	defer sub.close()
+	s.m.opened.Inc()
+
+	b := getBatch()
+	b.buf = append(b.buf, s.retryFrame...)
+	if reset != nil {
+		b.addRaw(reset)
+	}
+	head := s.appendHead(make([]byte, 0, 256), req)
+	if req.head {
+		st.setDeadline()
+		_, _ = c.Write(head)
+		putBatch(b)
+		return
+	}
+	err = st.write(b, head)
+	putBatch(b)
+	if err != nil {
+		s.m.disconnects[writeReason(err)].Inc()
+		return
+	}
+	reason := st.run(sub)
+	s.m.disconnects[reason].Inc()
+	s.log.Debug("stream ended", "remote", c.RemoteAddr().String(), "reason", reason)
+}
+
+// run is the stream's loop; it returns why the stream ended.
+func (st *stream) run(sub subscription) string {
+	s := st.srv
+	for {
+		if h := s.testHookFill; h != nil {
+			h()
+		}
+		w := st.wake.Load()
+		b := getBatch()
+		err := sub.fill(w, b, true)
+		if err == nil && s.cfg.BatchWindow > 0 && !b.full() {
+			// Coalesce: wait out the window, then take what else is ready.
+			t := time.NewTimer(s.cfg.BatchWindow)
+			select {
+			case <-t.C:
+			case <-w.Done():
+			}
+			t.Stop()
+			err = sub.fill(w, b, false)
+		}
+		if !b.empty() {
+			if werr := st.write(b, nil); werr != nil {
+				putBatch(b)
+				return writeReason(werr)
+			}
+		}
+		putBatch(b)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, errSlowClient):
+			return goneSlow
+		case errors.Is(err, errEngineClosed):
+			st.end()
+			return goneClosed
+		case w.Err() == nil:
+			return goneWriteError // unreachable: fill fails only as above or on w
+		}
+		// The wake context fired: shutdown, or a keep-alive is due.
+		if s.closing.Load() {
+			st.drain(sub)
+			st.end()
+			return goneShutdown
+		}
+		if st.idle() >= s.keepAliveDue {
+			if err := st.writeRaw(keepAliveFrame); err != nil {
+				return writeReason(err)
+			}
+			s.m.keepAlives.Inc()
+			if peerClosed(st.conn) {
+				return goneClient
+			}
+		}
+		nw := newWakeCtx()
+		st.wake.Store(nw)
+		if s.closing.Load() { // Shutdown may have fired the old one just now
+			nw.fire()
+		}
+	}
+}
+
+var keepAliveFrame = []byte(": keep-alive\n\n")
+
+// drain writes what is ready without waiting: the last look at shutdown.
+func (st *stream) drain(sub subscription) {
+	b := getBatch()
+	defer putBatch(b)
+	for {
+		if err := sub.fill(context.Background(), b, false); err != nil || b.empty() {
+			if !b.empty() {
+				_ = st.write(b, nil)
+			}
+			return
+		}
+		if err := st.write(b, nil); err != nil {
+			return
+		}
+		b.reset()
+	}
+}
+
+// end finishes the response cleanly: the last chunk of a chunked body.
+func (st *stream) end() {
+	if st.chunked {
+		st.setDeadline()
+		_, _ = st.conn.Write([]byte("0\r\n\r\n"))
+	}
+}
+
+func (st *stream) idle() int64 {
+	return int64(time.Since(st.srv.start)) - st.lastWrite.Load()
+}
+
+func (st *stream) setDeadline() {
+	_ = st.conn.SetWriteDeadline(time.Now().Add(st.srv.cfg.WriteTimeout))
+}
+
+// write sends b as one chunk (preceded by head when not nil) in one write.
+func (st *stream) write(b *batch, head []byte) error {
+	p := b.buf
+	start := chunkRoom
+	if st.chunked {
+		var hex [16]byte
+		h := strconv.AppendUint(hex[:0], uint64(len(p)-chunkRoom), 16)
+		start = chunkRoom - len(h) - 2
+		copy(p[start:], h)
+		p[chunkRoom-2], p[chunkRoom-1] = '\r', '\n'
+		p = append(p, '\r', '\n')
+		b.buf = p
+	}
+	p = p[start:]
+	if head != nil {
+		p = append(head, p...)
+	}
+	s := st.srv
+	t0 := time.Now()
+	_ = st.conn.SetWriteDeadline(t0.Add(s.cfg.WriteTimeout))
+	_, err := st.conn.Write(p)
+	t1 := time.Now()
+	st.lastWrite.Store(int64(t1.Sub(s.start)))
+	if b.events > 0 {
+		s.m.writeDur.Update(t1.Sub(t0).Seconds())
+		s.m.batchSize.Update(float64(b.events))
+		s.m.batchBytes.Update(float64(len(p)))
+		s.m.delivered.Add(b.events)
+		if b.replayed > 0 {
+			s.m.replayed.Add(b.replayed)
+		}
+	}
+	return err
+}
+
+// writeRaw writes p as one chunk of its own.
+func (st *stream) writeRaw(p []byte) error {
+	b := getBatch()
+	defer putBatch(b)
+	b.buf = append(b.buf, p...)
+	return st.write(b, nil)
+}
+
+func writeReason(err error) string {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return goneWriteTimeout
+	}
+	return goneWriteError
+}
+
+// appendHead appends the HTTP response head of a stream.
+func (s *Server) appendHead(dst []byte, req streamRequest) []byte {
+	if req.http10 {
+		dst = append(dst, "HTTP/1.0 200 OK\r\n"...)
+	} else {
+		dst = append(dst, "HTTP/1.1 200 OK\r\n"...)
+	}
+	dst = append(dst, "Server: ringcast\r\nDate: "...)
+	dst = time.Now().UTC().AppendFormat(dst, "Mon, 02 Jan 2006 15:04:05 GMT")
+	dst = append(dst, "\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"...)
+	if req.origin != "" {
+		dst = append(dst, "Access-Control-Allow-Origin: "...)
+		dst = append(dst, req.origin...)
+		dst = append(dst, "\r\n"...)
+		if req.origin != "*" {
+			dst = append(dst, "Vary: Origin\r\n"...)
+		}
+	}
+	if req.http10 {
+		dst = append(dst, "Connection: close\r\n"...)
+	} else {
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+func writeRaw503(c net.Conn) {
+	body := `{"error":"` + ErrClosed.Error() + `"}` + "\n"
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body))
+}
+
+// addStream registers st unless the server is closing (S3).
+func (s *Server) addStream(st *stream) bool {
+	s.sweepOnce.Do(func() { go s.sweep() })
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.streams[st] = struct{}{}
+	s.streamsWG.Add(1)
+	s.nStreams.Add(1)
+	st.lastWrite.Store(int64(time.Since(s.start)))
+	return true
+}
+
+func (s *Server) removeStream(st *stream) {
+	s.streamsMu.Lock()
+	delete(s.streams, st)
+	s.streamsMu.Unlock()
+	s.nStreams.Add(-1)
+	s.streamsWG.Done()
+}
+
+// sweep wakes the streams whose keep-alive is due, every tick.
+func (s *Server) sweep() {
+	defer close(s.sweepDone)
+	t := time.NewTicker(s.tick)
+	defer t.Stop()
+	var due []*stream
+	for {
+		select {
+		case <-s.sweepStop:
+			return
+		case <-t.C:
+		}
+		now := int64(time.Since(s.start))
+		closing := s.closing.Load()
+		s.streamsMu.Lock()
+		for st := range s.streams {
+			if closing || now-st.lastWrite.Load() >= s.keepAliveDue {
+				due = append(due, st)
+			}
+		}
+		s.streamsMu.Unlock()
+		for i, st := range due {
+			st.wake.Load().fire()
+			due[i] = nil
+		}
+		due = due[:0]
+	}
+}
+
+func (s *Server) stopSweeper() {
+	started := true
+	s.sweepOnce.Do(func() { started = false })
+	if started {
+		close(s.sweepStop)
+		<-s.sweepDone
+	}
+}
+
+// kickStreams wakes every stream; with closing set, each ends.
+func (s *Server) kickStreams() {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	for st := range s.streams {
+		st.wake.Load().fire()
+	}
+}
+
+// forceCloseStreams closes the connections of the streams still running
+// (S1): a write stuck on a client that does not read returns at once.
+func (s *Server) forceCloseStreams() {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	for st := range s.streams {
+		_ = st.conn.Close()
+	}
+}
