@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ringcast/ringcast/loadgen"
+	"github.com/ringcast/ringcast/loadgen/ssetest"
+)
+
+func TestLoadgenCommand(t *testing.T) {
+	srv, err := ssetest.Start(ssetest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	jsonPath, htmlPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
+	t.Setenv("RINGCAST_SUBSCRIBERS", "5") // the environment twin of --subscribers
+	var stdout, stderr bytes.Buffer
+	err = runLoadgen([]string{
+		"--url", srv.URL, "--rate", "200", "--duration", "500ms", "--interval", "100ms",
+		"--json", jsonPath, "--html", htmlPath, "--fail-on-loss",
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "delivered") || !strings.Contains(stderr.String(), "measure") {
+		t.Fatalf("no table or no progress:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res loadgen.Result
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Subscribers != 5 || res.Expected != 5*100 || res.Delivered != res.Expected {
+		t.Fatalf("subscribers %d expected %d delivered %d", res.Subscribers, res.Expected, res.Delivered)
+	}
+	if page, err := os.ReadFile(htmlPath); err != nil || !bytes.Contains(page, []byte("<svg")) {
+		t.Fatalf("html report: %v", err)
+	}
+}
+
+func TestLoadgenHelpAndBadFlags(t *testing.T) {
+	var out bytes.Buffer
+	if err := runLoadgen([]string{"--help"}, &out, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	if !strings.Contains(out.String(), "RINGCAST_SUBSCRIBERS") || !strings.Contains(out.String(), "--scenario") {
+		t.Fatalf("help lacks flags or env twins:\n%s", out.String())
+	}
+	if err := runLoadgen([]string{"--scenario", "nope", "--quiet"}, &out, &out); err == nil || !strings.Contains(err.Error(), "scenario") {
+		t.Fatalf("bad scenario: %v", err)
+	}
+}

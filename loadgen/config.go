@@ -1,0 +1,290 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Scenarios.
+const (
+	// ScenarioSteady: every subscriber reads as fast as it can; events at a
+	// constant rate.
+	ScenarioSteady = "steady"
+	// ScenarioBurst: the same average rate, sent as bursts of Rate×BurstEvery
+	// events that are all due at the same instant.
+	ScenarioBurst = "burst"
+	// ScenarioSlow: SlowFraction of the subscribers read slowly (trickle) or
+	// stop reading (stall); the others' latency is reported apart.
+	ScenarioSlow = "slow"
+	// ScenarioChurn: ChurnFraction of the subscribers drop their connection
+	// every ChurnEvery (on average) and resume with Last-Event-ID.
+	ScenarioChurn = "churn"
+	// ScenarioIdle: Subscribers connections that receive nothing; reports the
+	// server's memory per connection.
+	ScenarioIdle = "idle"
+)
+
+// Scenarios lists the scenario names.
+var Scenarios = []string{ScenarioSteady, ScenarioBurst, ScenarioSlow, ScenarioChurn, ScenarioIdle}
+
+// Config describes one load generator run. Zero fields take the defaults
+// documented on each.
+type Config struct {
+	// URL is the server's base URL (http://127.0.0.1:8080). SSEURL and
+	// PublishURL default to URL+"/events" and URL+"/publish".
+	URL string
+	// SSEURL is the stream URL. "{topic}" in it is replaced by the
+	// subscriber's topic; otherwise topics go in TopicParam query parameters.
+	SSEURL string
+	// TopicParam is the query parameter that selects a topic ("topic").
+	TopicParam string
+
+	// Publisher sends the events. When nil, one is built from PublishCmd,
+	// PublishBody or PublishURL, in that order.
+	Publisher Publisher
+	// PublishURL receives POSTed events (ringcast's /publish).
+	PublishURL string
+	// PublishJSON sends one application/json request per event instead of
+	// application/x-ndjson batches.
+	PublishJSON bool
+	// PublishBody is a per-event request body template for servers with
+	// another publish API (see templateHelp), sent as PublishContentType.
+	PublishBody        string
+	PublishContentType string
+	// PublishCmd is a command template run once per event.
+	PublishCmd string
+
+	// Scenario is one of Scenarios ("steady").
+	Scenario string
+	// Subscribers is the number of SSE connections (100).
+	Subscribers int
+	// ConnectRate is how many connections are opened per second (1000; <0:
+	// all at once).
+	ConnectRate float64
+	// SourceAddrs spreads subscribers over 127.0.0.1..127.0.0.N when the
+	// server is on IPv4 loopback, so that more than one address's ephemeral
+	// ports are available (16). Never used for other servers.
+	SourceAddrs int
+	// ConnectTimeout bounds the dial and response head (5s).
+	ConnectTimeout time.Duration
+
+	// Rate is the publish rate in events per second (100).
+	Rate float64
+	// Duration is the measured publishing phase (10s); for idle, how long the
+	// connections are held.
+	Duration time.Duration
+	// Payload is the size of each event's data in bytes (128; at least
+	// PayloadHeaderBytes).
+	Payload int
+	// Topics is the number of topics events are spread over, round robin (1).
+	// Subscriber i subscribes to topic i mod Topics unless AllTopics.
+	Topics int
+	// AllTopics makes every subscriber subscribe to every topic (no filter).
+	AllTopics bool
+	// TopicPrefix names the topics: prefix + index ("lg").
+	TopicPrefix string
+	// EventName is sent as every event's "event" field when set.
+	EventName string
+	// MaxBatch caps the events of one publish call (1000).
+	MaxBatch int
+	// BurstEvery is the burst period of the burst scenario (1s).
+	BurstEvery time.Duration
+
+	// SlowFraction, SlowMode ("trickle" or "stall"), SlowReadBytes and
+	// SlowReadInterval shape the slow scenario (0.1, trickle, 512, 100ms).
+	SlowFraction     float64
+	SlowMode         string
+	SlowReadBytes    int
+	SlowReadInterval time.Duration
+	// ChurnFraction and ChurnEvery shape the churn scenario (0.5, 1s): a
+	// churning subscriber's connections last uniformly 0.5..1.5 × ChurnEvery.
+	ChurnFraction float64
+	ChurnEvery    time.Duration
+	// ChurnOffline is how long a churning subscriber stays away before it
+	// resumes (0: at once). Longer than the server's window in time, it
+	// makes resets.
+	ChurnOffline time.Duration
+
+	// NoReconnect keeps a subscriber down once the server closes its stream.
+	NoReconnect bool
+	// ReconnectDelay is the wait before reconnecting after the server closed
+	// the stream (0: the server's retry, or 1s without one).
+	ReconnectDelay time.Duration
+	// WarmupTimeout bounds the wait for every subscriber to receive a warm-up
+	// event (connect time + 10s).
+	WarmupTimeout time.Duration
+	// DrainTimeout bounds the wait, after the last event is sent, for every
+	// subscriber to receive everything (5s).
+	DrainTimeout time.Duration
+	// Interval is the progress and latency-series interval (1s).
+	Interval time.Duration
+	// ReadBuffer is each subscriber's socket read size (16 KiB).
+	ReadBuffer int
+	// MaxEventBytes bounds one SSE line or event (1 MiB).
+	MaxEventBytes int
+
+	// ServerPID, when set, is read in /proc for the server's RSS and CPU.
+	ServerPID int
+	// MetricsURL is the server's Prometheus text endpoint: process metrics when
+	// ServerPID is not set, and counter deltas over the run. Empty: URL+"/metrics"
+	// is tried; "off" disables.
+	MetricsURL string
+
+	// Profile fetches CPU and heap profiles from AdminURL during the run.
+	Profile bool
+	// AdminURL serves /debug/pprof/ (http://127.0.0.1:6060).
+	AdminURL string
+	// ProfileSeconds is the CPU profile's length (Duration-1s, at least 1s).
+	ProfileSeconds time.Duration
+	// ProfileDir, when set, keeps the raw profiles for go tool pprof.
+	ProfileDir string
+	// ProfileTop is how many functions each list shows (15).
+	ProfileTop int
+
+	// Progress receives the live progress display (nil: none). ProgressTTY
+	// rewrites one line in place instead of printing a line per interval.
+	Progress    io.Writer
+	ProgressTTY bool
+	// Logger receives warnings (slog.Default when nil).
+	Logger *slog.Logger
+	// Seed makes the churn schedule reproducible (0: time-based).
+	Seed int64
+}
+
+func (c *Config) setDefaults() error {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.Scenario == "" {
+		c.Scenario = ScenarioSteady
+	}
+	known := false
+	for _, s := range Scenarios {
+		known = known || s == c.Scenario
+	}
+	if !known {
+		return fmt.Errorf("unknown scenario %q (want one of %s)", c.Scenario, strings.Join(Scenarios, ", "))
+	}
+	c.URL = strings.TrimRight(c.URL, "/")
+	if c.SSEURL == "" {
+		if c.URL == "" {
+			return errors.New("no server: set the base URL or the SSE URL")
+		}
+		c.SSEURL = c.URL + "/events"
+	}
+	if c.PublishURL == "" && c.URL != "" {
+		c.PublishURL = c.URL + "/publish"
+	}
+	if c.TopicParam == "" {
+		c.TopicParam = "topic"
+	}
+	def(&c.Subscribers, 100)
+	if c.Subscribers < 0 {
+		return fmt.Errorf("subscribers must be positive, not %d", c.Subscribers)
+	}
+	if c.ConnectRate == 0 {
+		c.ConnectRate = 1000
+	}
+	def(&c.SourceAddrs, 16)
+	if c.SourceAddrs > 254 {
+		c.SourceAddrs = 254
+	}
+	defDur(&c.ConnectTimeout, 5*time.Second)
+	if c.Rate == 0 && c.Scenario != ScenarioIdle {
+		c.Rate = 100
+	}
+	if c.Rate < 0 {
+		return fmt.Errorf("rate must not be negative, not %g", c.Rate)
+	}
+	defDur(&c.Duration, 10*time.Second)
+	def(&c.Payload, 128)
+	if err := checkPayloadSize(c.Payload); err != nil {
+		return err
+	}
+	def(&c.Topics, 1)
+	if c.Topics < 1 || c.Topics > 1<<24 {
+		return fmt.Errorf("topics must be between 1 and %d, not %d", 1<<24, c.Topics)
+	}
+	if c.TopicPrefix == "" {
+		c.TopicPrefix = "lg"
+	}
+	def(&c.MaxBatch, 1000)
+	defDur(&c.BurstEvery, time.Second)
+	if c.SlowFraction == 0 {
+		c.SlowFraction = 0.1
+	}
+	if c.SlowMode == "" {
+		c.SlowMode = "trickle"
+	}
+	if c.SlowMode != "trickle" && c.SlowMode != "stall" {
+		return fmt.Errorf("slow mode %q: want trickle or stall", c.SlowMode)
+	}
+	def(&c.SlowReadBytes, 512)
+	defDur(&c.SlowReadInterval, 100*time.Millisecond)
+	if c.ChurnFraction == 0 {
+		c.ChurnFraction = 0.5
+	}
+	if c.SlowFraction < 0 || c.SlowFraction > 1 || c.ChurnFraction < 0 || c.ChurnFraction > 1 {
+		return errors.New("slow and churn fractions must be within 0..1")
+	}
+	defDur(&c.ChurnEvery, time.Second)
+	if c.WarmupTimeout == 0 {
+		connect := time.Duration(0)
+		if c.ConnectRate > 0 {
+			connect = time.Duration(float64(c.Subscribers) / c.ConnectRate * float64(time.Second))
+		}
+		c.WarmupTimeout = connect + 10*time.Second
+	}
+	defDur(&c.DrainTimeout, 5*time.Second)
+	defDur(&c.Interval, time.Second)
+	def(&c.ReadBuffer, 16<<10)
+	if c.ReadBuffer < 512 {
+		c.ReadBuffer = 512
+	}
+	def(&c.MaxEventBytes, DefaultMaxEventBytes)
+	if c.AdminURL == "" {
+		c.AdminURL = "http://127.0.0.1:6060"
+	}
+	c.AdminURL = strings.TrimRight(c.AdminURL, "/")
+	if c.ProfileSeconds == 0 {
+		c.ProfileSeconds = max(time.Second, min(c.Duration-time.Second, 30*time.Second))
+	}
+	def(&c.ProfileTop, 15)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// specialClassName names the subscribers that are not steady readers in the
+// scenario ("" when every subscriber is one).
+func (c *Config) specialClassName() string {
+	switch c.Scenario {
+	case ScenarioSlow:
+		return "slow"
+	case ScenarioChurn:
+		return "churn"
+	}
+	return ""
+}
+
+func (c *Config) specialFraction() float64 {
+	switch c.Scenario {
+	case ScenarioSlow:
+		return c.SlowFraction
+	case ScenarioChurn:
+		return c.ChurnFraction
+	}
+	return 0
+}

@@ -1,0 +1,378 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Result is what one run measured. Every count is over the measured phase
+// (warm-up events are not counted); latencies are from each event's intended
+// send time to the moment a subscriber read it.
+type Result struct {
+	Scenario string        `json:"scenario"`
+	Target   string        `json:"target"`
+	Started  time.Time     `json:"started"`
+	Measured time.Duration `json:"measured_ns"`
+	Config   ConfigSummary `json:"config"`
+
+	Subscribers   int `json:"subscribers"`
+	PeakConnected int `json:"peak_connected"`
+	// Ready is how many subscribers had received a warm-up event (idle: had
+	// connected) when measurement began.
+	Ready int `json:"ready"`
+
+	Published     int64    `json:"published"`
+	PublishFailed int64    `json:"publish_failed"`
+	PublishCalls  int64    `json:"publish_calls"`
+	PublishErrors []string `json:"publish_errors,omitempty"`
+	// PublishRate is the rate events were actually handed to the server.
+	PublishRate float64 `json:"publish_rate"`
+	// PublishLagMaxMs is how far behind its schedule the publisher fell at
+	// worst (the server's publish endpoint was slower than the rate).
+	PublishLagMaxMs float64 `json:"publish_lag_max_ms"`
+
+	Expected  int64 `json:"expected"`
+	Delivered int64 `json:"delivered"`
+	// Lost = Expected - Delivered.
+	Lost             int64   `json:"lost"`
+	GapEvents        int64   `json:"gap_events"`
+	SilentGapEvents  int64   `json:"silent_gap_events"`
+	Duplicates       int64   `json:"duplicates"`
+	Foreign          int64   `json:"foreign"`
+	Lagged           int64   `json:"lagged"`
+	Skipped          int64   `json:"skipped"`
+	Resets           int64   `json:"resets"`
+	Reconnects       int64   `json:"reconnects"`
+	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
+
+	Latency        Latency       `json:"latency"`
+	LatencyClamped int64         `json:"latency_clamped,omitempty"`
+	Classes        []ClassResult `json:"classes"`
+	ConnectLatency Latency       `json:"connect_latency"`
+
+	Errors       map[string]int64 `json:"errors,omitempty"`
+	ErrorSamples []string         `json:"error_samples,omitempty"`
+
+	Server   *ServerStats     `json:"server,omitempty"`
+	Client   ClientStats      `json:"client"`
+	Idle     *IdleResult      `json:"idle,omitempty"`
+	Profiles []ProfileSummary `json:"profiles,omitempty"`
+
+	Series        []SeriesPoint   `json:"series"`
+	LatencySeries []LatencyPoint  `json:"latency_series"`
+	Spectrum      []SpectrumPoint `json:"spectrum"`
+}
+
+// ConfigSummary is the part of the configuration a reader needs to interpret
+// the figures.
+type ConfigSummary struct {
+	Subscribers int     `json:"subscribers"`
+	Rate        float64 `json:"rate"`
+	Duration    string  `json:"duration"`
+	Payload     int     `json:"payload"`
+	Topics      int     `json:"topics"`
+	AllTopics   bool    `json:"all_topics,omitempty"`
+	Publisher   string  `json:"publisher"`
+	Special     string  `json:"special,omitempty"`
+}
+
+func summarizeConfig(c *Config) ConfigSummary {
+	cs := ConfigSummary{
+		Subscribers: c.Subscribers, Rate: c.Rate, Duration: c.Duration.String(),
+		Payload: c.Payload, Topics: c.Topics, AllTopics: c.AllTopics,
+	}
+	switch {
+	case c.Publisher != nil:
+		cs.Publisher = fmt.Sprintf("%T", c.Publisher)
+	case c.PublishCmd != "":
+		cs.Publisher = "command"
+	case c.PublishBody != "":
+		cs.Publisher = "POST template " + c.PublishURL
+	case c.PublishJSON:
+		cs.Publisher = "POST json " + c.PublishURL
+	default:
+		cs.Publisher = "POST ndjson " + c.PublishURL
+	}
+	switch c.Scenario {
+	case ScenarioSlow:
+		cs.Special = fmt.Sprintf("%.0f%% %s (%d B every %v)", 100*c.SlowFraction, c.SlowMode, c.SlowReadBytes, c.SlowReadInterval)
+		if c.SlowMode == "stall" {
+			cs.Special = fmt.Sprintf("%.0f%% stall", 100*c.SlowFraction)
+		}
+	case ScenarioChurn:
+		cs.Special = fmt.Sprintf("%.0f%% reconnect every ~%v", 100*c.ChurnFraction, c.ChurnEvery)
+	case ScenarioBurst:
+		cs.Special = fmt.Sprintf("bursts of %d every %v", max(1, int64(c.Rate*c.BurstEvery.Seconds()+0.5)), c.BurstEvery)
+	}
+	return cs
+}
+
+// ClassResult is the accounting of one class of subscribers: "steady", and
+// "slow" or "churn" in those scenarios.
+type ClassResult struct {
+	Name        string `json:"name"`
+	Subscribers int    `json:"subscribers"`
+	Expected    int64  `json:"expected"`
+	Delivered   int64  `json:"delivered"`
+	Lost        int64  `json:"lost"`
+	Duplicates  int64  `json:"duplicates"`
+	// Gaps is how many times a sequence jumped; GapEvents how many events the
+	// jumps skipped; SilentGapEvents those not announced by a lagged or reset
+	// event first (loss the server did not tell the client about).
+	Gaps            int64   `json:"gaps"`
+	GapEvents       int64   `json:"gap_events"`
+	SilentGapEvents int64   `json:"silent_gap_events"`
+	Lagged          int64   `json:"lagged"`
+	Skipped         int64   `json:"skipped"`
+	Resets          int64   `json:"resets"`
+	ResetMissed     int64   `json:"reset_missed"`
+	Reconnects      int64   `json:"reconnects"`
+	Churns          int64   `json:"churns"`
+	Disconnects     int64   `json:"disconnects"`
+	Latency         Latency `json:"latency"`
+}
+
+// ServerStats is the server process as seen from outside.
+type ServerStats struct {
+	Source   string         `json:"source"`
+	CPUCores float64        `json:"cpu_cores"`
+	RSSStart int64          `json:"rss_start"`
+	RSSEnd   int64          `json:"rss_end"`
+	RSSPeak  int64          `json:"rss_peak"`
+	Counters []CounterDelta `json:"counters,omitempty"`
+	Error    string         `json:"error,omitempty"`
+}
+
+// ClientStats is the load generator's own cost: if it is near a core, the
+// client may be the bottleneck.
+type ClientStats struct {
+	CPUCores   float64 `json:"cpu_cores"`
+	RSS        int64   `json:"rss"`
+	Goroutines int     `json:"goroutines"`
+}
+
+// IdleResult is the idle scenario's memory accounting.
+type IdleResult struct {
+	Connections     int     `json:"connections"`
+	ConnectionsHeld int     `json:"connections_held"`
+	RSSBefore       int64   `json:"rss_before"`
+	RSSAfter        int64   `json:"rss_after"`
+	BytesPerConn    float64 `json:"bytes_per_conn"`
+}
+
+// SeriesPoint is one progress interval.
+type SeriesPoint struct {
+	AtSec       float64 `json:"at_sec"` // since the run started
+	Phase       string  `json:"phase"`
+	Connected   int64   `json:"connected"`
+	PublishedPS float64 `json:"published_per_sec"`
+	DeliveredPS float64 `json:"delivered_per_sec"`
+	ServerCPU   float64 `json:"server_cpu_cores"` // -1: unknown
+	ServerRSS   int64   `json:"server_rss"`
+	ClientCPU   float64 `json:"client_cpu_cores"`
+	GapEvents   int64   `json:"gap_events"`
+	IntervalP99 float64 `json:"p99_ms"`
+}
+
+// LatencyPoint is the latency of the events intended to be sent in one interval.
+type LatencyPoint struct {
+	AtSec float64 `json:"at_sec"` // since the measured phase started
+	Latency
+}
+
+// SpectrumPoint is one point of the percentile spectrum.
+type SpectrumPoint struct {
+	Percentile float64 `json:"percentile"`
+	Ms         float64 `json:"ms"`
+}
+
+// LossFree reports whether every expected event reached every steady
+// subscriber exactly once, and the publisher got every event accepted.
+func (r *Result) LossFree() bool {
+	if r.PublishFailed > 0 || r.Expected == 0 {
+		return false
+	}
+	for _, c := range r.Classes {
+		if c.Name == "steady" && (c.Lost != 0 || c.Duplicates != 0 || c.GapEvents != 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteJSON writes the result as indented JSON.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the final table.
+func (r *Result) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	p := func(format string, a ...any) { fmt.Fprintf(tw, format+"\n", a...) }
+	c := r.Config
+	p("scenario\t%s\t%s", r.Scenario, c.Special)
+	p("target\t%s", r.Target)
+	p("load\t%d subscribers, %s events/s × %dB over %d topic(s) for %s (measured %s)",
+		c.Subscribers, fmtRate(c.Rate), c.Payload, c.Topics, c.Duration, r.Measured.Round(time.Millisecond))
+	p("connections\t%d peak of %d, %d ready; connect p50 %s p99 %s max %s",
+		r.PeakConnected, r.Subscribers, r.Ready, fmtMs(r.ConnectLatency.P50Ms), fmtMs(r.ConnectLatency.P99Ms), fmtMs(r.ConnectLatency.MaxMs))
+	if r.Idle == nil {
+		p("published\t%d accepted, %d failed in %d calls; %s/s achieved, worst schedule lag %s",
+			r.Published, r.PublishFailed, r.PublishCalls, fmtRate(r.PublishRate), fmtMs(r.PublishLagMaxMs))
+		p("delivered\t%d of %d expected (%s/s); lost %d, gaps %d (silent %d), duplicates %d",
+			r.Delivered, r.Expected, fmtRate(r.DeliveriesPerSec), r.Lost, r.GapEvents, r.SilentGapEvents, r.Duplicates)
+		p("notices\tlagged %d (skipped %d), reset %d, reconnects %d, foreign events %d",
+			r.Lagged, r.Skipped, r.Resets, r.Reconnects, r.Foreign)
+		p("latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (n=%d)",
+			fmtMs(r.Latency.P50Ms), fmtMs(r.Latency.P90Ms), fmtMs(r.Latency.P99Ms), fmtMs(r.Latency.P999Ms), fmtMs(r.Latency.MaxMs), r.Latency.Count)
+		if len(r.Classes) > 1 {
+			for _, cl := range r.Classes {
+				if cl.Subscribers == 0 {
+					continue
+				}
+				p("  %s (%d)\tdelivered %d/%d lost %d silent %d lagged %d reset %d reconnects %d; p50 %s p99 %s max %s",
+					cl.Name, cl.Subscribers, cl.Delivered, cl.Expected, cl.Lost, cl.SilentGapEvents, cl.Lagged, cl.Resets, cl.Reconnects,
+					fmtMs(cl.Latency.P50Ms), fmtMs(cl.Latency.P99Ms), fmtMs(cl.Latency.MaxMs))
+			}
+		}
+	}
+	if r.Idle != nil {
+		p("idle\t%d connections held; server RSS %s -> %s: %s per connection",
+			r.Idle.ConnectionsHeld, fmtBytes(r.Idle.RSSBefore), fmtBytes(r.Idle.RSSAfter), fmtBytes(int64(r.Idle.BytesPerConn)))
+	}
+	if s := r.Server; s != nil {
+		if s.Error != "" {
+			p("server\t%s: %s", s.Source, s.Error)
+		} else {
+			p("server\tCPU %.2f cores, RSS %s -> %s (peak %s)  [%s]", s.CPUCores, fmtBytes(s.RSSStart), fmtBytes(s.RSSEnd), fmtBytes(s.RSSPeak), s.Source)
+		}
+		for i, cd := range s.Counters {
+			if i == 8 {
+				p("  \t... %d more counters in --json", len(s.Counters)-8)
+				break
+			}
+			p("  \t%s +%g", cd.Series, cd.Delta)
+		}
+	} else {
+		p("server\tno statistics (give --server-pid or a /metrics URL)")
+	}
+	p("client\tCPU %.2f cores, RSS %s, %d goroutines", r.Client.CPUCores, fmtBytes(r.Client.RSS), r.Client.Goroutines)
+	if len(r.Errors) > 0 {
+		keys := make([]string, 0, len(r.Errors))
+		for k := range r.Errors {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s %d", k, r.Errors[k]))
+		}
+		p("errors\t%s", strings.Join(parts, ", "))
+		for _, e := range r.ErrorSamples {
+			p("  \t%s", e)
+		}
+	}
+	for _, e := range r.PublishErrors {
+		p("publish error\t%s", e)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, ps := range r.Profiles {
+		writeProfileText(w, ps)
+	}
+	return nil
+}
+
+func writeProfileText(w io.Writer, ps ProfileSummary) {
+	if ps.Error != "" {
+		fmt.Fprintf(w, "\nserver %s profile: %s\n", ps.Kind, ps.Error)
+		return
+	}
+	fmt.Fprintf(w, "\nserver %s profile (%s, total %s)", ps.Kind, ps.SampleType, fmtUnit(ps.Total, ps.Unit))
+	if ps.Saved != "" {
+		fmt.Fprintf(w, " saved to %s", ps.Saved)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "flat%\tcum%\t\tby flat\t\tflat%\tcum%\t\tby cum\t")
+	for i := 0; i < max(len(ps.TopFlat), len(ps.TopCum)); i++ {
+		var a, b FuncShare
+		if i < len(ps.TopFlat) {
+			a = ps.TopFlat[i]
+		}
+		if i < len(ps.TopCum) {
+			b = ps.TopCum[i]
+		}
+		fmt.Fprintf(tw, "%.1f\t%.1f\t\t%s\t\t%.1f\t%.1f\t\t%s\t\n", a.FlatPct, a.CumPct, shortFunc(a.Function), b.FlatPct, b.CumPct, shortFunc(b.Function))
+	}
+	tw.Flush()
+}
+
+// shortFunc trims the import path of a function name.
+func shortFunc(name string) string {
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	if len(name) > 60 {
+		name = name[:57] + "..."
+	}
+	return name
+}
+
+func fmtMs(ms float64) string {
+	switch {
+	case ms == 0:
+		return "0"
+	case ms < 1:
+		return fmt.Sprintf("%.0fµs", ms*1000)
+	case ms < 100:
+		return fmt.Sprintf("%.2fms", ms)
+	case ms < 10000:
+		return fmt.Sprintf("%.0fms", ms)
+	}
+	return fmt.Sprintf("%.1fs", ms/1000)
+}
+
+func fmtRate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func fmtBytes(b int64) string {
+	neg := ""
+	if b < 0 {
+		neg, b = "-", -b
+	}
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%s%.2fGiB", neg, float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%s%.1fMiB", neg, float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%s%.1fKiB", neg, float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%s%dB", neg, b)
+}
+
+func fmtUnit(v int64, unit string) string {
+	switch unit {
+	case "nanoseconds":
+		return time.Duration(v).Round(time.Millisecond).String()
+	case "bytes":
+		return fmtBytes(v)
+	}
+	return fmt.Sprintf("%d %s", v, unit)
+}

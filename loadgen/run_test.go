@@ -1,0 +1,364 @@
+package loadgen_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringcast/ringcast/loadgen"
+	"github.com/ringcast/ringcast/loadgen/ssetest"
+)
+
+// Every run here is bounded in events (rate × duration) and in time (the
+// test's context, DrainTimeout).
+
+func startServer(t *testing.T, opts ssetest.Options) *ssetest.Server {
+	t.Helper()
+	srv, err := ssetest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func runLoad(t *testing.T, cfg loadgen.Config) *loadgen.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if cfg.ConnectRate == 0 {
+		cfg.ConnectRate = -1
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = 200 * time.Millisecond
+	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = 3 * time.Second
+	}
+	if cfg.ReconnectDelay == 0 {
+		cfg.ReconnectDelay = 20 * time.Millisecond
+	}
+	res, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t.Failed() || testing.Verbose() {
+		var b bytes.Buffer
+		res.WriteText(&b)
+		t.Log("\n" + b.String())
+	}
+	return res
+}
+
+func classOf(t *testing.T, res *loadgen.Result, name string) loadgen.ClassResult {
+	t.Helper()
+	for _, c := range res.Classes {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no class %q in %+v", name, res.Classes)
+	return loadgen.ClassResult{}
+}
+
+func TestSteadyDeliversExactly(t *testing.T) {
+	srv := startServer(t, ssetest.Options{})
+	res := runLoad(t, loadgen.Config{
+		URL: srv.URL, Subscribers: 20, Topics: 2, Rate: 400, Duration: time.Second, Payload: 96,
+	})
+	// 400 events over 2 topics: each subscriber expects its topic's 200.
+	if res.Published != 400 || res.Expected != 20*200 {
+		t.Fatalf("published %d expected %d, want 400 and 4000", res.Published, res.Expected)
+	}
+	if res.Delivered != res.Expected || res.Lost != 0 || res.GapEvents != 0 || res.Duplicates != 0 {
+		t.Fatalf("delivered %d of %d, lost %d, gaps %d, dups %d", res.Delivered, res.Expected, res.Lost, res.GapEvents, res.Duplicates)
+	}
+	if res.Latency.Count != res.Delivered {
+		t.Fatalf("latency recorded %d times for %d deliveries", res.Latency.Count, res.Delivered)
+	}
+	if !res.LossFree() || res.Ready != 20 || res.PeakConnected != 20 {
+		t.Fatalf("loss-free %v ready %d peak %d", res.LossFree(), res.Ready, res.PeakConnected)
+	}
+	if res.Latency.P50Ms <= 0 || res.Latency.MaxMs < res.Latency.P99Ms {
+		t.Fatalf("implausible latency %+v", res.Latency)
+	}
+	if len(res.LatencySeries) == 0 || len(res.Spectrum) == 0 {
+		t.Fatal("no latency series or spectrum")
+	}
+}
+
+func TestAllTopicsAndBurst(t *testing.T) {
+	srv := startServer(t, ssetest.Options{})
+	res := runLoad(t, loadgen.Config{
+		URL: srv.URL, Scenario: loadgen.ScenarioBurst, Subscribers: 6, Topics: 3, AllTopics: true,
+		Rate: 300, Duration: time.Second, BurstEvery: 250 * time.Millisecond,
+	})
+	if res.Expected != 6*300 || res.Delivered != res.Expected || res.GapEvents != 0 {
+		t.Fatalf("expected %d delivered %d gaps %d, want 1800 each and no gap", res.Expected, res.Delivered, res.GapEvents)
+	}
+	// Four bursts of 75 events, each burst's events all due at once.
+	if res.PublishCalls > 40 {
+		t.Fatalf("%d publish calls for 4 bursts", res.PublishCalls)
+	}
+}
+
+// dropSeq3 drops, on every stream, the measured events whose sequence in
+// their topic ends in 3.
+func dropSeq3(_ uint64, data []byte) bool {
+	st, ok := loadgen.DecodePayload(data)
+	return ok && !st.Warmup && st.Seq%10 == 3
+}
+
+func TestGapsCountedWhenServerDrops(t *testing.T) {
+	for _, notify := range []bool{false, true} {
+		name := "silent"
+		if notify {
+			name = "notified"
+		}
+		t.Run(name, func(t *testing.T) {
+			srv := startServer(t, ssetest.Options{Drop: dropSeq3, NotifyDrops: notify})
+			res := runLoad(t, loadgen.Config{
+				URL: srv.URL, Subscribers: 8, Rate: 500, Duration: 200 * time.Millisecond,
+			})
+			// 100 events (sequences 0..99): 10 end in 3, none of them the last.
+			const drops = 10
+			if res.Expected != 8*100 || res.Lost != 8*drops || res.GapEvents != 8*drops || res.Delivered != 8*(100-drops) {
+				t.Fatalf("expected %d lost %d gap events %d delivered %d", res.Expected, res.Lost, res.GapEvents, res.Delivered)
+			}
+			st := classOf(t, res, "steady")
+			if st.Gaps != 8*drops {
+				t.Fatalf("gaps %d, want %d", st.Gaps, 8*drops)
+			}
+			wantSilent, wantLagged := int64(8*drops), int64(0)
+			if notify {
+				wantSilent, wantLagged = 0, 8*drops
+			}
+			if res.SilentGapEvents != wantSilent || res.Lagged != wantLagged || res.Skipped != wantLagged {
+				t.Fatalf("silent %d lagged %d skipped %d, want %d %d %d", res.SilentGapEvents, res.Lagged, res.Skipped, wantSilent, wantLagged, wantLagged)
+			}
+			if res.LossFree() {
+				t.Fatal("a lossy run reported loss-free")
+			}
+		})
+	}
+}
+
+// A server that stalls must show in the latency of every event that was due
+// while it stalled, not only the one the publisher was blocked on: latency is
+// taken from the intended send time.
+func TestLatencyFromIntendedTimeWhenServerStalls(t *testing.T) {
+	const stall = 300 * time.Millisecond
+	srv := startServer(t, ssetest.Options{
+		StallFor: stall,
+		StallIf: func(data []byte) bool {
+			st, ok := loadgen.DecodePayload(data)
+			return ok && !st.Warmup && st.Seq == 200
+		},
+	})
+	res := runLoad(t, loadgen.Config{URL: srv.URL, Subscribers: 4, Rate: 500, Duration: 1200 * time.Millisecond})
+	if res.Delivered != res.Expected || res.Expected != 4*600 {
+		t.Fatalf("delivered %d of %d", res.Delivered, res.Expected)
+	}
+	// The events due during the stall (about 150 of 600) waited for it, up to
+	// its whole length: well over 10% of the deliveries are late by 50 ms or
+	// more. A closed-loop measurement would show one slow event.
+	if res.Latency.MaxMs < float64(stall.Milliseconds())*0.8 {
+		t.Fatalf("max latency %.1fms, want about %v", res.Latency.MaxMs, stall)
+	}
+	if res.Latency.P90Ms < 50 {
+		t.Fatalf("p90 %.1fms: the stall is missing from the events due during it", res.Latency.P90Ms)
+	}
+	if res.PublishLagMaxMs < float64(stall.Milliseconds())*0.8 {
+		t.Fatalf("publisher lag %.1fms, want about %v", res.PublishLagMaxMs, stall)
+	}
+}
+
+func TestSlowSubscribersReportedApart(t *testing.T) {
+	srv := startServer(t, ssetest.Options{})
+	res := runLoad(t, loadgen.Config{
+		URL: srv.URL, Scenario: loadgen.ScenarioSlow, Subscribers: 8, SlowFraction: 0.25, SlowMode: "stall",
+		Rate: 200, Duration: 500 * time.Millisecond,
+	})
+	steady, slow := classOf(t, res, "steady"), classOf(t, res, "slow")
+	if steady.Subscribers != 6 || slow.Subscribers != 2 {
+		t.Fatalf("classes %d/%d, want 6/2", steady.Subscribers, slow.Subscribers)
+	}
+	if steady.Lost != 0 || steady.Delivered != 6*100 {
+		t.Fatalf("steady subscribers lost %d, delivered %d", steady.Lost, steady.Delivered)
+	}
+	// The stalled ones stopped reading when measurement began.
+	if slow.Delivered >= slow.Expected {
+		t.Fatalf("stalled subscribers received everything (%d of %d)", slow.Delivered, slow.Expected)
+	}
+	if steady.Latency.Count != steady.Delivered {
+		t.Fatalf("steady latency count %d", steady.Latency.Count)
+	}
+}
+
+func TestChurnResumesWithoutLoss(t *testing.T) {
+	srv := startServer(t, ssetest.Options{})
+	res := runLoad(t, loadgen.Config{
+		URL: srv.URL, Scenario: loadgen.ScenarioChurn, Subscribers: 8, ChurnFraction: 0.5, ChurnEvery: 150 * time.Millisecond,
+		Rate: 400, Duration: time.Second, Seed: 1,
+	})
+	churn := classOf(t, res, "churn")
+	if churn.Churns < 4 || churn.Reconnects < churn.Churns {
+		t.Fatalf("churns %d reconnects %d: the churning subscribers did not churn", churn.Churns, churn.Reconnects)
+	}
+	if res.Lost != 0 || res.GapEvents != 0 || res.Duplicates != 0 || res.Delivered != 8*400 {
+		t.Fatalf("lost %d gaps %d dups %d delivered %d", res.Lost, res.GapEvents, res.Duplicates, res.Delivered)
+	}
+}
+
+// A resume outside the server's window is a reset, and what was lost then is
+// loss the client was told about, not silent loss.
+func TestChurnOutsideWindowIsReported(t *testing.T) {
+	srv := startServer(t, ssetest.Options{Window: 4})
+	res := runLoad(t, loadgen.Config{
+		URL: srv.URL, Scenario: loadgen.ScenarioChurn, Subscribers: 4, ChurnFraction: 1, ChurnEvery: 100 * time.Millisecond,
+		ChurnOffline: 50 * time.Millisecond, Rate: 1000, Duration: 600 * time.Millisecond, Seed: 2,
+		DrainTimeout: 300 * time.Millisecond,
+	})
+	churn := classOf(t, res, "churn")
+	// Away 50 ms at 1000 events/s against a window of 4: every resume while
+	// events flow is too old. (Resumes after the last event are not.)
+	if churn.Churns == 0 || churn.Resets == 0 {
+		t.Fatalf("churns %d resets %d: resumes should be resets", churn.Churns, churn.Resets)
+	}
+	// Loss at the very end (while away) is not a gap yet; all else is.
+	if churn.GapEvents == 0 || churn.Lost < churn.GapEvents {
+		t.Fatalf("gap events %d lost %d", churn.GapEvents, churn.Lost)
+	}
+	if churn.SilentGapEvents != 0 {
+		t.Fatalf("%d events lost without a reset or lagged notice", churn.SilentGapEvents)
+	}
+}
+
+func TestIdleMeasuresServerMemory(t *testing.T) {
+	srv := startServer(t, ssetest.Options{KeepAlive: 50 * time.Millisecond})
+	res := runLoad(t, loadgen.Config{
+		URL: srv.URL, Scenario: loadgen.ScenarioIdle, Subscribers: 40, Duration: 300 * time.Millisecond,
+		ServerPID: os.Getpid(), SourceAddrs: 4,
+	})
+	if res.Idle == nil || res.Idle.ConnectionsHeld != 40 || res.Idle.RSSAfter <= 0 {
+		t.Fatalf("idle result %+v", res.Idle)
+	}
+	if res.Server == nil || res.Server.Error != "" || res.Server.RSSPeak <= 0 {
+		t.Fatalf("server stats %+v", res.Server)
+	}
+	ips := srv.RemoteIPs()
+	if len(ips) != 4 {
+		t.Fatalf("connections came from %v, want 4 loopback addresses", ips)
+	}
+	for ip := range ips {
+		if !strings.HasPrefix(ip, "127.0.0.") {
+			t.Fatalf("source address %s is not loopback", ip)
+		}
+	}
+}
+
+func TestProfilesFromAdminListener(t *testing.T) {
+	srv := startServer(t, ssetest.Options{Admin: true})
+	dir := t.TempDir()
+	res := runLoad(t, loadgen.Config{
+		URL: srv.URL, Subscribers: 4, Rate: 200, Duration: 1500 * time.Millisecond,
+		Profile: true, AdminURL: srv.AdminURL, ProfileSeconds: time.Second, ProfileDir: dir, ProfileTop: 5,
+	})
+	if len(res.Profiles) != 2 {
+		t.Fatalf("profiles: %+v", res.Profiles)
+	}
+	for _, p := range res.Profiles {
+		if p.Error != "" {
+			t.Fatalf("%s profile: %s", p.Kind, p.Error)
+		}
+		if _, err := os.Stat(p.Saved); err != nil {
+			t.Fatalf("%s profile not saved: %v", p.Kind, err)
+		}
+	}
+	heap := res.Profiles[1]
+	if heap.Kind != "heap" || heap.SampleType != "inuse_space" || len(heap.TopCum) == 0 || heap.TopCum[0].CumPct <= 0 {
+		t.Fatalf("heap profile summary %+v", heap)
+	}
+}
+
+func TestReports(t *testing.T) {
+	srv := startServer(t, ssetest.Options{})
+	res := runLoad(t, loadgen.Config{URL: srv.URL, Subscribers: 3, Rate: 200, Duration: 600 * time.Millisecond})
+
+	var js bytes.Buffer
+	if err := res.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back loadgen.Result
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Delivered != res.Delivered || back.Latency != res.Latency {
+		t.Fatalf("JSON round trip changed the result")
+	}
+
+	var txt bytes.Buffer
+	res.WriteText(&txt)
+	for _, want := range []string{"delivered", "latency", "p99"} {
+		if !strings.Contains(txt.String(), want) {
+			t.Fatalf("text report lacks %q:\n%s", want, txt.String())
+		}
+	}
+
+	var page bytes.Buffer
+	if err := res.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	html := page.String()
+	if n := strings.Count(html, "<svg"); n != 3 {
+		t.Fatalf("%d charts in the page, want 3", n)
+	}
+	// Self-contained: nothing to fetch.
+	for _, bad := range []string{"<script", "<link", "src=", "@import", "url(http"} {
+		if strings.Contains(html, bad) {
+			t.Fatalf("page contains %q", bad)
+		}
+	}
+	os.WriteFile(filepath.Join(t.TempDir(), "report.html"), page.Bytes(), 0o644)
+}
+
+func TestTemplatePublisher(t *testing.T) {
+	srv := startServer(t, ssetest.Options{})
+	res := runLoad(t, loadgen.Config{
+		URL: srv.URL, Subscribers: 2, Rate: 100, Duration: 300 * time.Millisecond,
+		PublishBody: `{"topic":"{topic}","event":"tick","data":{"payload":"{data}","seq":{seq}}}`, PublishContentType: "application/json",
+	})
+	// The server frames the data object as JSON; the payload is found inside it.
+	if res.Expected != 2*30 || res.Delivered != res.Expected || res.Foreign != 0 {
+		t.Fatalf("expected %d delivered %d foreign %d", res.Expected, res.Delivered, res.Foreign)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	for _, cfg := range []loadgen.Config{
+		{},
+		{URL: "https://127.0.0.1:1"},
+		{URL: "http://127.0.0.1:1", Scenario: "nope"},
+		{URL: "http://127.0.0.1:1", Payload: 10},
+		{URL: "http://127.0.0.1:1", SlowMode: "sometimes"},
+	} {
+		if _, err := loadgen.Run(context.Background(), cfg); err == nil {
+			t.Errorf("%+v: no error", cfg)
+		}
+	}
+}
+
+func TestRunFailsClearlyWithoutServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Port 1 on loopback: nothing listens there.
+	_, err := loadgen.Run(ctx, loadgen.Config{URL: "http://127.0.0.1:1", Subscribers: 1, WarmupTimeout: 300 * time.Millisecond, MetricsURL: "off"})
+	if err == nil || !strings.Contains(err.Error(), "publish") {
+		t.Fatalf("err = %v, want a publish failure", err)
+	}
+}

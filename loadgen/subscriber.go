@@ -1,0 +1,361 @@
+package loadgen
+
+// Subscriber invariants:
+//
+//   - One goroutine owns a subscriber: its socket, buffers, parser, per-topic
+//     positions, counters and latency histogram. Nothing there is locked.
+//   - What other goroutines need while it runs (progress, the drain wait) is
+//     published once per socket read, not per event, through the atomics
+//     deliveredA and posA, each written only by the owner.
+//   - next[slot] is the sequence expected next on a topic; every measured
+//     event either is next (delivered), lies ahead (a gap of Seq-next events,
+//     then delivered), or lies behind (a duplicate, not delivered again).
+//     pos = Σ next, so the drain is over once pos reaches what was published.
+//   - A gap that follows a lagged or reset notice is "notified"; a gap with
+//     no notice before it is silent loss, the one thing a server must never do.
+//   - Latency is the read time minus the event's intended send time, both on
+//     the run's monotonic clock; every event of one read shares the read time.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+const (
+	classSteady  = 0
+	classSpecial = 1
+)
+
+type subscriber struct {
+	r      *run
+	idx    int
+	class  int
+	dialer *net.Dialer
+	uri    string
+	// topic is the single topic subscribed to; with all topics, slots are
+	// topic indexes.
+	topic     uint32
+	allTopics bool
+	next      []uint64
+
+	parser *Parser
+	buf    []byte
+	dec    chunkDecoder
+	recvNs int64
+	rng    *rand.Rand
+
+	hist         *hdrhistogram.PackedHistogram
+	histInterval int64
+	histClamped  int64
+
+	ready    bool
+	notified bool
+	churnAt  time.Time
+
+	// Owned by the goroutine; read by the run after it ends.
+	delivered, dups, foreign               int64
+	gaps, gapEvents, silentEvents          int64
+	lagged, skipped, resets, resetMissed   int64
+	reconnects, churns, disconnects, conns int64
+
+	deliveredA atomic.Int64
+	posA       atomic.Uint64
+	lossA      atomic.Int64
+	doneA      atomic.Bool
+}
+
+func (s *subscriber) slot(topic uint32) int {
+	if s.allTopics {
+		if int(topic) < len(s.next) {
+			return int(topic)
+		}
+		return -1
+	}
+	if topic == s.topic {
+		return 0
+	}
+	return -1
+}
+
+func (s *subscriber) onEvent(ev *Event) {
+	switch string(ev.Type) {
+	case "lagged":
+		s.lagged++
+		if n, ok := jsonUint(ev.Data, "skipped"); ok {
+			s.skipped += int64(n)
+		}
+		s.notified = true
+		return
+	case "reset":
+		s.resets++
+		if n, ok := jsonUint(ev.Data, "missed"); ok {
+			s.resetMissed += int64(n)
+		}
+		s.notified = true
+		return
+	}
+	st, ok := DecodePayload(ev.Data)
+	if !ok {
+		s.foreign++
+		return
+	}
+	if st.Warmup {
+		if !s.ready {
+			s.ready = true
+			s.r.ready.Add(1)
+		}
+		return
+	}
+	sl := s.slot(st.Topic)
+	if sl < 0 {
+		s.foreign++
+		return
+	}
+	next := s.next[sl]
+	switch {
+	case st.Seq == next:
+	case st.Seq > next:
+		gap := int64(st.Seq - next)
+		s.gaps++
+		s.gapEvents += gap
+		if !s.notified {
+			s.silentEvents += gap
+		}
+	default:
+		s.dups++
+		return
+	}
+	s.notified = false
+	s.next[sl] = st.Seq + 1
+	s.delivered++
+
+	start := s.r.measureStart.Load()
+	interval := (st.IntendedNs - start) / s.r.intervalNs
+	if interval != s.histInterval {
+		s.flushHist()
+		s.histInterval = interval
+	}
+	us := latencyUs(s.recvNs - st.IntendedNs)
+	if us == latencyMaxUs {
+		s.histClamped++
+	}
+	s.hist.RecordValue(us)
+}
+
+func (s *subscriber) flushHist() {
+	if s.hist.TotalCount() == 0 {
+		return
+	}
+	s.r.coll.add(s.class, s.histInterval, s.hist, s.histClamped)
+	s.hist.Reset()
+	s.histClamped = 0
+}
+
+func (s *subscriber) publishProgress() {
+	s.deliveredA.Store(s.delivered)
+	var pos uint64
+	for _, n := range s.next {
+		pos += n
+	}
+	s.posA.Store(pos)
+	s.lossA.Store(s.gapEvents)
+}
+
+// jsonUint reads the unsigned integer value of "key" in a small JSON object
+// without decoding it (null or anything else is not ok).
+func jsonUint(data []byte, key string) (uint64, bool) {
+	var pat [64]byte
+	p := append(pat[:0], '"')
+	p = append(p, key...)
+	p = append(p, '"')
+	i := bytes.Index(data, p)
+	if i < 0 {
+		return 0, false
+	}
+	rest := data[i+len(p):]
+	rest = bytes.TrimLeft(rest, " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return 0, false
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	var v uint64
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' && n < 19 {
+		v = v*10 + uint64(rest[n]-'0')
+		n++
+	}
+	return v, n > 0
+}
+
+var errChurn = errors.New("churn: client closed the stream on purpose")
+
+// run connects, reads and reconnects until ctx ends.
+func (s *subscriber) run(ctx context.Context, startAt time.Time) {
+	defer s.r.subsWG.Done()
+	defer s.flushHist()
+	if !sleepUntil(ctx, startAt) {
+		return
+	}
+	for {
+		err := s.session(ctx)
+		s.publishProgress()
+		if ctx.Err() != nil {
+			return
+		}
+		s.disconnects++
+		if errors.Is(err, errChurn) {
+			s.churns++
+			s.reconnects++
+			if d := s.r.cfg.ChurnOffline; d > 0 && !sleepUntil(ctx, time.Now().Add(d)) {
+				return
+			}
+			continue
+		}
+		s.r.noteError(err)
+		if s.r.cfg.NoReconnect {
+			s.doneA.Store(true)
+			return
+		}
+		delay := s.r.cfg.ReconnectDelay
+		if delay == 0 {
+			delay = time.Second
+			if d, ok := s.parser.Retry(); ok {
+				delay = d
+			}
+		}
+		if !sleepUntil(ctx, time.Now().Add(delay)) {
+			return
+		}
+		s.reconnects++
+	}
+}
+
+// session is one connection, from dial to the end of its stream.
+func (s *subscriber) session(ctx context.Context) error {
+	cfg := &s.r.cfg
+	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	t := time.Now()
+	conn, head, body, err := openStream(dctx, s.dialer, s.r.ep, s.uri, s.parser.LastEventID(), s.buf)
+	cancel()
+	if err != nil {
+		return err
+	}
+	s.r.recordConnect(time.Since(t))
+	s.conns++
+	s.r.connected.Add(1)
+	defer s.r.connected.Add(-1)
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+
+	s.parser.Reset()
+	s.dec.reset()
+	remaining := head.contentLength
+	if s.r.readyOnConnect && !s.ready {
+		s.ready = true
+		s.r.ready.Add(1)
+	}
+	s.recvNs = s.r.now()
+	if err := s.consume(body, head, &remaining); err != nil {
+		return err
+	}
+	slow := s.class == classSpecial && cfg.Scenario == ScenarioSlow
+	churn := s.class == classSpecial && cfg.Scenario == ScenarioChurn
+	for {
+		if remaining == 0 || (head.chunked && s.dec.done()) {
+			return &streamError{"closed", io.EOF}
+		}
+		readSize := len(s.buf)
+		if slow && s.ready && s.r.measuring.Load() {
+			if cfg.SlowMode == "stall" {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			if !sleepUntil(ctx, time.Now().Add(cfg.SlowReadInterval)) {
+				return ctx.Err()
+			}
+			readSize = min(readSize, cfg.SlowReadBytes)
+		}
+		if churn && s.r.measuring.Load() {
+			if s.churnAt.IsZero() {
+				life := float64(cfg.ChurnEvery) * (0.5 + s.rng.Float64())
+				s.churnAt = time.Now().Add(time.Duration(life))
+			}
+			conn.SetReadDeadline(s.churnAt)
+		}
+		n, err := conn.Read(s.buf[:readSize])
+		s.recvNs = s.r.now()
+		if n > 0 {
+			if ferr := s.consume(s.buf[:n], head, &remaining); ferr != nil {
+				return ferr
+			}
+			s.publishProgress()
+		}
+		if err != nil {
+			if churn && errors.Is(err, os.ErrDeadlineExceeded) {
+				s.churnAt = time.Time{}
+				return errChurn
+			}
+			if err == io.EOF {
+				return &streamError{"closed", err}
+			}
+			return &streamError{"read", err}
+		}
+	}
+}
+
+// consume passes body bytes through the chunked decoder (when the server
+// chunks) into the parser; remaining counts down a Content-Length body.
+func (s *subscriber) consume(b []byte, head streamHead, remaining *int64) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if head.chunked {
+		if err := s.dec.feed(b, s.feedParser); err != nil {
+			if _, ok := err.(*streamError); ok {
+				return err
+			}
+			return &streamError{"chunked", err}
+		}
+		return nil
+	}
+	if *remaining >= 0 {
+		if int64(len(b)) > *remaining {
+			b = b[:*remaining]
+		}
+		*remaining -= int64(len(b))
+	}
+	return s.feedParser(b)
+}
+
+func (s *subscriber) feedParser(b []byte) error {
+	if err := s.parser.Feed(b); err != nil {
+		return &streamError{"parse", err}
+	}
+	return nil
+}
+
+// sleepUntil waits for t or ctx, whichever is first; false when ctx ended.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tm.C:
+		return true
+	}
+}
