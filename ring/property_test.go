@@ -19,7 +19,7 @@ import (
 func TestModel(t *testing.T) {
 	check := func(seed uint64, capExp uint8) bool {
 		rng := rand.New(rand.NewPCG(seed, 7))
-		capacity := 1 << (capExp % 6) // 1..32
+		capacity := 1 << (capExp % 8) // 1..128: one page, and several
 		r, err := ring.New[uint64](capacity)
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +30,15 @@ func TestModel(t *testing.T) {
 		}
 		var readers []*modelReader
 		var cursor uint64
-		oldest := func() uint64 { return max(1, cursor+1-min(cursor, uint64(capacity))) }
+		// The ring holds every full page of the last Cap() values plus the page
+		// being filled: Cap() values and the (cursor-1)%P+1 of the current page.
+		pageSize := uint64(min(capacity, 64))
+		oldest := func() uint64 {
+			if held := uint64(capacity) + (cursor-1)%pageSize + 1; cursor > held {
+				return cursor - held + 1
+			}
+			return 1
+		}
 		buf := make([]uint64, 40)
 		for step := 0; step < 400; step++ {
 			switch op := rng.IntN(10); {
@@ -77,7 +85,7 @@ func TestModel(t *testing.T) {
 						t.Errorf("seed %d: want ErrEmpty, got %d, %v", seed, n, err)
 						return false
 					}
-				case cursor-m.pos >= uint64(capacity):
+				case m.pos < oldest():
 					var le *ring.LagError
 					if !errors.As(err, &le) || le.Missed != oldest()-m.pos || le.Resume != oldest() {
 						t.Errorf("seed %d: want lag of %d, got %d, %v", seed, oldest()-m.pos, n, err)

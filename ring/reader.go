@@ -30,7 +30,10 @@ const busyBit = 1 << 63
 // goroutine; Lag and Close may be called from any goroutine.
 type Reader[T any] struct {
 	ring   *Ring[T]
-	pos    uint64
+	pos    uint64 // next seq to take from the ring
+	avail  uint64 // a cursor value already loaded: seqs <= avail are published
+	ahead  []T    // values Next and TryNext read ahead: ahead[head:] are pending
+	head   int
 	wait   WaitStrategy
 	parked bool // in ring.waiting; guarded by ring.waitMu
 	state  atomic.Uint64
@@ -39,35 +42,66 @@ type Reader[T any] struct {
 
 	// Readers are allocated one by one; the padding gives each its own pair of
 	// cache lines, so that readers storing their state never share a line.
-	_ [128 - 48]byte
+	_ [128 - 88]byte
 }
 
-// The padding above assumes this layout; TestReaderSize checks it.
+// The padding above assumes this layout; the build fails if it changes.
 var _ [128]byte = [unsafe.Sizeof(Reader[struct{}]{})]byte{}
+
+// aheadBytes bounds the read-ahead buffer of Next: up to 32 values, no more
+// than about 2 KiB of them.
+const aheadBytes = 2048
 
 // Next returns the next value, waiting for one by the reader's wait strategy.
 // It returns a *LagError (ErrLagged) when the reader was overrun, after which
 // the next call returns the oldest value still held; ErrClosed once the ring
 // or the reader is closed and drained; ctx.Err() when ctx is done first.
+//
+// Next takes values from the ring in batches (one cursor load and one pair of
+// state stores per batch) and hands them out one by one.
 func (rd *Reader[T]) Next(ctx context.Context) (T, error) {
-	var buf [1]T
-	for {
-		n, err := rd.read(buf[:])
-		if n == 1 || err != ErrEmpty {
-			return buf[0], err
+	for rd.head == len(rd.ahead) {
+		err := rd.fill()
+		if err == nil {
+			break
 		}
-		if err := rd.waitFor(ctx, rd.pos); err != nil {
-			return buf[0], err
+		if err == ErrEmpty {
+			err = rd.waitFor(ctx, rd.pos)
+		}
+		if err != nil {
+			var zero T
+			return zero, err
 		}
 	}
+	v := rd.ahead[rd.head]
+	rd.head++
+	return v, nil
 }
 
 // TryNext returns the next value if one is ready, and ErrEmpty otherwise. Its
 // other errors are those of Next.
 func (rd *Reader[T]) TryNext() (T, error) {
-	var buf [1]T
-	_, err := rd.read(buf[:])
-	return buf[0], err
+	if rd.head == len(rd.ahead) {
+		if err := rd.fill(); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+	v := rd.ahead[rd.head]
+	rd.head++
+	return v, nil
+}
+
+// fill reads ahead into rd.ahead; nil means at least one value is pending.
+func (rd *Reader[T]) fill() error {
+	if rd.ahead == nil {
+		var zero T
+		size := max(unsafe.Sizeof(zero), 1)
+		rd.ahead = make([]T, 0, min(32, max(1, aheadBytes/size), uintptr(rd.ring.capacity)))
+	}
+	n, err := rd.read(rd.ahead[:cap(rd.ahead)])
+	rd.ahead, rd.head = rd.ahead[:n], 0
+	return err
 }
 
 // NextBatch waits until at least one value is ready, then fills dst with as
@@ -76,7 +110,7 @@ func (rd *Reader[T]) TryNext() (T, error) {
 // returns the values before it and reports the lag on the following call.
 func (rd *Reader[T]) NextBatch(ctx context.Context, dst []T) (int, error) {
 	for {
-		n, err := rd.read(dst)
+		n, err := rd.TryNextBatch(dst)
 		if n > 0 || err != ErrEmpty {
 			return n, err
 		}
@@ -87,14 +121,22 @@ func (rd *Reader[T]) NextBatch(ctx context.Context, dst []T) (int, error) {
 }
 
 // TryNextBatch is NextBatch without the wait: ErrEmpty when nothing is ready.
-func (rd *Reader[T]) TryNextBatch(dst []T) (int, error) { return rd.read(dst) }
+func (rd *Reader[T]) TryNextBatch(dst []T) (int, error) {
+	if rd.head < len(rd.ahead) {
+		n := copy(dst, rd.ahead[rd.head:])
+		rd.head += n
+		return n, nil
+	}
+	return rd.read(dst)
+}
 
 // Position returns the sequence of the next value the reader will return.
 // After a read of n values, their sequences were Position()-n .. Position()-1.
-func (rd *Reader[T]) Position() uint64 { return rd.pos }
+func (rd *Reader[T]) Position() uint64 { return rd.pos - uint64(len(rd.ahead)-rd.head) }
 
 // Lag returns how many values were published that the reader has not yet
-// read; more than the ring's Cap means the reader has been overrun.
+// taken from the ring (Next takes up to 32 at a time); more than the ring's
+// Cap means the reader may have been overrun.
 func (rd *Reader[T]) Lag() uint64 {
 	return lag(rd.ring.cursor.Load(), rd.state.Load()&^busyBit)
 }
@@ -125,25 +167,29 @@ func (rd *Reader[T]) Close() {
 	rd.ring.unpark(rd)
 }
 
-// read copies up to len(dst) ready values into dst.
+// read copies up to len(dst) ready values from the ring into dst.
 func (rd *Reader[T]) read(dst []T) (int, error) {
 	r := rd.ring
 	p := rd.pos
-	c := r.cursor.Load()
-	if p > c {
-		if rd.closed.Load() {
-			return 0, ErrClosed
+	c := rd.avail
+	if p > c || c-p+1 < uint64(len(dst)) { // the cached cursor may hold back the batch
+		c = r.cursor.Load()
+		if p > c {
+			if rd.closed.Load() {
+				return 0, ErrClosed
+			}
+			if !r.closed.Load() {
+				return 0, ErrEmpty
+			}
+			// Closed: a Publish racing with Close may still have landed.
+			if c = r.cursor.Load(); p > c {
+				return 0, ErrClosed
+			}
 		}
-		if !r.closed.Load() {
-			return 0, ErrEmpty
-		}
-		// Closed: a Publish racing with Close may still have landed.
-		if c = r.cursor.Load(); p > c {
-			return 0, ErrClosed
-		}
+		rd.avail = c
 	}
-	if c-p >= r.capacity {
-		return 0, rd.lagged(p, c)
+	if p < r.oldest(c) {
+		return 0, rd.lagged(p, max(c, r.cursor.Load()))
 	}
 	n := min(c-p+1, uint64(len(dst)))
 	if n == 0 {
@@ -154,15 +200,15 @@ func (rd *Reader[T]) read(dst []T) (int, error) {
 		rd.state.Store(p)
 		return 0, ErrClosed
 	}
-	var i uint64
-	var seen uint64
-	for ; i < n; i++ {
-		b := r.slots[(p+i)&r.mask].Load()
-		if b.seq != p+i { // R2: lapped by the writer
-			seen = b.seq
+	var i, seen uint64
+	for i < n {
+		idx := p + i - 1
+		g := r.slots[(idx>>r.pshift)%r.npages].Load()
+		if base := idx&^r.pmask + 1; g.base != base { // R2: lapped by the writer
+			seen = g.base
 			break
 		}
-		dst[i] = b.val
+		i += uint64(copy(dst[i:n], g.vals[idx&r.pmask:]))
 	}
 	rd.pos = p + i
 	rd.state.Store(rd.pos)
@@ -172,10 +218,10 @@ func (rd *Reader[T]) read(dst []T) (int, error) {
 	return int(i), nil
 }
 
-// lagged moves the reader past what the writer overwrote. seen is a sequence
-// the writer is known to have written; every sequence <= seen-cap is gone.
+// lagged moves the reader to the oldest value held once the writer has
+// written seen, which is past everything the reader skips.
 func (rd *Reader[T]) lagged(p, seen uint64) error {
-	resume := seen - rd.ring.capacity + 1
+	resume := rd.ring.oldest(seen)
 	rd.pos = resume
 	rd.state.Store(resume)
 	return &LagError{Missed: resume - p, Resume: resume}

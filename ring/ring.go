@@ -12,19 +12,24 @@ package ring
 
 // Design and invariants.
 //
-// The ring is an array of cap (a power of two) slots. Slot s&mask holds an
-// atomic pointer to a box{seq, val}. A box's fields are plain memory; whether
-// a goroutine may touch them is decided by the protocol below, which the race
-// detector checks under stress.
+// Values live in pages of P entries (P = min(64, capacity), a power of two);
+// sequence s is entry (s-1)%P of page (s-1)/P, which sits in page slot
+// ((s-1)/P) % npages. npages = capacity/P + 1: the page being filled plus
+// capacity/P full ones, so the ring always holds at least Cap() values (up to
+// Cap()+P-1). A page's fields are plain memory; whether a goroutine may touch
+// them is decided by the protocol below, which the race detector checks under
+// stress.
 //
 // Writer (one goroutine, or callers that serialise themselves):
-//   W1. To publish seq s the writer takes a box that no reader can reach
-//       (a fresh one, or one reclaimed under R3), writes seq and val into it,
-//       stores it into slot s&mask, and only then stores s into cursor.
-//       So cursor >= s implies slot s&mask holds a box with seq >= s, fully
-//       written (the atomic store/load pair orders the plain writes before it).
-//   W2. The box that the store in W1 displaces is "retired". Retired boxes
-//       are unreachable from the slots, and are kept in seq order.
+//   W1. To publish seq s the writer writes the value into entry (s-1)%P of the
+//       current page and only then stores s into cursor. When s starts a page,
+//       it first takes a page that no reader can reach (a fresh one, or one
+//       reclaimed under R3), sets its base to s, and stores it into its slot.
+//       So cursor >= s implies the slot of s holds a page with base >= the
+//       base of s, and if the bases are equal, entry (s-1)%P holds s's value
+//       (the atomic store/load pair orders the plain writes before it).
+//   W2. The page that a slot store displaces is "retired". Retired pages are
+//       unreachable from the slots, and are kept in base order.
 //   W3. The writer never waits: it never spins, parks or takes a lock on the
 //       publish path, except to wake parked readers when there are some.
 //
@@ -32,35 +37,40 @@ package ring
 //   R1. Before it loads any slot, a reader announces busy|p in its state word,
 //       where p is the lowest sequence it is about to read; it clears the busy
 //       bit after it has copied the values out.
-//   R2. It reads sequence q only when cursor >= q (so by W1 the slot holds a
-//       box with seq >= q), and it keeps the value only if box.seq == q;
-//       box.seq > q means the writer lapped it: the reader lagged.
-//   R3. The writer reuses a retired box b only after a scan of every
-//       reader's state in which no busy reader announced a p <= b.seq.
+//   R2. It reads sequence q only when cursor >= q, from the page in q's slot,
+//       and only if that page's base is the base of q; a larger base means the
+//       writer lapped it: the reader lagged.
+//   R3. The writer reuses a retired page only after a scan of every reader's
+//       state in which no busy reader announced a p <= the page's last seq.
 //
 // Why a reader never sees a torn value. Go's atomics are sequentially
-// consistent. Suppose a reader copies box b (b.seq >= p by R2) while the
-// writer rewrites b. The rewrite followed a scan (R3) that began after b was
-// retired, i.e. after b left its slot (W2). The reader loaded b from the slot
-// before that, and announced busy|p (R1) before its load, so before the scan:
-// the scan saw busy|p with p <= b.seq and could not have freed b. The reader's
-// clearing store of the busy bit happens after its copy, and the scan that
-// sees the bit clear happens before the rewrite, so the copy happens before
-// the rewrite. Readers that announce after a scan load only boxes that are in
-// slots, and boxes in slots are never rewritten. No reader ever reads memory
-// the writer is writing, whatever T is.
+// consistent. Suppose a reader copies from page g (its seqs reach >= p by R2)
+// while the writer rewrites g. The rewrite followed a scan (R3) that began
+// after g was retired, i.e. after g left its slot (W2). The reader loaded g
+// from the slot before that, and announced busy|p (R1) before its load, so
+// before the scan: the scan saw busy|p with p <= g's last seq and could not
+// have freed g. The reader's clearing store of the busy bit happens after its
+// copy, and the scan that sees the bit clear happens before the rewrite, so
+// the copy happens before the rewrite. Readers that announce after a scan
+// load only pages that are in slots, and the writer writes a page in a slot
+// only at entries above the cursor, which no reader reads (R2). No reader ever
+// reads memory the writer is writing, whatever T is.
 //
-// Why lag counts are exact. A reader at p that finds box.seq = s > p knows
-// the writer wrote s, hence (writing in order) overwrote every seq <= s-cap.
-// It resumes at max(cursor, s)-cap+1 and reports exactly the sequences it
-// skipped; the values it skipped were all overwritten.
+// Why lag counts are exact. A reader at p that finds in p's slot a page with
+// base b > base(p) knows the writer wrote b, hence (writing in order) retired
+// every page before the npages-1 pages preceding b's. It resumes at the oldest
+// sequence still held, computed from max(cursor, b), and reports exactly the
+// sequences it skipped; every one of them was overwritten.
 //
-// Costs. Publish writes one box and two atomic words; boxes are recycled, so
-// in steady state Publish allocates nothing (boxes are allocated lazily, in
-// chunks, during the first lap and whenever a scan finds every retired box
-// still pinned by a busy lagging reader). A read is one cursor load, two
-// stores to the reader's own cache line, one slot load and the copy; a batch
-// read amortises the stores over the batch. Readers never write shared memory.
+// Costs. Publish writes one entry and stores the cursor: one atomic store (a
+// second one, to a slot, once per page). Pages are recycled, so in steady
+// state Publish allocates nothing (pages are allocated lazily during the first
+// lap, and when a scan finds every retired page pinned by a busy lagging
+// reader). A read is one cursor load (skipped while the reader is behind a
+// cursor it already saw), two stores to the reader's own cache line, a slot
+// load per page and a copy; Next and TryNext read ahead into a small
+// per-reader buffer, so those costs are paid once per batch, not per value.
+// Readers never write shared memory.
 
 import (
 	"errors"
@@ -75,21 +85,26 @@ import (
 // 128-byte lines of some arm64 ones.
 type cacheLinePad struct{ _ [128]byte }
 
-// box is one published value with its sequence.
-type box[T any] struct {
-	seq uint64
-	val T
+// page holds P consecutive values; seq base+i is vals[i].
+type page[T any] struct {
+	base uint64 // seq of vals[0]; written by the writer only while unreachable
+	vals []T
 }
 
-// Ring is a single-writer broadcast ring. Publish, PublishBatch must be called
-// from one goroutine at a time; everything else is safe for concurrent use.
+func (g *page[T]) last() uint64 { return g.base + uint64(len(g.vals)) - 1 }
+
+// Ring is a single-writer broadcast ring. Publish and PublishBatch must be
+// called from one goroutine at a time; everything else is safe for concurrent
+// use.
 type Ring[T any] struct {
 	// Fixed at New; read by everyone.
-	slots    []atomic.Pointer[box[T]]
-	mask     uint64
-	capacity uint64
+	slots    []atomic.Pointer[page[T]]
+	npages   uint64
+	pshift   uint   // log2(P)
+	pmask    uint64 // P-1
+	capacity uint64 // what New was asked for, rounded up to a power of two
 	wait     WaitStrategy
-	spare    int // boxes reclaimed per scan, and the size of an allocation chunk
+	spare    int // pages retired between scans
 
 	_      cacheLinePad
 	cursor atomic.Uint64 // last published sequence; stored only by the writer
@@ -97,8 +112,9 @@ type Ring[T any] struct {
 
 	// Owned by the writer.
 	wseq    uint64
-	free    []*box[T]
-	retired []*box[T] // ascending seq; unreachable from slots (W2)
+	wpage   *page[T] // the page seq wseq went into
+	free    []*page[T]
+	retired []*page[T] // ascending base; unreachable from slots (W2)
 
 	_        cacheLinePad
 	closed   atomic.Bool
@@ -116,23 +132,27 @@ type Ring[T any] struct {
 type Option func(*options)
 
 type options struct {
-	wait    WaitStrategy
-	waitSet bool
+	wait WaitStrategy
 }
 
 // WithWaitStrategy sets how readers wait for new values. Given to New it is the
 // default for every reader of the ring; given to Subscribe it applies to that
 // reader only. The default is Blocking.
 func WithWaitStrategy(ws WaitStrategy) Option {
-	return func(o *options) { o.wait, o.waitSet = ws, true }
+	return func(o *options) { o.wait = ws }
 }
 
-// maxCapacity bounds the slot array: 1<<30 slots is already 8 GiB of pointers.
+// maxCapacity bounds the ring: 1<<30 values is already 8 GiB of pointers.
 const maxCapacity = 1 << 30
 
-// New returns a ring that holds the last capacity values, rounded up to a power
-// of two (Cap reports the result). Memory for values is allocated lazily, as the
-// ring first fills.
+// maxPage is the most values in a page: large enough that the slot store and
+// the reader's page lookup are rare, small enough that a ring is not much
+// larger than asked.
+const maxPage = 64
+
+// New returns a ring that holds at least the last capacity values, capacity
+// rounded up to a power of two (Cap reports it). Memory for values is
+// allocated lazily, as the ring first fills.
 func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 	if capacity < 1 || capacity > maxCapacity {
 		return nil, fmt.Errorf("ring: capacity %d out of range [1, %d]", capacity, maxCapacity)
@@ -145,26 +165,29 @@ func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 		return nil, fmt.Errorf("ring: unknown wait strategy %d", o.wait)
 	}
 	c := uint64(1) << bits.Len64(uint64(capacity-1))
+	p := min(c, maxPage)
+	n := c/p + 1
 	r := &Ring[T]{
-		slots:    make([]atomic.Pointer[box[T]], c),
-		mask:     c - 1,
+		slots:    make([]atomic.Pointer[page[T]], n),
+		npages:   n,
+		pshift:   uint(bits.TrailingZeros64(p)),
+		pmask:    p - 1,
 		capacity: c,
 		wait:     o.wait,
-		spare:    int(min(max(c/4, 1), 1024)),
+		spare:    int(max(n/4, 1)),
 	}
 	r.readers.Store(new([]*Reader[T]))
 	return r, nil
 }
 
 // Publish makes v visible to every reader and returns its sequence. It never
-// waits for readers: when the ring is full it overwrites the oldest value. It
+// waits for readers: when the ring is full it overwrites the oldest values. It
 // returns 0, and publishes nothing, once the ring is closed.
 func (r *Ring[T]) Publish(v T) uint64 {
 	if r.closed.Load() {
 		return 0
 	}
-	r.wseq++
-	r.put(r.wseq, v)
+	r.put(v)
 	r.cursor.Store(r.wseq)
 	if r.sleepers.Load() != 0 {
 		r.wakeAll()
@@ -172,59 +195,68 @@ func (r *Ring[T]) Publish(v T) uint64 {
 	return r.wseq
 }
 
-// PublishBatch publishes vs so that readers see them at once (one cursor store
-// per Cap() values) and returns the sequence of the last; the first is that
-// minus len(vs)-1. It returns 0 for an empty batch or a closed ring.
+// PublishBatch publishes vs so that readers see them at once (one cursor
+// store) and returns the sequence of the last; the first is that minus
+// len(vs)-1. It returns 0 for an empty batch or a closed ring.
 func (r *Ring[T]) PublishBatch(vs []T) uint64 {
 	if len(vs) == 0 || r.closed.Load() {
 		return 0
 	}
 	for len(vs) > 0 {
-		n := min(uint64(len(vs)), r.capacity)
-		for i := range n {
-			r.wseq++
-			r.put(r.wseq, vs[i])
+		// Fill the rest of the current page in one copy.
+		e := r.wseq & r.pmask // entry of the next seq
+		if e == 0 {
+			r.put(vs[0])
+			vs = vs[1:]
+			continue
 		}
-		r.cursor.Store(r.wseq)
+		n := copy(r.wpage.vals[e:], vs)
+		r.wseq += uint64(n)
 		vs = vs[n:]
 	}
+	r.cursor.Store(r.wseq)
 	if r.sleepers.Load() != 0 {
 		r.wakeAll()
 	}
 	return r.wseq
 }
 
-// put writes seq into its slot (W1) and retires the box it displaces (W2).
-func (r *Ring[T]) put(seq uint64, v T) {
-	b := r.take()
-	b.seq, b.val = seq, v
-	if old := r.slots[seq&r.mask].Swap(b); old != nil {
-		r.retired = append(r.retired, old)
+// put writes the next seq's value (W1), starting a page when it must.
+func (r *Ring[T]) put(v T) {
+	seq := r.wseq + 1
+	idx := seq - 1
+	if e := idx & r.pmask; e != 0 {
+		r.wpage.vals[e] = v
+		r.wseq = seq
+		return
 	}
+	g := r.take()
+	g.base = seq
+	g.vals[0] = v
+	if old := r.slots[(idx>>r.pshift)%r.npages].Swap(g); old != nil {
+		r.retired = append(r.retired, old) // W2
+	}
+	r.wpage = g
+	r.wseq = seq
 }
 
-// take returns a box that no reader can reach.
-func (r *Ring[T]) take() *box[T] {
-	if len(r.free) == 0 {
-		if len(r.retired) >= r.spare {
-			r.reclaim()
-		}
-		if len(r.free) == 0 {
-			chunk := make([]box[T], r.spare)
-			for i := range chunk {
-				r.free = append(r.free, &chunk[i])
-			}
-		}
+// take returns a page that no reader can reach.
+func (r *Ring[T]) take() *page[T] {
+	if len(r.free) == 0 && len(r.retired) >= r.spare {
+		r.reclaim()
 	}
-	n := len(r.free) - 1
-	b := r.free[n]
-	r.free[n] = nil
-	r.free = r.free[:n]
-	return b
+	if n := len(r.free) - 1; n >= 0 {
+		g := r.free[n]
+		r.free[n] = nil
+		r.free = r.free[:n]
+		return g
+	}
+	return &page[T]{vals: make([]T, r.pmask+1)}
 }
 
-// reclaim moves to the free list every retired box that no busy reader may be
-// copying (R3). Retired boxes are in seq order, so the reusable ones are a prefix.
+// reclaim moves to the free list every retired page that no busy reader may
+// be copying from (R3). Retired pages are in base order, so the reusable ones
+// are a prefix.
 func (r *Ring[T]) reclaim() {
 	pinned := ^uint64(0)
 	for _, rd := range *r.readers.Load() {
@@ -233,11 +265,11 @@ func (r *Ring[T]) reclaim() {
 		}
 	}
 	k := 0
-	for k < len(r.retired) && r.retired[k].seq < pinned {
+	for k < len(r.retired) && r.retired[k].last() < pinned {
 		k++
 	}
-	// Keep the free list bounded after a long pin released many boxes at once.
-	keep := min(k, 2*r.spare-len(r.free))
+	// After a long pin many pages come free at once: keep a bounded number.
+	keep := max(0, min(k, 2*r.spare-len(r.free)))
 	r.free = append(r.free, r.retired[:keep]...)
 	rest := copy(r.retired, r.retired[k:])
 	clear(r.retired[rest:])
@@ -248,17 +280,24 @@ func (r *Ring[T]) reclaim() {
 func (r *Ring[T]) Cursor() uint64 { return r.cursor.Load() }
 
 // Oldest returns the oldest sequence still held: the lowest that
-// SubscribeFrom accepts. It is Cursor()+1 while the ring is empty.
-func (r *Ring[T]) Oldest() uint64 { return oldest(r.cursor.Load(), r.capacity) }
+// SubscribeFrom accepts. It is 1 while the ring has not yet wrapped.
+func (r *Ring[T]) Oldest() uint64 { return r.oldest(r.cursor.Load()) }
 
-func oldest(cursor, capacity uint64) uint64 {
-	if cursor < capacity {
+// oldest returns the oldest sequence held once seq has been written: the base
+// of the page npages-1 pages before seq's page.
+func (r *Ring[T]) oldest(seq uint64) uint64 {
+	if seq == 0 {
 		return 1
 	}
-	return cursor - capacity + 1
+	pageNo := (seq - 1) >> r.pshift
+	if pageNo < r.npages-1 {
+		return 1
+	}
+	return (pageNo-(r.npages-1))<<r.pshift + 1
 }
 
-// Cap returns the number of values the ring holds.
+// Cap returns how many values the ring holds at least: the capacity given to
+// New, rounded up to a power of two. It may hold up to 63 more.
 func (r *Ring[T]) Cap() int { return int(r.capacity) }
 
 // Readers returns the number of open readers.
@@ -301,7 +340,7 @@ func (r *Ring[T]) Subscribe(opts ...Option) *Reader[T] {
 func (r *Ring[T]) SubscribeFrom(seq uint64, opts ...Option) (*Reader[T], error) {
 	if seq == 0 {
 		c := r.cursor.Load()
-		return nil, &RangeError{Requested: 0, Oldest: oldest(c, r.capacity), Newest: c}
+		return nil, &RangeError{Requested: 0, Oldest: r.oldest(c), Newest: c}
 	}
 	return r.subscribe(seq, opts)
 }
@@ -319,8 +358,8 @@ func (r *Ring[T]) subscribe(seq uint64, opts []Option) (*Reader[T], error) {
 	c := r.cursor.Load()
 	if seq == 0 {
 		seq = c + 1
-	} else if seq > c+1 || seq < oldest(c, r.capacity) {
-		return nil, &RangeError{Requested: seq, Oldest: oldest(c, r.capacity), Newest: c}
+	} else if seq > c+1 || seq < r.oldest(c) {
+		return nil, &RangeError{Requested: seq, Oldest: r.oldest(c), Newest: c}
 	}
 	rd := &Reader[T]{ring: r, pos: seq, wait: o.wait, wake: make(chan struct{}, 1)}
 	rd.state.Store(seq)

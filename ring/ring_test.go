@@ -51,8 +51,10 @@ func TestSequencesStartAtOneAndIncrease(t *testing.T) {
 	if got := r.PublishBatch([]string{"a", "b", "c"}); got != 6 {
 		t.Fatalf("PublishBatch returned %d, want 6", got)
 	}
-	if r.Cursor() != 6 || r.Oldest() != 3 {
-		t.Fatalf("Cursor=%d Oldest=%d, want 6 and 3", r.Cursor(), r.Oldest())
+	// Four values per page, two pages: the ring holds the page being filled
+	// (5, 6) and one full page (1..4).
+	if r.Cursor() != 6 || r.Oldest() != 1 {
+		t.Fatalf("Cursor=%d Oldest=%d, want 6 and 1", r.Cursor(), r.Oldest())
 	}
 	if got := r.PublishBatch(nil); got != 0 {
 		t.Fatalf("empty PublishBatch returned %d, want 0", got)
@@ -79,7 +81,7 @@ func TestSubscribeFrom(t *testing.T) {
 	r := newRing[int](t, 4)
 	for i := 1; i <= 10; i++ {
 		r.Publish(i * 10)
-	} // holds 7..10
+	} // holds 5..10: the page being filled (9, 10) and a full one (5..8)
 	rd, err := r.SubscribeFrom(8)
 	if err != nil {
 		t.Fatal(err)
@@ -97,14 +99,14 @@ func TestSubscribeFrom(t *testing.T) {
 	}
 	next.Close()
 
-	for _, seq := range []uint64{0, 6, 12} {
+	for _, seq := range []uint64{0, 4, 12} {
 		_, err := r.SubscribeFrom(seq)
 		var re *ring.RangeError
 		if !errors.Is(err, ring.ErrOutOfRange) || !errors.As(err, &re) {
 			t.Fatalf("SubscribeFrom(%d) = %v, want a *RangeError", seq, err)
 		}
-		if re.Oldest != 7 || re.Newest != 10 || re.Requested != seq {
-			t.Fatalf("SubscribeFrom(%d): %+v, want oldest 7 newest 10", seq, re)
+		if re.Oldest != 5 || re.Newest != 10 || re.Requested != seq {
+			t.Fatalf("SubscribeFrom(%d): %+v, want oldest 5 newest 10", seq, re)
 		}
 	}
 }
@@ -115,7 +117,7 @@ func TestLagReportsExactMissedCount(t *testing.T) {
 	defer rd.Close()
 	for i := 1; i <= 11; i++ {
 		r.Publish(i)
-	} // holds 8..11; the reader wanted 1
+	} // holds 5..11; the reader wanted 1
 	if rd.Lag() != 11 || r.MaxLag() != 11 {
 		t.Fatalf("Lag=%d MaxLag=%d, want 11", rd.Lag(), r.MaxLag())
 	}
@@ -124,10 +126,10 @@ func TestLagReportsExactMissedCount(t *testing.T) {
 	if !errors.Is(err, ring.ErrLagged) || !errors.As(err, &le) {
 		t.Fatalf("TryNext = %v, want a *LagError", err)
 	}
-	if le.Missed != 7 || le.Resume != 8 {
-		t.Fatalf("LagError = %+v, want Missed 7 Resume 8", le)
+	if le.Missed != 4 || le.Resume != 5 {
+		t.Fatalf("LagError = %+v, want Missed 4 Resume 5", le)
 	}
-	for want := 8; want <= 11; want++ {
+	for want := 5; want <= 11; want++ {
 		if v, err := rd.TryNext(); err != nil || v != want {
 			t.Fatalf("after lag: %d, %v; want %d", v, err, want)
 		}
@@ -145,15 +147,15 @@ func TestBatchStopsAtLag(t *testing.T) {
 	if n, err := rd.TryNextBatch(buf); n != 2 || err != nil {
 		t.Fatalf("first batch: %d, %v", n, err)
 	}
-	r.PublishBatch([]int{5, 6, 7, 8, 9}) // the ring now holds 6..9: 3, 4 and 5 are gone
+	r.PublishBatch([]int{5, 6, 7, 8, 9, 10, 11, 12, 13}) // the ring now holds 9..13: 3..8 are gone
 	_, err := rd.TryNextBatch(buf)
 	var le *ring.LagError
-	if !errors.As(err, &le) || le.Missed != 3 || le.Resume != 6 {
-		t.Fatalf("second batch: %v, want a lag of 3 resuming at 6", err)
+	if !errors.As(err, &le) || le.Missed != 6 || le.Resume != 9 {
+		t.Fatalf("second batch: %v, want a lag of 6 resuming at 9", err)
 	}
 	n, err := rd.TryNextBatch(make([]int, 10))
-	if n != 4 || err != nil {
-		t.Fatalf("third batch: %d, %v; want 4 values", n, err)
+	if n != 5 || err != nil {
+		t.Fatalf("third batch: %d, %v; want 5 values", n, err)
 	}
 }
 
@@ -170,10 +172,10 @@ func TestPublishBatchLargerThanRing(t *testing.T) {
 	}
 	_, err := rd.TryNext()
 	var le *ring.LagError
-	if !errors.As(err, &le) || le.Missed != 6 {
-		t.Fatalf("err = %v, want a lag of 6", err)
+	if !errors.As(err, &le) || le.Missed != 4 {
+		t.Fatalf("err = %v, want a lag of 4", err)
 	}
-	for want := 7; want <= 10; want++ {
+	for want := 5; want <= 10; want++ {
 		if v, err := rd.TryNext(); v != want || err != nil {
 			t.Fatalf("got %d, %v; want %d", v, err, want)
 		}
@@ -300,7 +302,7 @@ func TestReadersAndLag(t *testing.T) {
 		t.Fatalf("Readers() = %d", r.Readers())
 	}
 	r.PublishBatch([]int{1, 2, 3})
-	a.TryNext()
+	a.TryNextBatch(make([]int, 1)) // TryNext would take all three ahead
 	if a.Lag() != 2 || b.Lag() != 3 || r.MaxLag() != 3 {
 		t.Fatalf("lags a=%d b=%d max=%d, want 2 3 3", a.Lag(), b.Lag(), r.MaxLag())
 	}

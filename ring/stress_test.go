@@ -50,8 +50,14 @@ func (v record) consistent(seq uint64) error {
 // lagging readers copy, and the ring closed concurrently with publishing.
 // Run under -race; every delivered value must be exactly as published.
 func TestStressTornValues(t *testing.T) {
+	for _, capacity := range []int{2, 16, 256} {
+		t.Run(fmt.Sprintf("cap=%d", capacity), func(t *testing.T) { stressTornValues(t, capacity) })
+	}
+}
+
+func stressTornValues(t *testing.T, capacity int) {
 	const published = 20000
-	r, err := ring.New[record](16)
+	r, err := ring.New[record](capacity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +166,13 @@ func TestStressTornValues(t *testing.T) {
 // TestStressStrings uses string values and random reader speeds, including
 // readers that stop and later resume far behind.
 func TestStressStrings(t *testing.T) {
-	r, err := ring.New[string](8)
+	for _, capacity := range []int{1, 8, 128} {
+		t.Run(fmt.Sprintf("cap=%d", capacity), func(t *testing.T) { stressStrings(t, capacity) })
+	}
+}
+
+func stressStrings(t *testing.T, capacity int) {
+	r, err := ring.New[string](capacity)
 	if err != nil {
 		t.Fatal(err)
 	}
