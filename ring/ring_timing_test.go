@@ -17,7 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
