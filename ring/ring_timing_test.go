@@ -207,3 +207,52 @@ func benchChan(b *testing.B, readers, batch int) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "published/s")
 	b.ReportMetric(0, "lost/event")
 }
+
+// BenchmarkWakeup is a ping-pong between two goroutines over two rings: one op
+// is one round trip, i.e. two publishes that each wake a waiting reader. It
+// shows what a value costs to reach a reader that was idle, per wait
+// strategy, against the same ping-pong over two buffered channels.
+func BenchmarkWakeup(b *testing.B) {
+	for _, ws := range []ring.WaitStrategy{ring.Blocking, ring.Yielding} {
+		b.Run("ring/"+ws.String(), func(b *testing.B) {
+			ping, _ := ring.New[int](64, ring.WithWaitStrategy(ws))
+			pong, _ := ring.New[int](64, ring.WithWaitStrategy(ws))
+			in, out := ping.Subscribe(), pong.Subscribe()
+			defer out.Close()
+			go func() {
+				defer in.Close()
+				for {
+					v, err := in.Next(context.Background())
+					if err != nil {
+						pong.Close()
+						return
+					}
+					pong.Publish(v)
+				}
+			}()
+			b.ResetTimer()
+			for i := range b.N {
+				ping.Publish(i)
+				if _, err := out.Next(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			ping.Close()
+		})
+	}
+	b.Run("chan", func(b *testing.B) {
+		ping, pong := make(chan int, 64), make(chan int, 64)
+		go func() {
+			for v := range ping {
+				pong <- v
+			}
+			close(pong)
+		}()
+		for i := range b.N {
+			ping <- i
+			<-pong
+		}
+		close(ping)
+	})
+}
