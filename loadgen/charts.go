@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -18,6 +19,8 @@ type LineSeries struct {
 	Name   string
 	X, Y   []float64
 	Dashed bool
+	// Points marks every data point (for sparse series such as load points).
+	Points bool
 }
 
 // ChartOptions shapes a line chart.
@@ -51,7 +54,7 @@ func LineChartSVG(opts ChartOptions, series []LineSeries) ([]byte, error) {
 	p.Legend.Left = true
 	if opts.LogY {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = ticks125{}
 	}
 	if opts.XTicks != nil {
 		p.X.Tick.Marker = plot.ConstantTicks(opts.XTicks)
@@ -82,12 +85,30 @@ func LineChartSVG(opts ChartOptions, series []LineSeries) ([]byte, error) {
 			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
 		p.Add(l)
-		p.Legend.Add(s.Name, l)
+		if s.Points {
+			sc, err := plotter.NewScatter(pts)
+			if err != nil {
+				return nil, err
+			}
+			sc.Color = l.Color
+			sc.Radius = vg.Points(2.5)
+			p.Add(sc)
+			p.Legend.Add(s.Name, l, sc)
+		} else {
+			p.Legend.Add(s.Name, l)
+		}
 		drawn++
 	}
 	if drawn == 0 {
 		p.Add(plotter.NewFunction(func(float64) float64 { return 1 }))
 		p.Title.Text += " (no data)"
+	}
+	// Headroom above the data for the legend, which sits at the top.
+	if opts.LogY {
+		p.Y.Max *= 3
+	} else {
+		p.Y.Min = math.Min(p.Y.Min, 0)
+		p.Y.Max += (p.Y.Max - p.Y.Min) * 0.35
 	}
 	return renderSVG(p, opts.Width, opts.Height)
 }
@@ -98,14 +119,18 @@ type BarGroup struct {
 	Values []float64
 }
 
-// BarChartSVG draws grouped bars over the named categories.
-func BarChartSVG(title, ylabel string, categories []string, groups []BarGroup) ([]byte, error) {
+// BarChartSVG draws grouped bars over the named categories, with a dashed
+// horizontal reference line at refY when refLabel is not empty (a goal).
+func BarChartSVG(title, ylabel string, categories []string, groups []BarGroup, refY float64, refLabel string) ([]byte, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.Y.Label.Text = ylabel
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
-	w := vg.Points(18)
+	w := vg.Points(40)
+	if len(groups) > 1 {
+		w = vg.Points(80 / float64(len(groups)))
+	}
 	for i, g := range groups {
 		b, err := plotter.NewBarChart(plotter.Values(g.Values), w)
 		if err != nil {
@@ -115,10 +140,62 @@ func BarChartSVG(title, ylabel string, categories []string, groups []BarGroup) (
 		b.LineStyle.Width = 0
 		b.Offset = w * vg.Length(float64(i)-float64(len(groups)-1)/2)
 		p.Add(b)
-		p.Legend.Add(g.Name, b)
+		if len(groups) > 1 {
+			p.Legend.Add(g.Name, b)
+		}
+	}
+	if refLabel != "" {
+		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: refY}, {X: float64(len(categories)) - 0.5, Y: refY}})
+		if err != nil {
+			return nil, err
+		}
+		l.Color = palette[1]
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add(refLabel, l)
 	}
 	p.NominalX(categories...)
+	p.X.Min, p.X.Max = -0.6, float64(len(categories))-0.4
+	p.Y.Min = 0
+	top := refY
+	for _, g := range groups {
+		for _, v := range g.Values {
+			top = math.Max(top, v)
+		}
+	}
+	p.Y.Max = top * 1.25
 	return renderSVG(p, 0, 0)
+}
+
+// ticks125 marks a log axis at 1, 2 and 5 times the powers of ten in range,
+// so that an axis spanning less than a decade still has labels.
+type ticks125 struct{}
+
+func (ticks125) Ticks(lo, hi float64) []plot.Tick {
+	if lo <= 0 || hi <= lo {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	mark := func(mults []float64) []plot.Tick {
+		var ticks []plot.Tick
+		for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+			base := math.Pow(10, e)
+			for _, m := range mults {
+				v := m * base
+				if v >= lo*0.999 && v <= hi*1.001 {
+					ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 4, 64)})
+				}
+			}
+		}
+		return ticks
+	}
+	if t := mark([]float64{1, 2, 5}); len(t) >= 3 {
+		return t
+	}
+	if t := mark([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9}); len(t) >= 2 {
+		return t
+	}
+	// Within one step: linear ticks always label.
+	return plot.DefaultTicks{}.Ticks(lo, hi)
 }
 
 func renderSVG(p *plot.Plot, w, h vg.Length) ([]byte, error) {
@@ -129,7 +206,8 @@ func renderSVG(p *plot.Plot, w, h vg.Length) ([]byte, error) {
 		h = 8 * vg.Centimeter
 	}
 	c := vgsvg.New(w, h)
-	p.Draw(draw.New(c))
+	// A little room on the right, where the last tick label would be cut.
+	p.Draw(draw.Crop(draw.New(c), 0, -vg.Points(20), 0, 0))
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
 		return nil, err
@@ -187,11 +265,11 @@ func (r *Result) ThroughputChart() ([]byte, error) {
 	}
 	for _, p := range r.Series {
 		xs = append(xs, p.AtSec)
-		pub = append(pub, p.PublishedPS)
-		del = append(del, p.DeliveredPS)
-		exp = append(exp, p.PublishedPS*fanout)
+		pub = append(pub, p.PublishedPS/1000)
+		del = append(del, p.DeliveredPS/1000)
+		exp = append(exp, p.PublishedPS*fanout/1000)
 	}
-	return LineChartSVG(ChartOptions{Title: "Throughput", XLabel: "seconds since start", YLabel: "events/s", LogY: false}, []LineSeries{
+	return LineChartSVG(ChartOptions{Title: "Throughput", XLabel: "seconds since start", YLabel: "thousand events/s"}, []LineSeries{
 		{Name: "delivered/s", X: xs, Y: del},
 		{Name: "published/s × subscribers per topic", X: xs, Y: exp, Dashed: true},
 		{Name: "published/s", X: xs, Y: pub},

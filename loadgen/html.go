@@ -40,9 +40,9 @@ func (r *Result) WriteHTML(w io.Writer) error {
 }
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ms":    fmtMs,
-	"rate":  fmtRate,
-	"bytes": fmtBytes,
+	"ms":    FormatMs,
+	"rate":  FormatRate,
+	"bytes": FormatBytes,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>ringcast loadgen: {{.R.Scenario}} against {{.R.Target}}</title>

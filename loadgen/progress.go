@@ -106,9 +106,9 @@ func (r *run) printProgress(pt SeriesPoint) {
 	}
 	line := fmt.Sprintf("[%5.1fs/%s] %-7s conn %d/%d  pub %s/s  deliv %s/s  gaps %d  p99 %s",
 		elapsed.Seconds(), cfg.Duration, pt.Phase, pt.Connected, len(r.subs),
-		fmtRate(pt.PublishedPS), fmtRate(pt.DeliveredPS), pt.GapEvents, fmtMs(pt.IntervalP99))
+		FormatRate(pt.PublishedPS), FormatRate(pt.DeliveredPS), pt.GapEvents, FormatMs(pt.IntervalP99))
 	if pt.ServerCPU >= 0 {
-		line += fmt.Sprintf("  srv %.0f%% %s", 100*pt.ServerCPU, fmtBytes(pt.ServerRSS))
+		line += fmt.Sprintf("  srv %.0f%% %s", 100*pt.ServerCPU, FormatBytes(pt.ServerRSS))
 	}
 	line += fmt.Sprintf("  cli %.0f%%", 100*pt.ClientCPU)
 	if cfg.ProgressTTY {

@@ -220,18 +220,18 @@ func (r *Result) WriteText(w io.Writer) error {
 	p("scenario\t%s\t%s", r.Scenario, c.Special)
 	p("target\t%s", r.Target)
 	p("load\t%d subscribers, %s events/s × %dB over %d topic(s) for %s (measured %s)",
-		c.Subscribers, fmtRate(c.Rate), c.Payload, c.Topics, c.Duration, r.Measured.Round(time.Millisecond))
+		c.Subscribers, FormatRate(c.Rate), c.Payload, c.Topics, c.Duration, r.Measured.Round(time.Millisecond))
 	p("connections\t%d peak of %d, %d ready; connect p50 %s p99 %s max %s",
-		r.PeakConnected, r.Subscribers, r.Ready, fmtMs(r.ConnectLatency.P50Ms), fmtMs(r.ConnectLatency.P99Ms), fmtMs(r.ConnectLatency.MaxMs))
+		r.PeakConnected, r.Subscribers, r.Ready, FormatMs(r.ConnectLatency.P50Ms), FormatMs(r.ConnectLatency.P99Ms), FormatMs(r.ConnectLatency.MaxMs))
 	if r.Idle == nil {
 		p("published\t%d accepted, %d failed in %d calls; %s/s achieved, worst schedule lag %s",
-			r.Published, r.PublishFailed, r.PublishCalls, fmtRate(r.PublishRate), fmtMs(r.PublishLagMaxMs))
+			r.Published, r.PublishFailed, r.PublishCalls, FormatRate(r.PublishRate), FormatMs(r.PublishLagMaxMs))
 		p("delivered\t%d of %d expected (%s/s); lost %d, gaps %d (silent %d), duplicates %d",
-			r.Delivered, r.Expected, fmtRate(r.DeliveriesPerSec), r.Lost, r.GapEvents, r.SilentGapEvents, r.Duplicates)
+			r.Delivered, r.Expected, FormatRate(r.DeliveriesPerSec), r.Lost, r.GapEvents, r.SilentGapEvents, r.Duplicates)
 		p("notices\tlagged %d (skipped %d), reset %d, reconnects %d, foreign events %d",
 			r.Lagged, r.Skipped, r.Resets, r.Reconnects, r.Foreign)
 		p("latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (n=%d)",
-			fmtMs(r.Latency.P50Ms), fmtMs(r.Latency.P90Ms), fmtMs(r.Latency.P99Ms), fmtMs(r.Latency.P999Ms), fmtMs(r.Latency.MaxMs), r.Latency.Count)
+			FormatMs(r.Latency.P50Ms), FormatMs(r.Latency.P90Ms), FormatMs(r.Latency.P99Ms), FormatMs(r.Latency.P999Ms), FormatMs(r.Latency.MaxMs), r.Latency.Count)
 		if len(r.Classes) > 1 {
 			for _, cl := range r.Classes {
 				if cl.Subscribers == 0 {
@@ -239,19 +239,19 @@ func (r *Result) WriteText(w io.Writer) error {
 				}
 				p("  %s (%d)\tdelivered %d/%d lost %d silent %d lagged %d reset %d reconnects %d; p50 %s p99 %s max %s",
 					cl.Name, cl.Subscribers, cl.Delivered, cl.Expected, cl.Lost, cl.SilentGapEvents, cl.Lagged, cl.Resets, cl.Reconnects,
-					fmtMs(cl.Latency.P50Ms), fmtMs(cl.Latency.P99Ms), fmtMs(cl.Latency.MaxMs))
+					FormatMs(cl.Latency.P50Ms), FormatMs(cl.Latency.P99Ms), FormatMs(cl.Latency.MaxMs))
 			}
 		}
 	}
 	if r.Idle != nil {
 		p("idle\t%d connections held; server RSS %s -> %s: %s per connection",
-			r.Idle.ConnectionsHeld, fmtBytes(r.Idle.RSSBefore), fmtBytes(r.Idle.RSSAfter), fmtBytes(int64(r.Idle.BytesPerConn)))
+			r.Idle.ConnectionsHeld, FormatBytes(r.Idle.RSSBefore), FormatBytes(r.Idle.RSSAfter), FormatBytes(int64(r.Idle.BytesPerConn)))
 	}
 	if s := r.Server; s != nil {
 		if s.Error != "" {
 			p("server\t%s: %s", s.Source, s.Error)
 		} else {
-			p("server\tCPU %.2f cores, RSS %s -> %s (peak %s)  [%s]", s.CPUCores, fmtBytes(s.RSSStart), fmtBytes(s.RSSEnd), fmtBytes(s.RSSPeak), s.Source)
+			p("server\tCPU %.2f cores, RSS %s -> %s (peak %s)  [%s]", s.CPUCores, FormatBytes(s.RSSStart), FormatBytes(s.RSSEnd), FormatBytes(s.RSSPeak), s.Source)
 		}
 		for i, cd := range s.Counters {
 			if i == 8 {
@@ -263,7 +263,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	} else {
 		p("server\tno statistics (give --server-pid or a /metrics URL)")
 	}
-	p("client\tCPU %.2f cores, RSS %s, %d goroutines", r.Client.CPUCores, fmtBytes(r.Client.RSS), r.Client.Goroutines)
+	p("client\tCPU %.2f cores, RSS %s, %d goroutines", r.Client.CPUCores, FormatBytes(r.Client.RSS), r.Client.Goroutines)
 	if len(r.Errors) > 0 {
 		keys := make([]string, 0, len(r.Errors))
 		for k := range r.Errors {
@@ -327,7 +327,8 @@ func shortFunc(name string) string {
 	return name
 }
 
-func fmtMs(ms float64) string {
+// FormatMs renders milliseconds for people: µs below 1 ms, s above 10 s.
+func FormatMs(ms float64) string {
 	switch {
 	case ms == 0:
 		return "0"
@@ -341,7 +342,8 @@ func fmtMs(ms float64) string {
 	return fmt.Sprintf("%.1fs", ms/1000)
 }
 
-func fmtRate(v float64) string {
+// FormatRate renders a rate with k and M suffixes.
+func FormatRate(v float64) string {
 	switch {
 	case v >= 1e6:
 		return fmt.Sprintf("%.2fM", v/1e6)
@@ -351,7 +353,8 @@ func fmtRate(v float64) string {
 	return fmt.Sprintf("%.0f", v)
 }
 
-func fmtBytes(b int64) string {
+// FormatBytes renders a size in binary units.
+func FormatBytes(b int64) string {
 	neg := ""
 	if b < 0 {
 		neg, b = "-", -b
@@ -372,7 +375,7 @@ func fmtUnit(v int64, unit string) string {
 	case "nanoseconds":
 		return time.Duration(v).Round(time.Millisecond).String()
 	case "bytes":
-		return fmtBytes(v)
+		return FormatBytes(v)
 	}
 	return fmt.Sprintf("%d %s", v, unit)
 }

@@ -1,11 +1,107 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ringcast/ringcast/internal/cli"
+	"github.com/ringcast/ringcast/loadgen/e2e"
 )
 
-// runE2E is a placeholder until its package lands.
+const e2eSummary = `Run ringcast serve with each engine (ring, then chan) as a subprocess on loopback,
+drive it with the load generator at a ladder of load points, and write the report:
+each engine's highest loss-free delivery rate, the ratio between them, the server's
+memory per idle connection (10,000 connections), the 1000 × 1000 events/s goal
+point, and charts. A fresh server serves every point; its RSS and CPU come from
+/proc. Bounded by --budget (a few minutes with the defaults). make bench-e2e runs it.`
+
 func runE2E(args []string, stdout, stderr io.Writer) error {
-	return errors.New("not built yet")
+	fs := cli.NewFlagSet("e2e", e2eSummary, stderr)
+	var c e2e.Config
+	fs.StringVar(&c.Binary, "binary", "", "ringcast binary to run as the server (default: this one)")
+	serveArgs := fs.String("serve-args", "", "extra flags for every ringcast serve, space-separated")
+	engines := fs.String("engines", "ring,chan", "engines to compare, the first over the second")
+	subs := fs.String("subscribers", "100,1000", "subscriber counts of the load ladders")
+	fs.Float64Var(&c.StartDeliveries, "start-deliveries", 100_000, "first point of each ladder in deliveries/s (subscribers × rate); doubled per point")
+	fs.IntVar(&c.MaxPoints, "max-points", 6, "most doublings per ladder")
+	fs.IntVar(&c.GoalSubscribers, "goal-subscribers", 1000, "subscribers of the goal point")
+	fs.Float64Var(&c.GoalRate, "goal-rate", 1000, "events/s of the goal point")
+	fs.DurationVar(&c.PointDuration, "point-duration", 4*time.Second, "measured phase of each point")
+	fs.IntVar(&c.Payload, "payload", 128, "bytes of data per event")
+	fs.IntVar(&c.IdleConnections, "idle-connections", 10_000, "connections held to measure memory per idle connection")
+	fs.DurationVar(&c.IdleHold, "idle-hold", 3*time.Second, "how long the idle connections are held before the memory is read")
+	fs.Float64Var(&c.ConnectRate, "connect-rate", 5000, "subscriber connections opened per second")
+	fs.DurationVar(&c.Budget, "budget", 8*time.Minute, "time limit of the whole run; later points are skipped and listed")
+	out := fs.String("out", "docs/e2e.md", "Markdown report to write (\"-\": stdout)")
+	chartsDir := fs.String("charts-dir", "", "directory of the SVG charts (default: <out without .md>/, e.g. docs/e2e/)")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c.ServeArgs = strings.Fields(*serveArgs)
+	c.Engines = e2eSplitList(*engines)
+	for _, s := range e2eSplitList(*subs) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("--subscribers: %q is not a positive count", s)
+		}
+		c.Subscribers = append(c.Subscribers, n)
+	}
+	c.Progress = stderr
+	c.ProgressTTY = loadgenIsTerminal(stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := e2e.Run(ctx, c)
+	if err != nil {
+		return err
+	}
+	if *out == "-" {
+		return rep.WriteMarkdown(stdout, "", nil)
+	}
+	dir := *chartsDir
+	if dir == "" {
+		dir = strings.TrimSuffix(*out, filepath.Ext(*out))
+	}
+	charts, err := rep.WriteCharts(dir)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(filepath.Dir(*out), dir)
+	if err != nil {
+		rel = dir
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteMarkdown(f, rel, charts); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s and %d charts in %s\n", *out, len(charts), dir)
+	return nil
+}
+
+func e2eSplitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

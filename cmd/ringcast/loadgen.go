@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -81,6 +82,7 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	htmlOut := fs.String("html", "", "write a self-contained HTML report with charts to this file")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	failOnLoss := fs.Bool("fail-on-loss", false, "exit non-zero unless every steady subscriber received every event")
+	selfProfile := fs.String("self-cpu-profile", "", "write the load generator's own CPU profile to this file (is the client the bottleneck?)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -96,6 +98,17 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *selfProfile != "" {
+		f, err := os.Create(*selfProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := loadgen.Run(ctx, c)
 	if err != nil {
 		return err

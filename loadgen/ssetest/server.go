@@ -50,6 +50,8 @@ type Options struct {
 	Epoch string
 	// Admin, when set, serves net/http/pprof on a second loopback listener.
 	Admin bool
+	// Addr and AdminAddr are the listen addresses (default 127.0.0.1:0).
+	Addr, AdminAddr string
 }
 
 type event struct {
@@ -99,7 +101,15 @@ func Start(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /events", s.handleEvents)
 	mux.HandleFunc("POST /publish", s.handlePublish)
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.AdminAddr == "" {
+		opts.AdminAddr = "127.0.0.1:0"
+	}
+	s.opts = opts
+	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +121,7 @@ func Start(opts Options) (*Server, error) {
 		s.srv.Serve(ln)
 	}()
 	if opts.Admin {
-		aln, err := net.Listen("tcp", "127.0.0.1:0")
+		aln, err := net.Listen("tcp", opts.AdminAddr)
 		if err != nil {
 			s.Close()
 			return nil, err

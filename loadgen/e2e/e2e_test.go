@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ringcast/ringcast/loadgen/ssetest"
+)
+
+// fakeServeEnv makes the test binary act as `ringcast serve`: the e2e runner
+// starts it as a subprocess, the way it starts the real binary, and it serves
+// the ssetest server on the --addr it is given.
+const fakeServeEnv = "RINGCAST_E2E_TEST_SERVE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(fakeServeEnv) != "" {
+		os.Exit(fakeServe(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func fakeServe(args []string) int {
+	if len(args) == 0 || args[0] != "serve" {
+		return 2
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "", "")
+	admin := fs.String("admin-addr", "", "")
+	engine := fs.String("engine", "", "")
+	fs.String("shutdown-timeout", "", "")
+	fs.String("log-level", "", "")
+	if err := fs.Parse(args[1:]); err != nil || *addr == "" {
+		return 2
+	}
+	opts := ssetest.Options{Addr: *addr, AdminAddr: *admin, Admin: true}
+	if *engine == "chan" {
+		// The "chan" fake drops every 7th event (silently), so the two engines
+		// differ the way the report must show: chan is never loss-free.
+		opts.Drop = func(seq uint64, _ []byte) bool { return seq%7 == 0 }
+	}
+	srv, err := ssetest.Start(opts)
+	if err != nil {
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+	srv.Close()
+	return 0
+}
+
+func TestRunWritesReport(t *testing.T) {
+	t.Setenv(fakeServeEnv, "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{
+		Binary: exe, Subscribers: []int{4}, StartDeliveries: 800, MaxPoints: 2, GoalSubscribers: 3, GoalRate: 100,
+		PointDuration: 300 * time.Millisecond, IdleConnections: 30, IdleHold: 200 * time.Millisecond, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	t.Log("\n" + progress.String())
+	// ring: goal point + 2 loss-free doublings; chan: goal point + 1 lossy point.
+	ring, chn := rep.Best("ring"), rep.Best("chan")
+	if ring == nil || ring.Summary.Delivered < 1500 || chn != nil {
+		t.Fatalf("best ring %+v, best chan %+v", ring, chn)
+	}
+	if g := rep.GoalPoint("ring"); g == nil || !g.Summary.LossFree || g.Summary.P99 <= 0 {
+		t.Fatalf("goal point %+v", g)
+	}
+	if g := rep.GoalPoint("chan"); g == nil || g.Summary.Lost == 0 {
+		t.Fatalf("chan goal point should be lossy: %+v", g)
+	}
+	for _, e := range []string{"ring", "chan"} {
+		if id := rep.IdleOf(e); id == nil || id.Err != "" || id.Held != 30 {
+			t.Fatalf("%s idle: %+v", e, id)
+		}
+	}
+
+	dir := t.TempDir()
+	charts, err := rep.WriteCharts(filepath.Join(dir, "e2e"))
+	if err != nil || len(charts) != 3 {
+		t.Fatalf("charts %v: %v", charts, err)
+	}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md, "e2e", charts); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Summary", "Ratio ring/chan", "n/a", "## All points", "![deliveries](e2e/deliveries.svg)", "lossy", "Machine:"} {
+		if !strings.Contains(md.String(), want) {
+			t.Fatalf("report lacks %q:\n%s", want, md.String())
+		}
+	}
+	if strings.Count(md.String(), "| ring") < 3 {
+		t.Fatalf("report has too few ring rows:\n%s", md.String())
+	}
+}
