@@ -31,3 +31,34 @@ func BenchmarkFanout(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSustained searches, for each strategy, reader count and batch,
+// the highest publish rate every fast consumer keeps up with (see
+// bench.Sustained). One op is one whole search, so run it with -benchtime 1x;
+// the result is in the sustained-ev/s and sustained-deliv/s metrics.
+//
+//	go test -run '^$' -bench Sustained -benchtime 1x -count 5 ./bench
+func BenchmarkSustained(b *testing.B) {
+	matrix, err := bench.SustainedMatrixFromEnv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, sc := range matrix {
+		b.Run(sc.SustainedName(), func(b *testing.B) {
+			var rate, deliv, probes float64
+			for range b.N {
+				res, err := bench.Sustained(sc, bench.SustainOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rate += res.Rate
+				deliv += res.Deliveries
+				probes += float64(res.Probes)
+			}
+			n := float64(b.N)
+			b.ReportMetric(rate/n, bench.UnitSustainedRate)
+			b.ReportMetric(deliv/n, bench.UnitSustainedDeliveries)
+			b.ReportMetric(probes/n, "probes/op")
+		})
+	}
+}

@@ -240,7 +240,7 @@ func TestHarnessCatchesBrokenStrategies(t *testing.T) {
 func TestCountsAddUpProperty(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	strats := strategiesFor(5)
-	profiles := []Profile{AllFast, OneStalled, TenPctSlow}
+	profiles := []Mix{AllFast, OneStalled, TenPctSlow}
 	prop := func(si, readers, batch, capLog, events, pi uint8) bool {
 		sc := Scenario{
 			Strategy:   strats[int(si)%len(strats)].Name,

@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/metrics"
 	"sync"
 	"time"
@@ -51,6 +52,7 @@ type ConsumerResult struct {
 	Reported  uint64 // losses the strategy reported (Missed + Dropped)
 	Disorder  uint64 // sequences received out of order or twice
 	Torn      uint64 // payloads that did not match their sequence
+	Err       error  // the consumer's failure, if it failed
 	Latency   *hdrhistogram.Histogram
 }
 
@@ -127,11 +129,7 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 		var stamp int64
 		if sc.Rate > 0 {
 			due := start + int64(float64(seq-1)*interval)
-			now := Nanotime()
-			if due > now {
-				time.Sleep(time.Duration(due - now))
-				now = Nanotime()
-			}
+			now := waitUntil(due)
 			_ = res.PublishLate.RecordValue(max(now-due, 1))
 			stamp = now
 		}
@@ -179,6 +177,7 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 			Reported:  s.missed + fan.Dropped(i),
 			Disorder:  s.disorder,
 			Torn:      s.torn,
+			Err:       s.err,
 			Latency:   s.latency,
 		}
 		if s.gapLost+(res.Published-min(s.next-1, res.Published)) != res.Consumers[i].Lost && s.disorder == 0 {
@@ -188,6 +187,28 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 	return res, res.Check()
 }
 
+// waitUntil returns at the first Nanotime >= due, and that time. Gaps long
+// enough to sleep through are slept (Linux timers here wake about 1 ms late,
+// so slow rates publish in bursts of a millisecond's worth); shorter ones
+// yield the processor until due, so fast rates publish smoothly and the
+// consumers get the CPU in between.
+func waitUntil(due int64) int64 {
+	for {
+		now := Nanotime()
+		switch gap := due - now; {
+		case gap <= 0:
+			return now
+		case gap >= int64(pacingSleepMin):
+			time.Sleep(time.Duration(gap))
+		default:
+			runtime.Gosched()
+		}
+	}
+}
+
+// pacingSleepMin is the shortest gap a paced publisher sleeps through.
+const pacingSleepMin = 50 * time.Microsecond
+
 // Check verifies the accounting invariants of every consumer: sequences
 // strictly increased, no payload was torn, every loss was reported by the
 // strategy, and a lossless strategy lost nothing.
@@ -195,6 +216,9 @@ func (r *Result) Check() error {
 	var errs []error
 	for i, c := range r.Consumers {
 		where := fmt.Sprintf("bench: %s: consumer %d (%s)", r.Scenario.Strategy, i, c.Class)
+		if c.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, c.Err))
+		}
 		if c.Disorder > 0 {
 			errs = append(errs, fmt.Errorf("%s: %d events out of order or repeated", where, c.Disorder))
 		}
@@ -257,6 +281,9 @@ const (
 	UnitP99          = "p99-ns"
 	UnitPublishLate  = "pub-late-p99-ns"
 	UnitPeakHeap     = "peak-heap-B"
+
+	UnitSustainedRate       = "sustained-ev/s"    // BenchmarkSustained
+	UnitSustainedDeliveries = "sustained-deliv/s" // the same × readers
 )
 
 // Metrics are the measures of r, as the benchmarks report them.

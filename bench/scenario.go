@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -14,10 +15,10 @@ import (
 type Scenario struct {
 	Strategy  string
 	Readers   int
-	Batch     int     // events per publish call
-	Payload   int     // payload bytes per event
-	Consumers Profile // which consumers are slow
-	Rate      int     // events/s the publisher is paced to; 0: as fast as it can
+	Batch     int // events per publish call
+	Payload   int // payload bytes per event
+	Consumers Mix // which consumers are slow
+	Rate      int // events/s the publisher is paced to; 0: as fast as it can
 
 	// Not part of the name: constant across a suite run and printed in the
 	// results file header.
@@ -25,13 +26,13 @@ type Scenario struct {
 	StallLimit time.Duration // longest a stalled consumer holds out, 0: DefaultStallLimit
 }
 
-// Profile names the consumer mix.
-type Profile string
+// Mix names the consumer mix.
+type Mix string
 
 const (
-	AllFast    Profile = "fast"    // every consumer takes events as they come
-	OneStalled Profile = "stalled" // consumer 0 stops reading (see Stalled)
-	TenPctSlow Profile = "slow10"  // ceil(10%) of consumers are Slow
+	AllFast    Mix = "fast"    // every consumer takes events as they come
+	OneStalled Mix = "stalled" // consumer 0 stops reading (see Stalled)
+	TenPctSlow Mix = "slow10"  // ceil(10%) of consumers are Slow
 )
 
 // Defaults of the suite.
@@ -42,10 +43,10 @@ const (
 	DefaultPayload    = 64
 )
 
-// classes assigns each consumer its Class under profile p.
-func (p Profile) classes(readers int) ([]Class, error) {
+// classes assigns each consumer its Class under mix m.
+func (m Mix) classes(readers int) ([]Class, error) {
 	cs := make([]Class, readers)
-	switch p {
+	switch m {
 	case AllFast:
 	case OneStalled:
 		cs[0] = Stalled
@@ -54,7 +55,7 @@ func (p Profile) classes(readers int) ([]Class, error) {
 			cs[i] = Slow
 		}
 	default:
-		return nil, fmt.Errorf("bench: unknown consumer profile %q (want fast, stalled or slow10)", p)
+		return nil, fmt.Errorf("bench: unknown consumer profile %q (want fast, stalled or slow10)", m)
 	}
 	return cs, nil
 }
@@ -171,7 +172,7 @@ func ParseScenario(name string) (Scenario, error) {
 		case "payload":
 			sc.Payload, err = strconv.Atoi(val)
 		case "consumers":
-			sc.Consumers = Profile(val)
+			sc.Consumers = Mix(val)
 		case "rate":
 			sc.Rate, err = parseRate(val)
 		default:
@@ -247,14 +248,91 @@ const (
 // MatrixEnv selects the matrix BenchmarkFanout runs.
 const MatrixEnv = "RINGCAST_BENCH_MATRIX"
 
+// FilterEnv, if set, is a regular expression: the benchmarks run only the
+// scenarios whose name it matches.
+const FilterEnv = "RINGCAST_BENCH_FILTER"
+
 // MatrixFromEnv returns the matrix named by $RINGCAST_BENCH_MATRIX (default
-// when unset).
+// when unset), filtered by $RINGCAST_BENCH_FILTER.
 func MatrixFromEnv() ([]Scenario, error) {
 	name := os.Getenv(MatrixEnv)
 	if name == "" {
 		name = MatrixDefault
 	}
-	return Matrix(name)
+	m, err := Matrix(name)
+	if err != nil {
+		return nil, err
+	}
+	return FilterScenarios(m, os.Getenv(FilterEnv), Scenario.Name)
+}
+
+// FilterScenarios keeps the scenarios whose name (by nameOf) matches the
+// regular expression expr; an empty expr keeps all.
+func FilterScenarios(m []Scenario, expr string, nameOf func(Scenario) string) ([]Scenario, error) {
+	if expr == "" {
+		return m, nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("bench: filter %q: %v", expr, err)
+	}
+	var out []Scenario
+	for _, sc := range m {
+		if re.MatchString(nameOf(sc)) {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+// SustainedName is the sub-benchmark name of a BenchmarkSustained point: the
+// keys the search does not set.
+func (s Scenario) SustainedName() string {
+	return fmt.Sprintf("strategy=%s/readers=%d/batch=%d/payload=%d", s.Strategy, s.Readers, s.Batch, s.Payload)
+}
+
+// SustainedMatrixFromEnv is the BenchmarkSustained matrix for
+// $RINGCAST_BENCH_MATRIX.
+func SustainedMatrixFromEnv() ([]Scenario, error) {
+	name := os.Getenv(MatrixEnv)
+	if name == "" {
+		name = MatrixDefault
+	}
+	m, err := SustainedMatrix(name)
+	if err != nil {
+		return nil, err
+	}
+	return FilterScenarios(m, os.Getenv(FilterEnv), Scenario.SustainedName)
+}
+
+// SustainedMatrix is every strategy at every reader count and batch, with
+// 64-byte payloads (default) or both payloads (full); quick has 1 and 16
+// readers, batch 1.
+func SustainedMatrix(name string) ([]Scenario, error) {
+	readers, batches, payloads := ReaderCounts, Batches, []int{DefaultPayload}
+	switch name {
+	case MatrixDefault:
+	case MatrixFull:
+		payloads = Payloads
+	case MatrixQuick:
+		readers, batches = []int{1, 16}, []int{1}
+	default:
+		return nil, fmt.Errorf("bench: unknown matrix %q (want %s, %s or %s)", name, MatrixDefault, MatrixFull, MatrixQuick)
+	}
+	var out []Scenario
+	for _, st := range Strategies() {
+		for _, pl := range payloads {
+			for _, b := range batches {
+				for _, n := range readers {
+					if st.MaxReaders > 0 && n > st.MaxReaders {
+						continue
+					}
+					out = append(out, Scenario{Strategy: st.Name, Readers: n, Batch: b, Payload: pl, Consumers: AllFast})
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // Dimensions of the full matrix.
@@ -262,22 +340,24 @@ var (
 	ReaderCounts = []int{1, 4, 16, 64, 256}
 	Batches      = []int{1, 64}
 	Payloads     = []int{64, 1024}
-	Profiles     = []Profile{AllFast, OneStalled, TenPctSlow}
+	Mixes        = []Mix{AllFast, OneStalled, TenPctSlow}
 	Rates        = []int{0, DefaultRate}
 )
 
 // Matrix returns the named scenario matrix.
 //
-// default: throughput vs readers for every strategy (fast consumers, batch 1
-// and 64, 64 B, as fast as possible); the 1 KiB payload at 16 readers; and
+// default: every strategy flat out at 1, 16 and 256 fast readers (batch 1
+// and 64, 64 B; BenchmarkSustained covers every reader count); the 1 KiB
+// payload at 16 readers; and
 // the consumer profiles at 16 and 64 readers, paced (for latency) and at
 // 16 readers unpaced (for loss and publisher slow-down).
-// full: every combination of ReaderCounts × Batches × Payloads × Profiles ×
+// full: every combination of ReaderCounts × Batches × Payloads × Mixes ×
 // Rates that makes sense (a profile with slow consumers needs 2+ readers).
-// quick: 1 and 16 readers, fast and stalled, for a smoke run.
+// quick: 1 and 16 readers flat out, and 16 paced with and without a stalled
+// reader, for a smoke run.
 func Matrix(name string) ([]Scenario, error) {
 	var out []Scenario
-	add := func(strats []Strategy, readers, batches, payloads []int, profiles []Profile, rates []int) {
+	add := func(strats []Strategy, readers, batches, payloads []int, profiles []Mix, rates []int) {
 		for _, st := range strats {
 			for _, rate := range rates {
 				for _, p := range profiles {
@@ -298,15 +378,15 @@ func Matrix(name string) ([]Scenario, error) {
 	all := Strategies()
 	switch name {
 	case MatrixDefault:
-		add(all, ReaderCounts, Batches, []int{64}, []Profile{AllFast}, []int{0})
-		add(all, []int{16}, []int{1}, []int{1024}, []Profile{AllFast}, []int{0})
-		add(all, []int{16, 64}, []int{1}, []int{64}, Profiles, []int{DefaultRate})
-		add(all, []int{16}, []int{1}, []int{64}, []Profile{OneStalled, TenPctSlow}, []int{0})
+		add(all, []int{1, 16, 256}, Batches, []int{64}, []Mix{AllFast}, []int{0})
+		add(all, []int{16}, []int{1}, []int{1024}, []Mix{AllFast}, []int{0})
+		add(all, []int{16, 64}, []int{1}, []int{64}, Mixes, []int{DefaultRate})
+		add(all, []int{16}, []int{1}, []int{64}, []Mix{OneStalled, TenPctSlow}, []int{0})
 	case MatrixFull:
-		add(all, ReaderCounts, Batches, Payloads, Profiles, Rates)
+		add(all, ReaderCounts, Batches, Payloads, Mixes, Rates)
 	case MatrixQuick:
-		add(all, []int{1, 16}, []int{1}, []int{64}, []Profile{AllFast}, []int{0})
-		add(all, []int{16}, []int{1}, []int{64}, []Profile{OneStalled}, []int{DefaultRate})
+		add(all, []int{1, 16}, []int{1}, []int{64}, []Mix{AllFast}, []int{0})
+		add(all, []int{16}, []int{1}, []int{64}, []Mix{AllFast, OneStalled}, []int{DefaultRate})
 	default:
 		return nil, fmt.Errorf("bench: unknown matrix %q (want %s, %s or %s)", name, MatrixDefault, MatrixFull, MatrixQuick)
 	}

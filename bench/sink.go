@@ -33,6 +33,7 @@ type Sink struct {
 	missed    uint64 // losses the strategy reported to this consumer
 	disorder  uint64 // S1 violations
 	torn      uint64 // payloads that do not match their sequence
+	err       error  // what the strategy's consumer failed with, if it did
 	latency   *hdrhistogram.Histogram
 
 	// Slow and stalled consumers.
@@ -167,6 +168,14 @@ func (s *Sink) slowDown(n int) {
 // Missed records n events the strategy told this consumer it lost (a lag
 // report such as ring.LagError).
 func (s *Sink) Missed(n uint64) { s.missed += n }
+
+// Fail records that the consumer stopped on an unexpected error; the run
+// reports it. Call Finish afterwards as usual.
+func (s *Sink) Fail(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
 
 // Finish tells the harness the consumer has seen the end of the stream. The
 // strategy calls it once, from the consumer goroutine, after its last Deliver.

@@ -1,0 +1,288 @@
+// Package suite runs the strategy benchmark suite end to end — what `make
+// bench` does: it builds bench's test binary, runs BenchmarkFanout and
+// BenchmarkSustained with progress on the terminal, keeps the raw benchfmt
+// output, profiles the headline scenarios and writes the report.
+package suite
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/ringcast/ringcast/bench"
+	"github.com/ringcast/ringcast/bench/report"
+)
+
+// Options for Run. Paths are relative to the module root.
+type Options struct {
+	Count      int    // -count
+	Benchtime  string // -benchtime of BenchmarkFanout (BenchmarkSustained runs 1x: one search per run)
+	Matrix     string // bench.MatrixDefault, MatrixFull or MatrixQuick
+	Filter     string // regular expression on scenario names; empty: all
+	Results    string // raw results file
+	Doc        string // the report
+	ImgDir     string // its charts
+	ProfileDir string
+	// ProfileTime is how long each headline scenario is profiled; 0 skips
+	// profiling.
+	ProfileTime time.Duration
+	Go          string // the go command
+	Log         *slog.Logger
+	Progress    io.Writer // one line per finished benchmark
+}
+
+// Headline scenarios: profiled by Run and linked from the report.
+var Headline = []string{"fanout-16", "chan-fanout-16", "fanout-256", "chan-fanout-256", "stalled-16", "block-stalled-16"}
+
+// ModuleRoot finds the directory of the main module's go.mod.
+func ModuleRoot(ctx context.Context, goCmd string) (string, error) {
+	out, err := exec.CommandContext(ctx, goCmd, "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("suite: go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("suite: not inside the ringcast module (go env GOMOD is empty); run from the repository")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Run runs the suite from the module root root.
+func Run(ctx context.Context, root string, o Options) error {
+	if o.Count < 1 {
+		return fmt.Errorf("suite: count must be at least 1, got %d", o.Count)
+	}
+	fanout, err := matrix(o, false)
+	if err != nil {
+		return err
+	}
+	sustained, err := matrix(o, true)
+	if err != nil {
+		return err
+	}
+	if len(fanout)+len(sustained) == 0 {
+		return fmt.Errorf("suite: filter %q matches no scenario", o.Filter)
+	}
+	tmp, err := os.MkdirTemp("", "ringcast-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "bench.test")
+	o.Log.Info("building the benchmark binary", "package", "./bench")
+	build := exec.CommandContext(ctx, o.Go, "test", "-c", "-o", bin, "./bench")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("suite: build: %w", err)
+	}
+
+	resultsPath := filepath.Join(root, o.Results)
+	if err := os.MkdirAll(filepath.Dir(resultsPath), 0o755); err != nil {
+		return err
+	}
+	partial := resultsPath + ".partial"
+	out, err := os.Create(partial)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	prog := &progress{w: o.Progress, total: o.Count * (len(fanout) + len(sustained)), start: time.Now()}
+	env := append(os.Environ(), bench.MatrixEnv+"="+o.Matrix, bench.FilterEnv+"="+o.Filter)
+	o.Log.Info("running the suite", "scenarios", len(fanout), "sustained searches", len(sustained), "count", o.Count,
+		"benchtime", o.Benchtime, "matrix", o.Matrix, "results", o.Results)
+	for _, part := range []struct {
+		bench, benchtime string
+		n                int
+	}{{"^BenchmarkFanout$", o.Benchtime, len(fanout)}, {"^BenchmarkSustained$", "1x", len(sustained)}} {
+		if part.n == 0 {
+			continue
+		}
+		cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", part.bench, "-test.count", fmt.Sprint(o.Count),
+			"-test.benchtime", part.benchtime, "-test.timeout", "0")
+		cmd.Dir, cmd.Env, cmd.Stderr = filepath.Join(root, "bench"), env, os.Stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(out, line)
+			prog.line(line)
+		}
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("suite: %s failed (partial results in %s): %w", part.bench, partial, err)
+		}
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(partial, resultsPath); err != nil {
+		return err
+	}
+	o.Log.Info("results written", "file", o.Results, "elapsed", time.Since(prog.start).Round(time.Second))
+
+	var profiles []report.ProfileLink
+	if o.ProfileTime > 0 {
+		for _, name := range Headline {
+			sc, err := bench.ParseScenario(name)
+			if err != nil {
+				return err
+			}
+			o.Log.Info("profiling", "scenario", name, "for", o.ProfileTime)
+			pr, err := bench.Profile(sc, o.ProfileTime, filepath.Join(root, o.ProfileDir), bench.ProfileFileBase(name), nil)
+			if err != nil {
+				return fmt.Errorf("suite: profile %s: %w", name, err)
+			}
+			profiles = append(profiles, link(root, o, name, pr))
+		}
+	}
+	return WriteDoc(root, o, profiles, "ringcast bench run (make bench)")
+}
+
+// WriteDoc (re)writes the report from the results file, with profiles, or
+// with the headline profiles found in o.ProfileDir when profiles is nil.
+func WriteDoc(root string, o Options, profiles []report.ProfileLink, command string) error {
+	set, err := report.Load(filepath.Join(root, o.Results))
+	if err != nil {
+		return err
+	}
+	if profiles == nil {
+		profiles = existingProfiles(root, o)
+	}
+	docDir := filepath.Dir(filepath.Join(root, o.Doc))
+	rel := func(p string) string {
+		r, err := filepath.Rel(docDir, filepath.Join(root, p))
+		if err != nil {
+			return p
+		}
+		return filepath.ToSlash(r)
+	}
+	opt := report.DocOptions{
+		Command:     command,
+		Date:        time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		Commit:      gitCommit(root),
+		GoVersion:   runtime.Version(),
+		Benchtime:   o.Benchtime,
+		Count:       o.Count,
+		ResultsLink: rel(o.Results),
+		ImgDir:      filepath.Join(root, o.ImgDir),
+		ImgLink:     rel(o.ImgDir),
+		Profiles:    profiles,
+	}
+	if err := report.WriteDoc(filepath.Join(root, o.Doc), set, opt); err != nil {
+		return err
+	}
+	o.Log.Info("report written", "doc", o.Doc, "charts", o.ImgDir)
+	return nil
+}
+
+func link(root string, o Options, name string, pr *bench.ProfileResult) report.ProfileLink {
+	docDir := filepath.Dir(filepath.Join(root, o.Doc))
+	rel := func(p string) string {
+		r, err := filepath.Rel(docDir, p)
+		if err != nil {
+			return p
+		}
+		return filepath.ToSlash(r)
+	}
+	return report.ProfileLink{Label: name, Scenario: pr.Scenario.Name(), CPULink: rel(pr.CPUFile), HeapLink: rel(pr.HeapFile), CPU: pr.CPU, Heap: pr.Heap}
+}
+
+// existingProfiles summarises headline profiles left by an earlier run.
+func existingProfiles(root string, o Options) []report.ProfileLink {
+	var out []report.ProfileLink
+	for _, name := range Headline {
+		sc, err := bench.ParseScenario(name)
+		if err != nil {
+			continue
+		}
+		dir := filepath.Join(root, o.ProfileDir)
+		pr, err := bench.ReadProfiles(sc, dir, bench.ProfileFileBase(name))
+		if err != nil {
+			continue
+		}
+		out = append(out, link(root, o, name, pr))
+	}
+	return out
+}
+
+func gitCommit(root string) string {
+	cmd := exec.Command("git", "rev-parse", "--short", "HEAD")
+	cmd.Dir = root
+	b, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func matrix(o Options, sustained bool) ([]bench.Scenario, error) {
+	if sustained {
+		m, err := bench.SustainedMatrix(o.Matrix)
+		if err != nil {
+			return nil, err
+		}
+		return bench.FilterScenarios(m, o.Filter, bench.Scenario.SustainedName)
+	}
+	m, err := bench.Matrix(o.Matrix)
+	if err != nil {
+		return nil, err
+	}
+	return bench.FilterScenarios(m, o.Filter, bench.Scenario.Name)
+}
+
+// progress prints a line per finished benchmark with an estimate of the
+// time left.
+type progress struct {
+	w           io.Writer
+	done, total int
+	start       time.Time
+}
+
+func (p *progress) line(l string) {
+	if p.w == nil {
+		return
+	}
+	if strings.HasPrefix(l, "--- FAIL") || strings.HasPrefix(l, "FAIL") || strings.Contains(l, "panic:") {
+		fmt.Fprintln(p.w, l)
+		return
+	}
+	if !strings.HasPrefix(l, "Benchmark") {
+		return
+	}
+	f := strings.Fields(l)
+	if len(f) < 4 {
+		fmt.Fprintln(p.w, l) // a benchmark's own log output
+		return
+	}
+	p.done++
+	elapsed := time.Since(p.start)
+	eta := "?"
+	if p.done > 0 {
+		eta = (time.Duration(float64(elapsed) / float64(p.done) * float64(p.total-p.done))).Round(time.Second).String()
+	}
+	name := f[0]
+	var keep []string
+	for i := 2; i+1 < len(f); i += 2 {
+		switch f[i+1] {
+		case bench.UnitDeliveryRate, bench.UnitLoss, bench.UnitP99, bench.UnitSustainedDeliveries:
+			keep = append(keep, f[i+1]+"="+f[i])
+		}
+	}
+	fmt.Fprintf(p.w, "[%d/%d %s, ~%s left] %s %s\n", p.done, p.total, elapsed.Round(time.Second), eta,
+		strings.TrimPrefix(name, "Benchmark"), strings.Join(keep, " "))
+}
