@@ -71,9 +71,11 @@ func appendHex(dst []byte, v uint64, width int) []byte {
 
 // DecodePayload finds a load generator payload in data and reads it.
 func DecodePayload(data []byte) (Stamp, bool) {
-	i := bytes.Index(data, payloadMarkerBytes)
-	if i < 0 {
-		return Stamp{}, false
+	i := 0 // where ringcast and most servers put it; else search
+	if !bytes.HasPrefix(data, payloadMarkerBytes) {
+		if i = bytes.Index(data, payloadMarkerBytes); i < 0 {
+			return Stamp{}, false
+		}
 	}
 	b := data[i+len(payloadMarker):]
 	if len(b) < PayloadHeaderBytes-len(payloadMarker) {

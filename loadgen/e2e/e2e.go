@@ -169,6 +169,10 @@ type Report struct {
 	Idle     []Idle
 	Skipped  []string
 	Machine  string
+	Revision string
+	// LoadBefore and LoadAfter are the 1-minute load averages around the
+	// run: above the core count, other work was competing for the CPU.
+	LoadBefore, LoadAfter float64
 	ServeCmd string
 }
 
@@ -181,7 +185,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if _, err := loadgen.RaiseOpenFileLimit(); err != nil {
 		cfg.Logger.Warn("e2e: cannot raise the open file limit", "err", err)
 	}
-	rep := &Report{Config: cfg, Started: time.Now(), Machine: describeMachine()}
+	rep := &Report{Config: cfg, Started: time.Now(), Machine: describeMachine(), Revision: describeRevision(cfg.Binary)}
+	rep.LoadBefore = loadAverage()
 	rep.ServeCmd = strings.Join(append([]string{"ringcast", "serve", "--engine", "<engine>"}, cfg.ServeArgs...), " ")
 	deadline := rep.Started.Add(cfg.Budget)
 	for _, engine := range cfg.Engines {
@@ -204,6 +209,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	rep.Elapsed = time.Since(rep.Started)
+	rep.LoadAfter = loadAverage()
 	return rep, nil
 }
 
@@ -385,14 +391,30 @@ func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate fl
 }
 
 // Best returns the engine's loss-free point with the highest delivery rate.
-func (rep *Report) Best(engine string) *Point {
+func (rep *Report) Best(engine string) *Point { return rep.BestWithin(engine, 0) }
+
+// BestWithin is Best among the points whose p99 is at most p99Ms (0: any).
+func (rep *Report) BestWithin(engine string, p99Ms float64) *Point {
 	var best *Point
 	for _, p := range rep.Points {
-		if p.Engine == engine && p.Summary.LossFree && (best == nil || p.Summary.Delivered > best.Summary.Delivered) {
+		if p.Engine != engine || !p.Summary.LossFree || (p99Ms > 0 && p.Summary.P99 > p99Ms) {
+			continue
+		}
+		if best == nil || p.Summary.Delivered > best.Summary.Delivered {
 			best = p
 		}
 	}
 	return best
+}
+
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	fmt.Sscanf(string(b), "%f", &l)
+	return l
 }
 
 // GoalPoint returns the engine's goal point.
