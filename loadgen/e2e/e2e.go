@@ -173,7 +173,7 @@ type Report struct {
 	// LoadBefore and LoadAfter are the 1-minute load averages around the
 	// run: above the core count, other work was competing for the CPU.
 	LoadBefore, LoadAfter float64
-	ServeCmd string
+	ServeCmd              string
 }
 
 // Run measures every engine and returns the report. It fails only when a
