@@ -196,14 +196,34 @@ func (s *chanSub) fill(ctx context.Context, b *batch, wait bool) error {
 	if s.kicked.Load() {
 		return errSlowClient
 	}
+	// Drop-oldest loses events older than what is still in the channel, so
+	// the notice goes first; drop-newest loses events newer than it, so the
+	// notice goes after what the channel held.
+	newest := s.e.policy == DropNewest
+	if !newest {
+		s.noticeDrops(b)
+	}
+	var err error
+	if s.ch == nil {
+		err = s.fillQueue(ctx, b, wait)
+	} else {
+		err = s.fillChan(ctx, b, wait)
+	}
+	if newest {
+		s.noticeDrops(b)
+	}
+	return err
+}
+
+func (s *chanSub) noticeDrops(b *batch) {
 	if d := s.dropped.Swap(0); d > 0 {
 		b.addLagged(d)
 		s.e.m.laggedClients.Inc()
 		s.e.m.laggedEvents.Add(int(d))
 	}
-	if s.ch == nil {
-		return s.fillQueue(ctx, b, wait)
-	}
+}
+
+func (s *chanSub) fillChan(ctx context.Context, b *batch, wait bool) error {
 	for !b.full() {
 		select {
 		case f := <-s.ch:

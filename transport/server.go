@@ -67,6 +67,7 @@ type Server struct {
 	sweepDone  chan struct{}
 	shutdownMu sync.Mutex
 	shutDown   bool
+	listeners  []net.Listener
 
 	// testHookFill, when set, runs before each read of a stream's
 	// subscription. Tests use it to hold a client still while the writer
@@ -198,8 +199,26 @@ func (s *Server) AdminHandler() fasthttp.RequestHandler {
 
 // Serve accepts connections on ln until Shutdown; it then returns nil.
 func (s *Server) Serve(ln net.Listener) error {
-	s.fast.Handler = s.Handler()
+	h := s.Handler()
+	if !s.track(ln) {
+		return nil
+	}
+	s.fast.Handler = h
 	return s.fast.Serve(ln)
+}
+
+// track records ln so that Shutdown closes it even when fasthttp has not
+// registered it yet (a Shutdown racing with Serve would otherwise leave it
+// accepting). It returns false, having closed ln, once Shutdown has begun.
+func (s *Server) track(ln net.Listener) bool {
+	s.shutdownMu.Lock()
+	defer s.shutdownMu.Unlock()
+	if s.shutDown {
+		ln.Close()
+		return false
+	}
+	s.listeners = append(s.listeners, ln)
+	return true
 }
 
 // ListenAndServe listens on addr and serves until Shutdown.
@@ -226,6 +245,9 @@ func (s *Server) ServeAdmin(ln net.Listener) error {
 	}
 	admin := s.admin
 	s.shutdownMu.Unlock()
+	if !s.track(ln) {
+		return nil
+	}
 	return admin.Serve(ln)
 }
 
@@ -249,6 +271,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	admin := s.admin
 	if admin != nil {
 		go func() { stopErr <- admin.ShutdownWithContext(ctx) }()
+	}
+	for _, ln := range s.listeners {
+		ln.Close() // fasthttp closes those it has registered; this catches the rest
 	}
 
 	if s.deb != nil {
@@ -289,7 +314,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for range 1 + boolInt(admin != nil) {
 		select {
 		case e := <-stopErr:
-			if err == nil && e != nil {
+			if err == nil && e != nil && !errors.Is(e, net.ErrClosed) {
 				err = e
 			}
 		case <-ctx.Done():

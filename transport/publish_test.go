@@ -1,0 +1,151 @@
+package transport
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPublishHTTP(t *testing.T) {
+	ts := startServer(t, Config{MaxEventBytes: 200, MaxBodyBytes: 1000})
+	c := dial(t, ts.addr, "/events", dialOpt{})
+	big := strings.Repeat("x", 300)
+	cases := []struct {
+		name, ctype, body string
+		status            int
+		want              string // in the error message
+	}{
+		{"malformed JSON", "application/json", `{"topic":`, 400, "malformed JSON"},
+		{"not JSON", "application/json", `topic=a`, 400, "JSON object"},
+		{"array", "application/json", `[{"topic":"a"}]`, 400, "application/x-ndjson"},
+		{"missing topic", "application/json", `{"data":1}`, 400, `"topic" is missing`},
+		{"empty topic", "application/json", `{"topic":"","data":1}`, 400, `"topic" is missing or empty`},
+		{"topic not a string", "application/json", `{"topic":5}`, 400, `"topic" must be a string`},
+		{"event with LF", "application/json", `{"topic":"a","event":"x\ny"}`, 400, `"event" must be one line`},
+		{"event with CR", "application/json", `{"topic":"a","event":"x\ry"}`, 400, `"event" must be one line`},
+		{"event with NUL", "application/json", `{"topic":"a","event":"x\u0000"}`, 400, `"event" must be one line`},
+		{"reserved event", "application/json", `{"topic":"a","event":"reset"}`, 400, "reserved"},
+		{"unknown field", "application/json", `{"topic":"a","dta":1}`, 400, `unknown field "dta"`},
+		{"trailing data", "application/json", `{"topic":"a"} {"topic":"b"}`, 400, "after the JSON object"},
+		{"empty body", "application/json", ``, 400, "empty"},
+		{"empty batch", "application/x-ndjson", "\n\n", 400, "no events"},
+		{"too large event", "application/json", `{"topic":"a","data":"` + big + `"}`, 413, "--max-event-bytes"},
+		{"too large line", "application/x-ndjson", `{"topic":"a"}` + "\n" + `{"topic":"a","data":"` + big + `"}`, 413, "line 2"},
+		{"too large body", "application/x-ndjson", strings.Repeat(`{"topic":"a"}`+"\n", 80), 413, "--max-body-bytes"},
+		{"no content type", "", `{"topic":"a"}`, 415, "Content-Type"},
+		{"wrong content type", "text/plain", `{"topic":"a"}`, 415, "application/x-ndjson"},
+	}
+	for _, tc := range cases {
+		code, body := ts.post(tc.ctype, tc.body)
+		var e struct{ Error string }
+		if err := json.Unmarshal([]byte(body), &e); err != nil {
+			t.Errorf("%s: the answer is not JSON: %q", tc.name, body)
+			continue
+		}
+		if code != tc.status || !strings.Contains(e.Error, tc.want) {
+			t.Errorf("%s: %d %q; want %d mentioning %q", tc.name, code, e.Error, tc.status, tc.want)
+		}
+	}
+
+	// A batch is all or nothing: the bad third line rejects the first two.
+	batch := `{"topic":"a","data":1}` + "\n" + `{"topic":"b","data":2}` + "\r\n" + `{"topic":"c","event":"bad\nname"}` + "\n"
+	code, body := ts.post("application/x-ndjson", batch)
+	if code != 400 || !strings.Contains(body, "line 3") {
+		t.Fatalf("bad batch: %d %s", code, body)
+	}
+	// Nothing was published: the next good batch gets the first ids.
+	code, body = ts.post("application/x-ndjson; charset=utf-8", `{"topic":"a","data":1}`+"\r\n\r\n"+`{"topic":"b","data":"two","key":"k"}`)
+	if code != 200 || body != `{"ids":["test-1","test-2"]}`+"\n" {
+		t.Fatalf("good batch: %d %s", code, body)
+	}
+	evs := c.next(2, 5*time.Second)
+	if evs[0].LastEventID != "test-1" || evs[0].Data != "1" || evs[1].Data != "two" {
+		t.Fatalf("events: %s", fmtEvents(evs))
+	}
+	c.expectNothing(50 * time.Millisecond)
+	if got := ts.metric(`ringcast_publish_rejected_total{reason="bad-request"}`); got != 15 {
+		t.Errorf("bad-request rejections = %v; want 15", got)
+	}
+	if got := ts.metric(`ringcast_publish_rejected_total{reason="too-large"}`); got != 3 {
+		t.Errorf("too-large rejections = %v; want 3", got)
+	}
+	if got := ts.metric(`ringcast_publish_rejected_total{reason="content-type"}`); got != 2 {
+		t.Errorf("content-type rejections = %v; want 2", got)
+	}
+	if got := ts.metric("ringcast_events_published_total"); got != 2 {
+		t.Errorf("published = %v; want 2", got)
+	}
+}
+
+func TestPublishToken(t *testing.T) {
+	ts := startServer(t, Config{PublishToken: "s3cret"})
+	ev := `{"topic":"a"}`
+	for _, auth := range []string{"", "Bearer wrong", "Basic s3cret", "Bearer s3cret2", "Bearer "} {
+		var h []string
+		if auth != "" {
+			h = []string{"Authorization", auth}
+		}
+		if code, body := ts.post("application/json", ev, h...); code != 401 || !strings.Contains(body, "Bearer") {
+			t.Errorf("Authorization %q: %d %s; want 401", auth, code, body)
+		}
+	}
+	if code, body := ts.post("application/json", ev, "Authorization", "bearer s3cret"); code != 200 {
+		t.Errorf("good token: %d %s", code, body)
+	}
+}
+
+func TestPublishGoAPI(t *testing.T) {
+	ts := startServer(t, Config{})
+	_, err := ts.Publish(Event{Topic: "a"}, Event{Topic: "b", Event: "x\ny"})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Index != 1 {
+		t.Fatalf("Publish with a bad second event: %v", err)
+	}
+	if _, err := ts.Publish(); err == nil {
+		t.Fatalf("Publish of nothing succeeded")
+	}
+	if ids := ts.publish(Event{Topic: "a"}, Event{Topic: "b"}); ids[0] != "test-1" || ids[1] != "test-2" {
+		t.Fatalf("ids %v", ids)
+	}
+}
+
+// FuzzParsePublish: whatever the body, the parser either rejects it with a
+// 400 or 413 and a message, or returns events that all pass validation and
+// encode to exactly one SSE event each.
+func FuzzParsePublish(f *testing.F) {
+	f.Add([]byte(`{"topic":"a","event":"e","data":"x\ny","key":"k"}`), false)
+	f.Add([]byte(`{"topic":"a","data":{"n":[1,2,{"z":null}]}}`), false)
+	f.Add([]byte("{\"topic\":\"a\"}\n{\"topic\":\"b\",\"data\":\"\\r\\n\"}\r\n"), true)
+	f.Add([]byte(`{"topic":"a","event":"reset"}`), false)
+	f.Add([]byte(`[{"topic":"a"}]`), true)
+	f.Add([]byte("{\"topic\":\"\xff\"}"), false)
+	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
+		format := formatJSON
+		if ndjson {
+			format = formatNDJSON
+		}
+		evs, err := parsePublish(body, format, 4096)
+		if err != nil {
+			pe, ok := err.(*parseError)
+			if !ok || (pe.status != 400 && pe.status != 413) || pe.msg == "" {
+				t.Fatalf("error %#v", err)
+			}
+			return
+		}
+		if len(evs) == 0 {
+			t.Fatalf("no error and no events")
+		}
+		for i := range evs {
+			if why := validate(&evs[i]); why != "" {
+				t.Fatalf("event %d passed the parser but not validation: %s", i, why)
+			}
+			fr := encodeFrame(&evs[i])
+			fr.stamp("fz", uint64(i+1))
+			if n := strings.Count(string(fr.bytes), "\n\n"); n != 1 || !strings.HasSuffix(string(fr.bytes), "\n\n") {
+				t.Fatalf("frame %q has %d blank lines", fr.bytes, n)
+			}
+		}
+	})
+}
