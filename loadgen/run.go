@@ -330,6 +330,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		}
 	}
 	stop()
+	r.httpc.CloseIdleConnections()
 	r.finish(res)
 	res.Client = r.clientStats(cpuStart, cpuEnd, res.Measured)
 	if r.procSrc != nil {

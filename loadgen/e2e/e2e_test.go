@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/ringcast/ringcast/loadgen/ssetest"
 )
 
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(fakeServeEnv) != "" {
 		os.Exit(fakeServe(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func fakeServe(args []string) int {

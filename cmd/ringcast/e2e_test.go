@@ -1,0 +1,24 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+)
+
+func TestE2EHelpAndBadFlags(t *testing.T) {
+	var out bytes.Buffer
+	if err := runE2E([]string{"--help"}, &out, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{"--budget", "RINGCAST_IDLE_CONNECTIONS", "docs/e2e.md"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := runE2E([]string{"--subscribers", "100,x"}, &out, &out); err == nil || !strings.Contains(err.Error(), "--subscribers") {
+		t.Fatalf("bad --subscribers: %v", err)
+	}
+}
