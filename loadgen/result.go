@@ -124,17 +124,21 @@ type ClassResult struct {
 	// Gaps is how many times a sequence jumped; GapEvents how many events the
 	// jumps skipped; SilentGapEvents those not announced by a lagged or reset
 	// event first (loss the server did not tell the client about).
-	Gaps            int64   `json:"gaps"`
-	GapEvents       int64   `json:"gap_events"`
-	SilentGapEvents int64   `json:"silent_gap_events"`
-	Lagged          int64   `json:"lagged"`
-	Skipped         int64   `json:"skipped"`
-	Resets          int64   `json:"resets"`
-	ResetMissed     int64   `json:"reset_missed"`
-	Reconnects      int64   `json:"reconnects"`
-	Churns          int64   `json:"churns"`
-	Disconnects     int64   `json:"disconnects"`
-	Latency         Latency `json:"latency"`
+	Gaps            int64 `json:"gaps"`
+	GapEvents       int64 `json:"gap_events"`
+	SilentGapEvents int64 `json:"silent_gap_events"`
+	// SubscribersLosing is how many subscribers lost anything; MaxLost the
+	// most one subscriber lost.
+	SubscribersLosing int     `json:"subscribers_losing"`
+	MaxLost           int64   `json:"max_lost"`
+	Lagged            int64   `json:"lagged"`
+	Skipped           int64   `json:"skipped"`
+	Resets            int64   `json:"resets"`
+	ResetMissed       int64   `json:"reset_missed"`
+	Reconnects        int64   `json:"reconnects"`
+	Churns            int64   `json:"churns"`
+	Disconnects       int64   `json:"disconnects"`
+	Latency           Latency `json:"latency"`
 }
 
 // ServerStats is the server process as seen from outside.
@@ -228,6 +232,9 @@ func (r *Result) WriteText(w io.Writer) error {
 			r.Published, r.PublishFailed, r.PublishCalls, FormatRate(r.PublishRate), FormatMs(r.PublishLagMaxMs))
 		p("delivered\t%d of %d expected (%s/s); lost %d, gaps %d (silent %d), duplicates %d",
 			r.Delivered, r.Expected, FormatRate(r.DeliveriesPerSec), r.Lost, r.GapEvents, r.SilentGapEvents, r.Duplicates)
+		if r.Lost > 0 && len(r.Classes) == 1 {
+			p("\tloss in %d of %d subscribers, at most %d in one", r.Classes[0].SubscribersLosing, r.Subscribers, r.Classes[0].MaxLost)
+		}
 		p("notices\tlagged %d (skipped %d), reset %d, reconnects %d, foreign events %d",
 			r.Lagged, r.Skipped, r.Resets, r.Reconnects, r.Foreign)
 		p("latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (n=%d)",
@@ -237,8 +244,8 @@ func (r *Result) WriteText(w io.Writer) error {
 				if cl.Subscribers == 0 {
 					continue
 				}
-				p("  %s (%d)\tdelivered %d/%d lost %d silent %d lagged %d reset %d reconnects %d; p50 %s p99 %s max %s",
-					cl.Name, cl.Subscribers, cl.Delivered, cl.Expected, cl.Lost, cl.SilentGapEvents, cl.Lagged, cl.Resets, cl.Reconnects,
+				p("  %s (%d)\tdelivered %d/%d lost %d (%d subscribers, at most %d each) silent %d lagged %d reset %d reconnects %d; p50 %s p99 %s max %s",
+					cl.Name, cl.Subscribers, cl.Delivered, cl.Expected, cl.Lost, cl.SubscribersLosing, cl.MaxLost, cl.SilentGapEvents, cl.Lagged, cl.Resets, cl.Reconnects,
 					FormatMs(cl.Latency.P50Ms), FormatMs(cl.Latency.P99Ms), FormatMs(cl.Latency.MaxMs))
 			}
 		}

@@ -570,6 +570,10 @@ func (r *run) finish(res *Result) {
 		}
 		c.Expected += expected
 		c.Delivered += s.delivered
+		if lost := expected - s.delivered; lost > 0 {
+			c.SubscribersLosing++
+			c.MaxLost = max(c.MaxLost, lost)
+		}
 		c.Duplicates += s.dups
 		c.Gaps += s.gaps
 		c.GapEvents += s.gapEvents

@@ -131,8 +131,8 @@ func TestGapsCountedWhenServerDrops(t *testing.T) {
 				t.Fatalf("expected %d lost %d gap events %d delivered %d", res.Expected, res.Lost, res.GapEvents, res.Delivered)
 			}
 			st := classOf(t, res, "steady")
-			if st.Gaps != 8*drops {
-				t.Fatalf("gaps %d, want %d", st.Gaps, 8*drops)
+			if st.Gaps != 8*drops || st.SubscribersLosing != 8 || st.MaxLost != drops {
+				t.Fatalf("gaps %d, losing %d, max lost %d; want %d, 8, %d", st.Gaps, st.SubscribersLosing, st.MaxLost, 8*drops, drops)
 			}
 			wantSilent, wantLagged := int64(8*drops), int64(0)
 			if notify {
