@@ -256,3 +256,35 @@ func BenchmarkWakeup(b *testing.B) {
 		close(ping)
 	})
 }
+
+// BenchmarkRead is the reader's own cost, without contention: one goroutine
+// publishes a page's worth of values, then reads them back. ns/op is per
+// value read (and includes its publish).
+func BenchmarkRead(b *testing.B) {
+	for _, style := range []string{"Next", "NextBatch64"} {
+		b.Run(style, func(b *testing.B) {
+			r, _ := ring.New[payload](benchCapacity)
+			rd := r.Subscribe()
+			defer rd.Close()
+			vs := make([]payload, 64)
+			buf := make([]payload, 64)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 64 {
+				r.PublishBatch(vs)
+				if style == "Next" {
+					for range 64 {
+						if _, err := rd.Next(ctx); err != nil {
+							b.Fatal(err)
+						}
+					}
+					continue
+				}
+				if n, err := rd.NextBatch(ctx, buf); n != 64 || err != nil {
+					b.Fatal(n, err)
+				}
+			}
+		})
+	}
+}
