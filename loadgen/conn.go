@@ -72,6 +72,9 @@ func parseEndpoint(raw, topicParam string) (endpoint, error) {
 		ep.loopbackV4 = true
 	}
 	ep.path = u.EscapedPath()
+	for _, esc := range []string{"%7Btopic%7D", "%7btopic%7d"} {
+		ep.path = strings.ReplaceAll(ep.path, esc, "{topic}") // the placeholder, not a literal
+	}
 	if ep.path == "" {
 		ep.path = "/"
 	}

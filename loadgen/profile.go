@@ -8,10 +8,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/ringcast/ringcast/bench/proftop"
 )
 
 // FuncShare is one function's share of a profile.
@@ -61,98 +62,28 @@ func fetchProfile(ctx context.Context, c *http.Client, url string) (*profile.Pro
 	return p, raw, nil
 }
 
-// sampleIndex picks the sample type a person would look at first: the named
-// one when present, else the profile's default, else the last.
-func sampleIndex(p *profile.Profile, want string) int {
-	for i, st := range p.SampleType {
-		if st.Type == want {
-			return i
-		}
-	}
-	for i, st := range p.SampleType {
-		if st.Type == p.DefaultSampleType {
-			return i
-		}
-	}
-	return len(p.SampleType) - 1
-}
-
-// topFunctions computes every function's flat value (samples where it is the
-// leaf, the innermost inlined frame counting) and cumulative value (samples
-// where it is anywhere on the stack, counted once per sample even when it
-// recurses), and returns the n largest of each.
+// topFunctions summarises the profile's sample type (the profile's default
+// when it has no sampleType samples) with proftop, the same computation as
+// `go tool pprof -top`, and keeps the n largest by flat and by cumulative value.
 func topFunctions(p *profile.Profile, kind, sampleType string, n int) ProfileSummary {
-	si := sampleIndex(p, sampleType)
 	sum := ProfileSummary{Kind: kind}
-	if si < 0 {
-		sum.Error = "profile has no samples types"
+	if _, err := proftop.SampleIndex(p, sampleType); err != nil && p.DefaultSampleType != "" {
+		sampleType = p.DefaultSampleType
+	}
+	top, err := proftop.Compute(p, sampleType)
+	if err != nil {
+		sum.Error = err.Error()
 		return sum
 	}
-	sum.SampleType, sum.Unit = p.SampleType[si].Type, p.SampleType[si].Unit
-	flat := map[string]int64{}
-	cum := map[string]int64{}
-	seen := map[string]bool{}
-	for _, s := range p.Sample {
-		v := s.Value[si]
-		if v == 0 {
-			continue
+	sum.SampleType, sum.Unit, sum.Total = top.SampleType, top.Unit, top.Total
+	conv := func(rows []proftop.Row) []FuncShare {
+		out := make([]FuncShare, 0, min(n, len(rows)))
+		for _, r := range rows[:min(n, len(rows))] {
+			out = append(out, FuncShare{Function: r.Function, Flat: r.Flat, Cum: r.Cum, FlatPct: 100 * r.FlatShare, CumPct: 100 * r.CumShare})
 		}
-		sum.Total += v
-		clear(seen)
-		leaf := true
-		for _, loc := range s.Location {
-			// Line[0] is the innermost of the inlined frames at this location.
-			for _, ln := range loc.Line {
-				name := "?"
-				if ln.Function != nil {
-					name = ln.Function.Name
-				}
-				if leaf {
-					flat[name] += v
-					leaf = false
-				}
-				if !seen[name] {
-					seen[name] = true
-					cum[name] += v
-				}
-			}
-			if len(loc.Line) == 0 {
-				name := fmt.Sprintf("0x%x", loc.Address)
-				if leaf {
-					flat[name] += v
-					leaf = false
-				}
-				if !seen[name] {
-					seen[name] = true
-					cum[name] += v
-				}
-			}
-		}
+		return out
 	}
-	all := make([]FuncShare, 0, len(cum))
-	for name, c := range cum {
-		fs := FuncShare{Function: name, Flat: flat[name], Cum: c}
-		if sum.Total > 0 {
-			fs.FlatPct = 100 * float64(fs.Flat) / float64(sum.Total)
-			fs.CumPct = 100 * float64(fs.Cum) / float64(sum.Total)
-		}
-		all = append(all, fs)
-	}
-	byFlat := append([]FuncShare(nil), all...)
-	sort.Slice(byFlat, func(i, j int) bool {
-		if byFlat[i].Flat != byFlat[j].Flat {
-			return byFlat[i].Flat > byFlat[j].Flat
-		}
-		return byFlat[i].Function < byFlat[j].Function
-	})
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].Cum != all[j].Cum {
-			return all[i].Cum > all[j].Cum
-		}
-		return all[i].Function < all[j].Function
-	})
-	sum.TopFlat = byFlat[:min(n, len(byFlat))]
-	sum.TopCum = all[:min(n, len(all))]
+	sum.TopFlat, sum.TopCum = conv(top.ByFlat), conv(top.ByCum)
 	return sum
 }
 

@@ -26,7 +26,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(fakeServeEnv) != "" {
 		os.Exit(fakeServe(os.Args[1:]))
 	}
-	goleak.VerifyTestMain(m)
+	// fasthttp, in the in-process ringcast server, keeps a date-refreshing
+	// goroutine for the life of the process.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"))
 }
 
 func fakeServe(args []string) int {

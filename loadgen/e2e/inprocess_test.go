@@ -1,6 +1,7 @@
-package loadgen_test
+package e2e
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,6 +12,41 @@ import (
 	"github.com/ringcast/ringcast/loadgen"
 	"github.com/ringcast/ringcast/transport"
 )
+
+// These tests run the whole load generator against the real ringcast server,
+// in-process (transport.Server on 127.0.0.1): both engines, the HTTP and the
+// in-process publish paths, churn with resume, slow subscribers on a small ring.
+
+func runLoad(t *testing.T, cfg loadgen.Config) *loadgen.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg.ConnectRate, cfg.Interval, cfg.DrainTimeout = -1, 200*time.Millisecond, 3*time.Second
+	if cfg.ReconnectDelay == 0 {
+		cfg.ReconnectDelay = 20 * time.Millisecond
+	}
+	res, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t.Failed() || testing.Verbose() {
+		var b bytes.Buffer
+		res.WriteText(&b)
+		t.Log("\n" + b.String())
+	}
+	return res
+}
+
+func classOf(t *testing.T, res *loadgen.Result, name string) loadgen.ClassResult {
+	t.Helper()
+	for _, c := range res.Classes {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no class %q in %+v", name, res.Classes)
+	return loadgen.ClassResult{}
+}
 
 // startRingcast runs the real ringcast server in-process on 127.0.0.1.
 func startRingcast(t *testing.T, cfg transport.Config) (*transport.Server, string) {
