@@ -13,10 +13,12 @@ package disruptor
 //       is complete before the first claim: Start writes it, then stores
 //       state = running, which producers load before claiming.
 //   D4. done is closed when the last processor goroutine has returned.
-//   D5. Publish, PublishBatch and their Try forms commit what they claimed
-//       even when fill panics (the panic then continues), as LMAX's
-//       translators do: a claim that is never committed would stall every
-//       handler of a multi-producer disruptor behind it forever.
+//   D5. With MultiProducer, Publish, PublishBatch and their Try forms
+//       commit what they claimed even when fill panics (the panic then
+//       continues), as LMAX's translators do: a claim that is never
+//       committed would stall every handler behind it forever. A single
+//       producer needs no such care: its next commit publishes everything
+//       claimed before, and Shutdown's target (P3) excludes the rest.
 
 import (
 	"context"
@@ -162,7 +164,7 @@ func (d *Disruptor[T]) Size() int { return len(d.entries) }
 func (d *Disruptor[T]) Start() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	switch d.seq.state.Load() {
+	switch d.seq.state() {
 	case stateRunning:
 		return errors.New("disruptor: already started")
 	case stateClosed, stateHalted:
@@ -184,7 +186,7 @@ func (d *Disruptor[T]) Start() error {
 	for _, p := range d.procs {
 		go p.run()
 	}
-	d.seq.state.Store(stateRunning) // D3
+	d.seq.setState(stateRunning) // D3
 	return nil
 }
 
@@ -219,9 +221,9 @@ func (d *Disruptor[T]) Done() <-chan struct{} {
 func (d *Disruptor[T]) Shutdown(ctx context.Context) error {
 	s := &d.seq
 	d.mu.Lock()
-	switch s.state.Load() {
+	switch s.state() {
 	case stateNew:
-		s.state.Store(stateClosed)
+		s.setState(stateClosed)
 		s.target = initialSequence
 		close(s.targetSet)
 		if d.done == nil {
@@ -229,7 +231,7 @@ func (d *Disruptor[T]) Shutdown(ctx context.Context) error {
 		}
 		close(d.done)
 	case stateRunning:
-		s.state.Store(stateClosed) // Q4: store state, then load the cursor
+		s.setState(stateClosed) // Q4: store state, then load the cursor
 		s.target = s.cursor.v.Load()
 		s.limit.Store(s.target)
 		close(s.targetSet)
@@ -249,8 +251,8 @@ func (d *Disruptor[T]) Shutdown(ctx context.Context) error {
 	default:
 	}
 	d.mu.Lock()
-	if s.state.Load() == stateClosed {
-		s.state.Store(stateHalted)
+	if s.state() == stateClosed {
+		s.setState(stateHalted)
 		s.limit.Store(haltLimit)
 		d.signalAll()
 	}
@@ -310,13 +312,6 @@ func (d *Disruptor[T]) claim(n int, wait bool) (lo, hi int64, err error) {
 	if n < 1 || int64(n) > s.size {
 		return -1, -1, fmt.Errorf("%w: %d (ring size %d)", ErrClaimSize, n, s.size)
 	}
-	if st := s.state.Load(); st != stateRunning {
-		s.refused.Add(1)
-		if st == stateNew {
-			return -1, -1, ErrNotStarted
-		}
-		return -1, -1, ErrClosed
-	}
 	switch {
 	case !s.multi:
 		hi, err = s.claimSingle(int64(n), wait)
@@ -349,6 +344,9 @@ func (d *Disruptor[T]) Commit(lo, hi int64) error {
 		s.publishMulti(lo, hi)
 		return nil
 	}
+	if hi > s.next {
+		panic("disruptor: Commit of a sequence that was not claimed")
+	}
 	return s.publishSingle(hi)
 }
 
@@ -357,11 +355,31 @@ func (d *Disruptor[T]) Commit(lo, hi int64) error {
 // returns the errors of Claim and Commit; a nil error means the entry will
 // reach every handler.
 func (d *Disruptor[T]) Publish(fill func(entry *T)) error {
-	lo, _, err := d.claim(1, true)
-	if err != nil {
-		return err
+	s := &d.seq
+	if s.multi {
+		hi, err := s.claimMulti(1)
+		if err != nil {
+			return err
+		}
+		return d.fillOne(hi, fill)
 	}
-	return d.fillOne(lo, fill)
+	// The single-producer fast path, flattened: claimSingle's checks in one
+	// branch, and no deferred commit, since a single producer's next commit
+	// publishes anything a panicking fill left behind (D5).
+	seq := s.next + 1
+	if seq-s.size > s.gateCache || s.ctl.Load()&stateMask != stateRunning {
+		if _, err := s.claimSingle(1, true); err != nil {
+			return err
+		}
+	} else {
+		s.next = seq
+	}
+	fill(&d.entries[seq&s.mask])
+	s.cursor.v.Store(seq) // publishSingle, inlined by hand (it is just over budget)
+	if s.ctl.Load() != stateRunning {
+		return s.published(seq)
+	}
+	return nil
 }
 
 // TryPublish is Publish without waiting: it returns ErrFull at once when the
@@ -375,6 +393,10 @@ func (d *Disruptor[T]) TryPublish(fill func(entry *T)) error {
 }
 
 func (d *Disruptor[T]) fillOne(seq int64, fill func(*T)) error {
+	if !d.seq.multi {
+		fill(&d.entries[seq&d.seq.mask])
+		return d.seq.publishSingle(seq)
+	}
 	committed := false
 	defer func() {
 		if !committed {
@@ -408,13 +430,19 @@ func (d *Disruptor[T]) TryPublishBatch(n int, fill func(i int, entry *T)) error 
 }
 
 func (d *Disruptor[T]) fillBatch(lo, hi int64, fill func(int, *T)) error {
+	mask := d.seq.mask
+	if !d.seq.multi {
+		for s := lo; s <= hi; s++ {
+			fill(int(s-lo), &d.entries[s&mask])
+		}
+		return d.seq.publishSingle(hi)
+	}
 	committed := false
 	defer func() {
 		if !committed {
 			_ = d.Commit(lo, hi) // D5
 		}
 	}()
-	mask := d.seq.mask
 	for s := lo; s <= hi; s++ {
 		fill(int(s-lo), &d.entries[s&mask])
 	}

@@ -93,6 +93,9 @@ func (d *Disruptor[T]) addGroup(op string, upstream []*processor[T], handlers []
 		p := &processor[T]{d: d, handler: h, upstream: upstream, stage: stage, index: i}
 		p.seq.v.Store(initialSequence)
 		p.batchStart, _ = h.(BatchStarter)
+		if f, ok := h.(HandlerFunc[T]); ok {
+			p.onEvent = f
+		}
 		for _, u := range upstream {
 			u.downstream = true
 			p.deps = append(p.deps, &u.seq)
@@ -104,7 +107,7 @@ func (d *Disruptor[T]) addGroup(op string, upstream []*processor[T], handlers []
 }
 
 func (d *Disruptor[T]) mustBeNew(op string) {
-	if d.seq.state.Load() != stateNew {
+	if d.seq.state() != stateNew {
 		panic("disruptor: " + op + " called after Start or Shutdown")
 	}
 }
@@ -130,15 +133,21 @@ func (d *Disruptor[T]) wire() error {
 	}
 	for _, p := range d.procs {
 		if len(p.upstream) == 0 {
-			s.readers = append(s.readers, p.waiter)
+			s.readers.add(p.waiter)
+			if bw, ok := p.waiter.(*blockingWaiter); ok {
+				bw.ctl = &s.ctl // B6
+			}
 		}
 		for _, u := range p.upstream {
-			u.signals = append(u.signals, p.waiter)
+			u.signals.add(p.waiter)
 		}
 		if !p.downstream {
 			s.gating = append(s.gating, &p.seq)
-			p.signals = append(p.signals, s.capacity)
+			p.signals.add(s.capacity)
 		}
+	}
+	if len(s.readers.custom) > 0 {
+		s.ctl.Add(ctlCustom) // Q5: signal on every publish
 	}
 	return nil
 }

@@ -38,8 +38,9 @@ type processor[T any] struct {
 	upstream   []*processor[T]
 	deps       []*sequence // upstream sequences; nil for the first stage
 	waiter     Waiter
-	signals    []Waiter // E1
-	downstream bool     // some handler depends on this one
+	onEvent    func(*T, int64, bool) error // the HandlerFunc itself, if it is one
+	signals    signalList                  // E1
+	downstream bool                        // some handler depends on this one
 	stage      int
 	index      int
 
@@ -91,7 +92,7 @@ func (p *processor[T]) process() (stopped bool) {
 			}
 			p.fail(cur, nil, r, debug.Stack())
 			p.seq.v.Store(cur)
-			s.signal(p.signals)
+			p.signals.signal()
 		}
 	}()
 	for {
@@ -110,14 +111,22 @@ func (p *processor[T]) process() (stopped bool) {
 		if p.batchStart != nil {
 			p.startBatch(avail - next + 1)
 		}
-		for cur = next; cur <= avail; cur++ {
-			if err := h.OnEvent(&entries[cur&mask], cur, cur == avail); err != nil {
-				p.fail(cur, err, nil, nil)
+		if fn := p.onEvent; fn != nil { // one indirect call instead of two
+			for cur = next; cur <= avail; cur++ {
+				if err := fn(&entries[cur&mask], cur, cur == avail); err != nil {
+					p.fail(cur, err, nil, nil)
+				}
+			}
+		} else {
+			for cur = next; cur <= avail; cur++ {
+				if err := h.OnEvent(&entries[cur&mask], cur, cur == avail); err != nil {
+					p.fail(cur, err, nil, nil)
+				}
 			}
 		}
 		cur = -1
 		p.seq.v.Store(avail) // E1
-		s.signal(p.signals)
+		p.signals.signal()
 		next = avail + 1
 	}
 }

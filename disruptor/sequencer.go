@@ -19,16 +19,24 @@ package disruptor
 //   Q3. A handler never processes an entry above limit. limit is noLimit
 //       while running, the drain target while shutting down, haltLimit
 //       after a halt.
-//   Q4. Closing: Shutdown stores state = closed, then loads the cursor and
-//       makes that the drain target. A producer that claimed (multi) or
-//       published (single) and then loaded state == running did so before
+//   Q4. Closing: Shutdown sets the state to closed, then loads the cursor
+//       and makes that the drain target. A producer that claimed (multi) or
+//       published (single) and then loaded ctl and saw running did so before
 //       Shutdown loaded the cursor (sequential consistency: each side stores
-//       and then loads what the other stored), so its entry is <= target
-//       and will be drained. A producer that loads any other state waits for
-//       the target (targetSet) and compares: hi <= target means the entry is
+//       and then loads what the other stored), so its entry is <= target and
+//       will be drained. A producer that sees any other state waits for the
+//       target (targetSet) and compares: hi <= target means the entry is
 //       drained as usual, hi > target means ErrClosed and no handler will see
 //       the entry. So every claim either reaches every handler or its
 //       producer gets ErrClosed: nothing is dropped silently.
+//   Q5. ctl is the one word a producer checks after publishing. Its low
+//       bits are the lifecycle state; ctlCustom is set when some handler
+//       reading the cursor has a Waiter of a custom WaitStrategy, which must
+//       be signalled on every publish; ctlParked is set by a handler reading
+//       the cursor that is about to park (B6) and cleared by the producer
+//       that wakes it. So ctl == stateRunning means "running, and nobody to
+//       wake": the common case of a publish is one XCHG and one load of a
+//       read-mostly line.
 //
 // Single-producer sequencer (one producer goroutine, enforced by the race
 // detector, not by the code):
@@ -63,26 +71,30 @@ var (
 	ErrClaimSize = errors.New("disruptor: claim size out of range")
 )
 
-// Lifecycle states; see Q4.
+// Lifecycle states, the low bits of ctl (Q4, Q5).
 const (
 	stateNew int32 = iota
 	stateRunning
 	stateClosed // Shutdown began: no new claims; handlers drain to target
 	stateHalted // the drain was abandoned: handlers stop now
+
+	stateMask int32 = 3
+	ctlCustom int32 = 4 // Q5
+	ctlParked int32 = 8 // Q5, B6
 )
 
 type sequencer struct {
-	// Read-only once the disruptor runs, except state and limit, which
-	// change a few times in its life.
-	size     int64
-	mask     int64
-	shift    uint
-	multi    bool
-	avail    []atomic.Int32 // multi only; see sequencer_multi.go
-	gating   []*sequence    // sequences of the handlers at the end of the graph
-	readers  []Waiter       // Waiters of the handlers that read the cursor
-	capacity Waiter         // where producers wait for space
-	state    atomic.Int32
+	// Read-mostly: fixed once the disruptor runs, except ctl and limit.
+	size    int64
+	mask    int64
+	shift   uint
+	multi   bool
+	avail   []atomic.Int32 // multi only; see sequencer_multi.go
+	gating  []*sequence    // sequences of the handlers at the end of the graph
+	readers signalList     // Waiters of the handlers that read the cursor
+	// capacity is where producers wait for space.
+	capacity Waiter
+	ctl      atomic.Int32 // Q5
 	limit    atomic.Int64 // Q3
 
 	singleCap capacityCondition
@@ -127,6 +139,18 @@ func (s *sequencer) init(size int64, multi bool) {
 	}
 }
 
+func (s *sequencer) state() int32 { return s.ctl.Load() & stateMask }
+
+// setState replaces the state bits of ctl, keeping the others.
+func (s *sequencer) setState(st int32) {
+	for {
+		old := s.ctl.Load()
+		if s.ctl.CompareAndSwap(old, old&^stateMask|st) {
+			return
+		}
+	}
+}
+
 // capacityCondition is what producers wait for: space for sequence hi, which
 // is there once min(gating) + size >= hi (Q1).
 type capacityCondition struct {
@@ -142,11 +166,14 @@ func (c *capacityCondition) Available() int64 {
 	return minimumSequence(c.s.gating, noLimit-c.s.size) + c.s.size
 }
 
-func (c *capacityCondition) Alerted() bool { return c.s.state.Load() >= c.alertOn }
+func (c *capacityCondition) Alerted() bool { return c.s.state() >= c.alertOn }
 
 // claimSingle claims n sequences for the single producer and returns the
 // highest. With wait it waits for space; otherwise it returns ErrFull.
 func (s *sequencer) claimSingle(n int64, wait bool) (int64, error) {
+	if err := s.checkRunning(); err != nil {
+		return 0, err
+	}
 	hi := s.next + n
 	if wrap := hi - s.size; wrap > s.gateCache { // Q2: maybe full
 		gate := minimumSequence(s.gating, hi)
@@ -168,17 +195,48 @@ func (s *sequencer) claimSingle(n int64, wait bool) (int64, error) {
 	return hi, nil
 }
 
-// publishSingle publishes every claimed sequence up to hi.
+// publishSingle publishes every claimed sequence up to hi. The fast path is
+// small enough to inline: a store and one load (Q5).
 func (s *sequencer) publishSingle(hi int64) error {
-	if hi > s.next {
-		panic("disruptor: Commit of a sequence that was not claimed")
-	}
 	s.cursor.v.Store(hi)
-	if s.state.Load() != stateRunning && !s.acceptedBeforeClose(hi) { // Q4
+	if s.ctl.Load() != stateRunning {
+		return s.published(hi)
+	}
+	return nil
+}
+
+// published is the slow half of a publish: refuse entries beyond the drain
+// target (Q4), wake readers (Q5).
+func (s *sequencer) published(hi int64) error {
+	if s.state() != stateRunning && !s.acceptedBeforeClose(hi) {
 		return ErrClosed
 	}
-	s.signal(s.readers)
+	s.wakeReaders()
 	return nil
+}
+
+// wakeReaders is the producers' side of B6.
+func (s *sequencer) wakeReaders() {
+	ctl := s.ctl.Load()
+	if ctl&ctlParked != 0 {
+		s.ctl.And(^ctlParked)
+	}
+	if ctl&(ctlParked|ctlCustom) != 0 || ctl&stateMask != stateRunning {
+		s.readers.signal()
+	}
+}
+
+// checkRunning returns the error for a claim made while not running.
+func (s *sequencer) checkRunning() error {
+	switch s.state() {
+	case stateRunning:
+		return nil
+	case stateNew:
+		s.refused.Add(1)
+		return ErrNotStarted
+	}
+	s.refused.Add(1)
+	return ErrClosed
 }
 
 // acceptedBeforeClose is the slow half of Q4, for a producer that saw the
@@ -190,10 +248,4 @@ func (s *sequencer) acceptedBeforeClose(hi int64) bool {
 	}
 	s.refused.Add(1)
 	return false
-}
-
-func (s *sequencer) signal(ws []Waiter) {
-	for _, w := range ws {
-		w.Signal()
-	}
 }

@@ -33,8 +33,11 @@ package disruptor
 // claimMulti claims n sequences for one of several producers and waits for
 // space; it returns the highest claimed sequence.
 func (s *sequencer) claimMulti(n int64) (int64, error) {
+	if err := s.checkRunning(); err != nil {
+		return 0, err
+	}
 	hi := s.cursor.v.Add(n) // M1
-	if s.state.Load() != stateRunning && !s.acceptedBeforeClose(hi) {
+	if s.ctl.Load()&stateMask != stateRunning && !s.acceptedBeforeClose(hi) {
 		return 0, ErrClosed // Q4: beyond the drain target, never published
 	}
 	if wrap := hi - s.size; wrap > s.gateShared.v.Load() { // Q2: maybe full
@@ -54,6 +57,9 @@ func (s *sequencer) claimMulti(n int64) (int64, error) {
 
 // tryClaimMulti claims n sequences only if there is space for them now.
 func (s *sequencer) tryClaimMulti(n int64) (int64, error) {
+	if err := s.checkRunning(); err != nil {
+		return 0, err
+	}
 	var hi int64
 	for {
 		cur := s.cursor.v.Load()
@@ -70,7 +76,7 @@ func (s *sequencer) tryClaimMulti(n int64) (int64, error) {
 			break
 		}
 	}
-	if s.state.Load() != stateRunning && !s.acceptedBeforeClose(hi) {
+	if s.state() != stateRunning && !s.acceptedBeforeClose(hi) {
 		return 0, ErrClosed
 	}
 	return hi, nil
@@ -81,7 +87,9 @@ func (s *sequencer) publishMulti(lo, hi int64) {
 	for seq := lo; seq <= hi; seq++ {
 		s.avail[seq&s.mask].Store(int32(seq >> s.shift))
 	}
-	s.signal(s.readers)
+	if s.ctl.Load() != stateRunning { // Q5
+		s.wakeReaders()
+	}
 }
 
 // highestPublished returns the highest sequence h in [lo-1, hi] such that

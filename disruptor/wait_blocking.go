@@ -32,6 +32,16 @@ package disruptor
 //       goroutine from a later signaller.
 //   B4. While no goroutine parks, Signal is one atomic load of a line that
 //       only parking goroutines write, so publishing stays cheap (W3).
+//   B6. The Waiter of a handler that reads the cursor also sets ctlParked
+//       in the sequencer's ctl (Q5) after each parked = true and before its
+//       re-check. A producer stores the cursor, loads ctl, and only when
+//       ctlParked is set clears it and then looks at the readers' parked
+//       flags. By the argument of B2, either the producer's load sees the bit
+//       (and then, since the waiter stored parked first, the parked flag) or
+//       the waiter's re-check sees the cursor; a waiter that sets the bit
+//       after the producer cleared it re-checks after the clear, so after the
+//       cursor store. Clearing the bit, like B3, keeps all later publishes on
+//       the fast path until a reader parks again.
 //   B5. Spins re-checks (with runtime.Gosched between them) come before the
 //       first park when Spins > 0; that only shortens wake-ups when entries
 //       arrive within microseconds and never costs CPU while idle.
@@ -67,6 +77,7 @@ type blockingWaiter struct {
 	mu     sync.Mutex
 	cond   sync.Cond
 	spins  int
+	ctl    *atomic.Int32 // B6; nil unless the handler reads the cursor
 }
 
 func (w *blockingWaiter) WaitFor(seq int64, c Condition) int64 {
@@ -83,6 +94,9 @@ func (w *blockingWaiter) WaitFor(seq int64, c Condition) int64 {
 	defer w.mu.Unlock()
 	for {
 		w.parked.Store(true) // B1: before the re-check
+		if w.ctl != nil {
+			w.ctl.Or(ctlParked) // B6
+		}
 		if a := c.Available(); a >= seq || c.Alerted() {
 			return a
 		}
@@ -91,11 +105,44 @@ func (w *blockingWaiter) WaitFor(seq int64, c Condition) int64 {
 }
 
 func (w *blockingWaiter) Signal() {
-	if !w.parked.Load() { // B4
-		return
+	if w.parked.Load() { // B4
+		w.wake()
 	}
+}
+
+func (w *blockingWaiter) wake() {
 	w.mu.Lock()
 	w.parked.Store(false) // B3
 	w.cond.Broadcast()
 	w.mu.Unlock()
+}
+
+// signalList is the set of Waiters one goroutine signals after it advances a
+// sequence (E1) or publishes (P2, M3). The built-in blocking waiters are
+// called directly, so the common case is an inlined load per waiter; the
+// built-in spinning waiters are left out, since their Signal does nothing.
+type signalList struct {
+	blocking []*blockingWaiter
+	custom   []Waiter
+}
+
+func (l *signalList) add(w Waiter) {
+	switch w := w.(type) {
+	case *blockingWaiter:
+		l.blocking = append(l.blocking, w)
+	case busySpinWaiter, yieldingWaiter, sleepingWaiter:
+	default:
+		l.custom = append(l.custom, w)
+	}
+}
+
+func (l *signalList) signal() {
+	for _, w := range l.blocking {
+		if w.parked.Load() {
+			w.wake()
+		}
+	}
+	for _, w := range l.custom {
+		w.Signal()
+	}
 }
