@@ -56,8 +56,8 @@ pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:90%}
 svg{max-width:100%;height:auto;display:block;margin:1em 0}
 </style></head><body>
 <h1>ringcast loadgen — {{.R.Scenario}}</h1>
-<p>{{.R.Target}} · started {{.When}} · measured {{.R.Measured}} · {{.R.Config.Subscribers}} subscribers ·
-{{rate .R.Config.Rate}} events/s of {{.R.Config.Payload}} B over {{.R.Config.Topics}} topic(s) · {{.R.Config.Publisher}}</p>
+<p>{{.R.Target}} · started {{.When}} · measured {{.R.Measured}} · {{.R.Config.Subscribers}} subscribers{{if not .R.Idle}} ·
+{{rate .R.Config.Rate}} events/s of {{.R.Config.Payload}} B over {{.R.Config.Topics}} topic(s) · {{.R.Config.Publisher}}{{end}}</p>
 {{if .R.Idle}}
 <table><tr><th class="l">connections held</th><th>server RSS before</th><th>after</th><th>per connection</th></tr>
 <tr><td class="l">{{.R.Idle.ConnectionsHeld}}</td><td>{{bytes .R.Idle.RSSBefore}}</td><td>{{bytes .R.Idle.RSSAfter}}</td><td>{{printf "%.0f" .R.Idle.BytesPerConn}} B</td></tr></table>

@@ -223,8 +223,12 @@ func (r *Result) WriteText(w io.Writer) error {
 	c := r.Config
 	p("scenario\t%s\t%s", r.Scenario, c.Special)
 	p("target\t%s", r.Target)
-	p("load\t%d subscribers, %s events/s × %dB over %d topic(s) for %s (measured %s)",
-		c.Subscribers, FormatRate(c.Rate), c.Payload, c.Topics, c.Duration, r.Measured.Round(time.Millisecond))
+	if r.Idle != nil {
+		p("load\t%d idle subscribers held for %s", c.Subscribers, c.Duration)
+	} else {
+		p("load\t%d subscribers, %s events/s × %dB over %d topic(s) for %s (measured %s)",
+			c.Subscribers, FormatRate(c.Rate), c.Payload, c.Topics, c.Duration, r.Measured.Round(time.Millisecond))
+	}
 	p("connections\t%d peak of %d, %d ready; connect p50 %s p99 %s max %s",
 		r.PeakConnected, r.Subscribers, r.Ready, FormatMs(r.ConnectLatency.P50Ms), FormatMs(r.ConnectLatency.P99Ms), FormatMs(r.ConnectLatency.MaxMs))
 	if r.Idle == nil {
