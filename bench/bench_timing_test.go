@@ -1,7 +1,9 @@
 package bench_test
 
 import (
+	"flag"
 	"testing"
+	"time"
 
 	"github.com/ringcast/ringcast/bench"
 )
@@ -21,12 +23,20 @@ func BenchmarkFanout(b *testing.B) {
 	for _, sc := range matrix {
 		b.Run(sc.Name(), func(b *testing.B) {
 			b.ReportAllocs()
-			res, err := bench.Run(sc, bench.RunOptions{Events: b.N, StartTimer: b.ResetTimer, StopTimer: b.StopTimer})
+			res, err := bench.Run(sc, bench.RunOptions{Events: b.N, StartTimer: b.ResetTimer, StopTimer: b.StopTimer, MaxTime: maxRunTime()})
 			if err != nil {
 				b.Fatal(err)
 			}
 			for _, m := range res.Metrics() {
 				b.ReportMetric(m.Value, m.Unit)
+			}
+			if res.Truncated {
+				// Fewer than b.N events went out: per-op figures are per
+				// event published, not per b.N.
+				per := float64(res.Published)
+				b.ReportMetric(float64(res.Elapsed.Nanoseconds())/per, "ns/op")
+				b.ReportMetric(float64(res.Mallocs)/per, "allocs/op")
+				b.ReportMetric(float64(res.AllocBytes)/per, "B/op")
 			}
 		})
 	}
@@ -61,4 +71,19 @@ func BenchmarkSustained(b *testing.B) {
 			b.ReportMetric(probes/n, "probes/op")
 		})
 	}
+}
+
+// maxRunTime caps one run at four times -benchtime (at least a second), so
+// that an overgrown b.N cannot turn a 300 ms benchmark into a 13 s one; with
+// -benchtime Nx there is no cap.
+func maxRunTime() time.Duration {
+	f := flag.Lookup("test.benchtime")
+	if f == nil {
+		return 0
+	}
+	d, err := time.ParseDuration(f.Value.String())
+	if err != nil {
+		return 0
+	}
+	return max(4*d, time.Second)
 }

@@ -280,6 +280,25 @@ func TestPacedRunKeepsItsSchedule(t *testing.T) {
 	}
 }
 
+// MaxTime stops a run that would go on too long, and what went out still
+// adds up.
+func TestMaxTimeTruncatesARun(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	sc := Scenario{Strategy: "chan-block", Readers: 2, Batch: 1, Payload: 64, Consumers: AllFast, Rate: 10_000}
+	res, err := Run(sc, RunOptions{Events: 1 << 30, MaxTime: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Truncated || res.Published == 0 || res.Published > 10_000 {
+		t.Fatalf("truncated %v after %d events: want a short run", res.Truncated, res.Published)
+	}
+	for i, c := range res.Consumers {
+		if c.Delivered != res.Published {
+			t.Errorf("consumer %d got %d of %d", i, c.Delivered, res.Published)
+		}
+	}
+}
+
 func TestRunRejectsBadInput(t *testing.T) {
 	good := Scenario{Strategy: "chan-block", Readers: 2, Batch: 1, Payload: 64, Consumers: AllFast}
 	cases := []struct {

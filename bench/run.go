@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/metrics"
 	"sync"
@@ -19,6 +20,12 @@ type RunOptions struct {
 	// the run starts (after setup) and ends (when the last healthy consumer
 	// has its last event): b.ResetTimer and b.StopTimer in a benchmark.
 	StartTimer, StopTimer func()
+	// MaxTime, if positive, stops publishing once the run has gone on this
+	// long, even short of Events: Result.Published says how many went out.
+	// go test sizes b.N from earlier, shorter runs, and a lossy strategy's
+	// cost per event grows with the run (readers only fall behind once they
+	// compete with the publisher), so a prediction can overshoot tenfold.
+	MaxTime time.Duration
 }
 
 // Result is what one run measured. Counts are exact; latencies are sampled
@@ -39,6 +46,10 @@ type Result struct {
 	// Released is true if slow consumers were released by the stall limit
 	// before publishing ended.
 	Released bool
+	// Truncated is true if RunOptions.MaxTime stopped publishing early.
+	Truncated bool
+	// Mallocs and AllocBytes are the heap allocations of the timed part.
+	Mallocs, AllocBytes uint64
 
 	lossless bool // the strategy promises no loss
 }
@@ -118,7 +129,14 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 	if opt.StartTimer != nil {
 		opt.StartTimer()
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mallocs, allocBytes := ms.Mallocs, ms.TotalAlloc
 	start := Nanotime()
+	deadline := int64(math.MaxInt64)
+	if opt.MaxTime > 0 {
+		deadline = start + int64(opt.MaxTime)
+	}
 	var interval float64 // ns between events when paced
 	if sc.Rate > 0 {
 		interval = 1e9 / float64(sc.Rate)
@@ -145,6 +163,11 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 		}
 		fan.Publish(evs)
 		seq += n
+		// Check the time every 64 events or so: reading the clock costs as
+		// much as a ring publish.
+		if seq&^63 != (seq-n)&^63 && seq <= res.Published && Nanotime() > deadline {
+			res.Published, res.Truncated = seq-1, true
+		}
 	}
 	pubEnd := Nanotime()
 	releaseSlow()
@@ -154,6 +177,8 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 	if opt.StopTimer != nil {
 		opt.StopTimer()
 	}
+	runtime.ReadMemStats(&ms)
+	res.Mallocs, res.AllocBytes = ms.Mallocs-mallocs, ms.TotalAlloc-allocBytes
 	if watchdog != nil {
 		watchdog.Stop()
 	}

@@ -305,13 +305,14 @@ func SustainedMatrixFromEnv() ([]Scenario, error) {
 	return FilterScenarios(m, os.Getenv(FilterEnv), Scenario.SustainedName)
 }
 
-// SustainedMatrix is every strategy at every reader count and batch, with
-// 64-byte payloads (default) or both payloads (full); quick has 1 and 16
-// readers, batch 1.
+// SustainedMatrix is every strategy at 1, 16, 64 and 256 readers, batch 1
+// and 64, 64-byte payloads (default); every reader count and both payloads
+// (full); 1 and 16 readers, batch 1 (quick).
 func SustainedMatrix(name string) ([]Scenario, error) {
 	readers, batches, payloads := ReaderCounts, Batches, []int{DefaultPayload}
 	switch name {
 	case MatrixDefault:
+		readers = []int{1, 16, 64, 256} // 4 would cost a minute of make bench's ten
 	case MatrixFull:
 		payloads = Payloads
 	case MatrixQuick:

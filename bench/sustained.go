@@ -29,8 +29,8 @@ import (
 
 // SustainOptions tune the search; the zero value means the defaults.
 type SustainOptions struct {
-	Probe         time.Duration // length of each probe run (default 50 ms)
-	Steps         int           // bisection steps (default 7: 1000^(1/128) ≈ 5.5% resolution)
+	Probe         time.Duration // length of each probe run (default 40 ms)
+	Steps         int           // bisection steps (default 6: 1000^(1/64) ≈ 11% resolution)
 	MaxLoss       float64       // default 0.001
 	MinOnSchedule float64       // default 0.95
 	MaxP99        time.Duration // default 10 ms
@@ -40,10 +40,10 @@ type SustainOptions struct {
 
 func (o *SustainOptions) defaults() {
 	if o.Probe <= 0 {
-		o.Probe = 50 * time.Millisecond
+		o.Probe = 40 * time.Millisecond
 	}
 	if o.Steps <= 0 {
-		o.Steps = 7
+		o.Steps = 6
 	}
 	if o.MaxLoss <= 0 {
 		o.MaxLoss = 0.001

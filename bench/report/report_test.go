@@ -137,7 +137,7 @@ func TestWriteDocJudgesTheGoals(t *testing.T) {
 		"| ring-blocking delivers ≥ 10× chan-drop-oldest's events/s at 16 readers | sustained, batch 1: 12× (50M vs 4M) | **met** |",
 		"| ring-blocking delivers ≥ 30× chan-drop-oldest's events/s at 256 readers | sustained, batch 1: 20× (100M vs 5M) | **not met** |",
 		"healthy readers' p99 100µs → 104µs with one stalled (+4.0%",
-		"it hurts the others with chan-block (publisher held back, p99 900ms late), chan-unbounded (memory grows to 61.04MiB)",
+		"it hurts the others with chan-block (publisher held back, p99 900ms late), chan-unbounded (memory grows to 61.04MiB (paced))",
 		"the others are unaffected with ring-blocking.",
 		"![sustained deliveries/s vs readers, batch 1](img/bench-sustained.svg)",
 		"Test CPU, GOMAXPROCS=2",

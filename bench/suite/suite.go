@@ -22,7 +22,7 @@ import (
 	"github.com/ringcast/ringcast/bench/report"
 )
 
-// Options for Run. Paths are relative to the module root.
+// Options for Run. Relative paths are relative to the module root.
 type Options struct {
 	Count      int    // -count
 	Benchtime  string // -benchtime of BenchmarkFanout (BenchmarkSustained runs 1x: one search per run)
@@ -85,7 +85,7 @@ func Run(ctx context.Context, root string, o Options) error {
 		return fmt.Errorf("suite: build: %w", err)
 	}
 
-	resultsPath := filepath.Join(root, o.Results)
+	resultsPath := under(root, o.Results)
 	if err := os.MkdirAll(filepath.Dir(resultsPath), 0o755); err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func Run(ctx context.Context, root string, o Options) error {
 				return err
 			}
 			o.Log.Info("profiling", "scenario", name, "for", o.ProfileTime)
-			pr, err := bench.Profile(sc, o.ProfileTime, filepath.Join(root, o.ProfileDir), bench.ProfileFileBase(name), nil)
+			pr, err := bench.Profile(sc, o.ProfileTime, under(root, o.ProfileDir), bench.ProfileFileBase(name), nil)
 			if err != nil {
 				return fmt.Errorf("suite: profile %s: %w", name, err)
 			}
@@ -156,16 +156,16 @@ func Run(ctx context.Context, root string, o Options) error {
 // WriteDoc (re)writes the report from the results file, with profiles, or
 // with the headline profiles found in o.ProfileDir when profiles is nil.
 func WriteDoc(root string, o Options, profiles []report.ProfileLink, command string) error {
-	set, err := report.Load(filepath.Join(root, o.Results))
+	set, err := report.Load(under(root, o.Results))
 	if err != nil {
 		return err
 	}
 	if profiles == nil {
 		profiles = existingProfiles(root, o)
 	}
-	docDir := filepath.Dir(filepath.Join(root, o.Doc))
+	docDir := filepath.Dir(under(root, o.Doc))
 	rel := func(p string) string {
-		r, err := filepath.Rel(docDir, filepath.Join(root, p))
+		r, err := filepath.Rel(docDir, under(root, p))
 		if err != nil {
 			return p
 		}
@@ -179,11 +179,11 @@ func WriteDoc(root string, o Options, profiles []report.ProfileLink, command str
 		Benchtime:   o.Benchtime,
 		Count:       o.Count,
 		ResultsLink: rel(o.Results),
-		ImgDir:      filepath.Join(root, o.ImgDir),
+		ImgDir:      under(root, o.ImgDir),
 		ImgLink:     rel(o.ImgDir),
 		Profiles:    profiles,
 	}
-	if err := report.WriteDoc(filepath.Join(root, o.Doc), set, opt); err != nil {
+	if err := report.WriteDoc(under(root, o.Doc), set, opt); err != nil {
 		return err
 	}
 	o.Log.Info("report written", "doc", o.Doc, "charts", o.ImgDir)
@@ -191,7 +191,7 @@ func WriteDoc(root string, o Options, profiles []report.ProfileLink, command str
 }
 
 func link(root string, o Options, name string, pr *bench.ProfileResult) report.ProfileLink {
-	docDir := filepath.Dir(filepath.Join(root, o.Doc))
+	docDir := filepath.Dir(under(root, o.Doc))
 	rel := func(p string) string {
 		r, err := filepath.Rel(docDir, p)
 		if err != nil {
@@ -210,7 +210,7 @@ func existingProfiles(root string, o Options) []report.ProfileLink {
 		if err != nil {
 			continue
 		}
-		dir := filepath.Join(root, o.ProfileDir)
+		dir := under(root, o.ProfileDir)
 		pr, err := bench.ReadProfiles(sc, dir, bench.ProfileFileBase(name))
 		if err != nil {
 			continue
@@ -218,6 +218,14 @@ func existingProfiles(root string, o Options) []report.ProfileLink {
 		out = append(out, link(root, o, name, pr))
 	}
 	return out
+}
+
+// under resolves p against root unless it is absolute.
+func under(root, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
 }
 
 func gitCommit(root string) string {
