@@ -78,6 +78,31 @@ type Config struct {
 	// from a browser; "*" allows any. None by default.
 	CORSOrigins []string
 
+	// The defences below are explained in docs/security.md (guard.go).
+
+	// SubscribeToken, when set, is required on GET /events: as
+	// "Authorization: Bearer <token>", the cookie ringcast_token (what a
+	// browser's EventSource can send), or the query parameter token (weaker:
+	// URLs end up in logs and histories). 401 otherwise.
+	SubscribeToken string
+	// MaxConns bounds the open connections of all kinds (streams, publishers,
+	// idle keep-alives). A connection beyond it is answered 429 with
+	// Retry-After on its first request and closed; no stream starts. 0 means
+	// 90% of the process's file-descriptor limit; negative, no limit.
+	MaxConns int
+	// MaxConnsPerIP bounds the open connections of one client address (an
+	// IPv6 client: its /64), answered like MaxConns. 0 or negative: no limit.
+	MaxConnsPerIP int
+	// MaxHeaderBytes bounds the request head, request line included: 431
+	// beyond. It is also the size of a connection's read buffer.
+	MaxHeaderBytes int
+	// MaxURLBytes bounds the request target (path and query): 414 beyond.
+	MaxURLBytes int
+	// ReadTimeout is the time a request has to arrive whole, from its first
+	// byte (a new connection: from the accept): a client that trickles its
+	// headers (slowloris) is answered 408 and closed.
+	ReadTimeout time.Duration
+
 	// Epoch overrides the random stream epoch (tests, or a deployment that
 	// wants ids stable across restarts of a persistent engine). [0-9a-z]{1,16}.
 	Epoch string
@@ -100,6 +125,10 @@ func DefaultConfig() Config {
 		MaxEventBytes: 64 << 10,
 		MaxBodyBytes:  16 << 20,
 		MaxTopics:     64,
+
+		MaxHeaderBytes: 8 << 10,
+		MaxURLBytes:    4 << 10,
+		ReadTimeout:    10 * time.Second,
 	}
 }
 
@@ -181,5 +210,5 @@ func (c Config) withDefaults() (Config, error) {
 	case !eventid.ValidEpoch(c.Epoch):
 		return c, fmt.Errorf("epoch %q must be 1 to %d characters of [0-9a-z]", c.Epoch, eventid.MaxEpochLen)
 	}
-	return c, nil
+	return c.withGuardDefaults()
 }

@@ -73,6 +73,8 @@ type Server struct {
 	// subscription. Tests use it to hold a client still while the writer
 	// overruns it.
 	testHookFill func()
+
+	guard *guard // connection limits, tokens, request limits (guard.go)
 }
 
 // New builds a server from cfg (zero fields take their defaults).
@@ -142,6 +144,8 @@ func New(cfg Config) (*Server, error) {
 		ErrorHandler:       s.handleRequestError,
 		Logger:             fastLogger{s.log},
 	}
+	s.installGuard()
+	s.installWeb()
 	return s, nil
 }
 
@@ -204,7 +208,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return nil
 	}
 	s.fast.Handler = h
-	return s.fast.Serve(ln)
+	return s.fast.Serve(s.guard.listener(ln))
 }
 
 // track records ln so that Shutdown closes it even when fasthttp has not

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package transport
+
+// defaultMaxConns: no file-descriptor limit to derive it from; no limit.
+func defaultMaxConns() int { return -1 }
