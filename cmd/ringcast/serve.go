@@ -27,7 +27,9 @@ Run the Server-Sent Events server.
   GET  /metrics, GET /healthz    Prometheus metrics, health
   /debug/pprof/                  on --admin-addr only
 
-The wire protocol is in docs/protocol.md, the design and figures in docs/transport.md.
+Open / in a browser for a live view of the stream with a publish form.
+The wire protocol is in docs/protocol.md, the design and figures in docs/transport.md,
+the threat model and what each limit defends in docs/security.md.
 SIGINT or SIGTERM stops accepting, ends every stream cleanly and exits within --shutdown-timeout.`
 
 // runServe is `ringcast serve`: flag parsing and wiring; the server is transport.Server.
@@ -50,7 +52,13 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	maxEventBytes := fs.Int("max-event-bytes", d.MaxEventBytes, "largest event accepted by /publish (its JSON object), in bytes: 413 beyond")
 	maxBodyBytes := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest /publish body, in bytes: 413 beyond")
 	maxTopics := fs.Int("max-topics", d.MaxTopics, "most topics one subscription may name")
-	publishToken := fs.String("publish-token", "", "when set, POST /publish needs \"Authorization: Bearer <token>\"")
+	publishToken := fs.String("publish-token", "", "when set, POST /publish needs \"Authorization: Bearer <token>\"; when not set,\nonly clients on this machine (loopback) may publish")
+	subscribeToken := fs.String("subscribe-token", "", "when set, GET /events needs it: \"Authorization: Bearer <token>\", the cookie\nringcast_token (what a browser's EventSource sends), or ?token= (weaker: URLs are logged)")
+	maxConns := fs.Int("max-conns", 0, "most open connections of all kinds; beyond, 429 with Retry-After before any\nstream starts (0: 90% of the file-descriptor limit; -1: no limit)")
+	maxConnsPerIP := fs.Int("max-conns-per-ip", 0, "most open connections per client address (IPv6: per /64), answered like\n--max-conns (0: no limit). Behind a proxy every client has the proxy's address")
+	maxHeaderBytes := fs.Int("max-header-bytes", d.MaxHeaderBytes, "largest request head (request line and headers), in bytes: 431 beyond")
+	maxURLBytes := fs.Int("max-url-bytes", d.MaxURLBytes, "largest request target (path and query), in bytes: 414 beyond")
+	readTimeout := fs.Duration("read-timeout", d.ReadTimeout, "a request must arrive whole within this (slowloris defence): 408 and close")
 	cors := fs.String("cors-origin", "", "comma-separated origins allowed by CORS (\"*\" for any); none by default")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long streams get to end before their connections are closed")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -88,7 +96,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		MaxTopics:     *maxTopics,
 		PublishToken:  *publishToken,
 		CORSOrigins:   origins,
-		Logger:        log,
+
+		SubscribeToken: *subscribeToken,
+		MaxConns:       *maxConns,
+		MaxConnsPerIP:  *maxConnsPerIP,
+		MaxHeaderBytes: *maxHeaderBytes,
+		MaxURLBytes:    *maxURLBytes,
+		ReadTimeout:    *readTimeout,
+		Logger:         log,
 	})
 	if err != nil {
 		return err
