@@ -36,6 +36,12 @@ func (s *sequencer) claimMulti(n int64) (int64, error) {
 	if err := s.checkRunning(); err != nil {
 		return 0, err
 	}
+	return s.claimMultiChecked(n)
+}
+
+// claimMultiChecked is claimMulti after its state check; Shutdown may have
+// begun in between, which the check after the add catches (Q4).
+func (s *sequencer) claimMultiChecked(n int64) (int64, error) {
 	hi := s.cursor.v.Add(n) // M1
 	if s.ctl.Load()&stateMask != stateRunning && !s.acceptedBeforeClose(hi) {
 		return 0, ErrClosed // Q4: beyond the drain target, never published
@@ -60,6 +66,10 @@ func (s *sequencer) tryClaimMulti(n int64) (int64, error) {
 	if err := s.checkRunning(); err != nil {
 		return 0, err
 	}
+	return s.tryClaimMultiChecked(n)
+}
+
+func (s *sequencer) tryClaimMultiChecked(n int64) (int64, error) {
 	var hi int64
 	for {
 		cur := s.cursor.v.Load()
