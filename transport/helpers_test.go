@@ -175,7 +175,9 @@ type sseClient struct {
 	parser  *ssetest.Parser
 	events  []ssetest.Event
 	eof     bool
-	ended   bool // saw the terminating chunk
+	ended   bool          // saw the terminating chunk
+	first   ssetest.Event // the first event returned by next
+	seen    int           // events returned by next
 }
 
 type dialOpt struct {
@@ -311,6 +313,10 @@ func (c *sseClient) next(n int, timeout time.Duration) []ssetest.Event {
 	}
 	out := c.events[:n:n]
 	c.events = c.events[n:]
+	if c.seen == 0 && n > 0 {
+		c.first = out[0]
+	}
+	c.seen += n
 	return out
 }
 
@@ -404,7 +410,8 @@ func eventsPath(topics ...string) string {
 	return "/events?" + q.Encode()
 }
 
-// gate holds every stream before its next read while closed (testHookFill).
+// gate holds every stream after its next write of events while closed
+// (testHookAfterWrite).
 type gate struct {
 	mu      sync.Mutex
 	open    chan struct{}
@@ -414,7 +421,7 @@ type gate struct {
 func newGate(s *Server) *gate {
 	g := &gate{open: make(chan struct{})}
 	close(g.open)
-	s.testHookFill = func() {
+	s.testHookAfterWrite = func() {
 		g.mu.Lock()
 		ch := g.open
 		g.mu.Unlock()

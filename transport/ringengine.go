@@ -147,11 +147,11 @@ func peek(r *ring.Ring[*frame], seq uint64) *frame {
 		return nil
 	}
 	defer rd.Close()
-	f, err := rd.TryNext()
-	if err != nil {
+	var one [1]*frame
+	if n, _ := rd.TryNextBatch(one[:]); n != 1 {
 		return nil
 	}
-	return f
+	return one[0]
 }
 
 // firstAfter returns the position in topic ring r of the first frame with
@@ -374,6 +374,11 @@ func (s *ringSub) fill(ctx context.Context, b *batch, wait bool) error {
 	if b.scratch == nil {
 		b.scratch = make([]*frame, batchReads)
 	}
+	// A replay may start further behind than the limit; only falling behind
+	// while live counts (an overrun during the replay still does, below).
+	if s.e.policy == Disconnect && s.rd.Position() > s.replayUntil && s.rd.Lag() > s.limit {
+		return errSlowClient
+	}
 	for !b.full() {
 		n, err := s.rd.TryNextBatch(b.scratch)
 		if n == 0 && err == ring.ErrEmpty {
@@ -404,9 +409,6 @@ func (s *ringSub) fill(ctx context.Context, b *batch, wait bool) error {
 			return errEngineClosed
 		}
 		return err
-	}
-	if s.e.policy == Disconnect && s.rd.Lag() > s.limit {
-		return errSlowClient
 	}
 	return nil
 }

@@ -69,10 +69,10 @@ type Server struct {
 	shutDown   bool
 	listeners  []net.Listener
 
-	// testHookFill, when set, runs before each read of a stream's
-	// subscription. Tests use it to hold a client still while the writer
-	// overruns it.
-	testHookFill func()
+	// testHookAfterWrite, when set, runs after each write of events to a
+	// stream. Tests use it to hold a client still, between two reads of its
+	// subscription, while the writer overruns it.
+	testHookAfterWrite func()
 
 	guard *guard // connection limits, tokens, request limits (guard.go)
 }
@@ -303,7 +303,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-force:
-		s.forceCloseStreams()
+		n := s.forceCloseStreams()
+		err = fmt.Errorf("transport: %d streams did not end in time; their connections were closed", n)
 		select {
 		case <-done:
 		case <-ctx.Done():

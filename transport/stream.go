@@ -127,9 +127,6 @@ func (s *Server) serveStream(c net.Conn, req streamRequest) {
 func (st *stream) run(sub subscription) string {
 	s := st.srv
 	for {
-		if h := s.testHookFill; h != nil {
-			h()
-		}
 		w := st.wake.Load()
 		b := getBatch()
 		err := sub.fill(w, b, true)
@@ -148,12 +145,16 @@ func (st *stream) run(sub subscription) string {
 				putBatch(b)
 				return writeReason(werr)
 			}
+			if h := s.testHookAfterWrite; h != nil {
+				h()
+			}
 		}
 		putBatch(b)
 		switch {
 		case err == nil:
 			continue
 		case errors.Is(err, errSlowClient):
+			st.end()
 			return goneSlow
 		case errors.Is(err, errEngineClosed):
 			st.end()
@@ -375,10 +376,11 @@ func (s *Server) kickStreams() {
 
 // forceCloseStreams closes the connections of the streams still running
 // (S1): a write stuck on a client that does not read returns at once.
-func (s *Server) forceCloseStreams() {
+func (s *Server) forceCloseStreams() int {
 	s.streamsMu.Lock()
 	defer s.streamsMu.Unlock()
 	for st := range s.streams {
 		_ = st.conn.Close()
 	}
+	return len(s.streams)
 }

@@ -150,4 +150,3 @@ func TestTopicsFilter(t *testing.T) {
 		})
 	}
 }
-
