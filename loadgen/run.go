@@ -546,8 +546,10 @@ func (r *run) finish(res *Result) {
 	res.PublishCalls = r.publishCalls.Load()
 	res.PublishErrors = r.pubErrors
 	res.PublishLagMaxMs = float64(r.lagMaxNs) / 1e6
-	if r.pubWall > 0 {
-		res.PublishRate = float64(res.Published+res.PublishFailed) / r.pubWall.Seconds()
+	// The schedule spans Duration; a publisher that needed longer to hand
+	// every event over did not offer the rate.
+	if span := max(r.pubWall, cfg.Duration); span > 0 && cfg.Scenario != ScenarioIdle {
+		res.PublishRate = float64(res.Published+res.PublishFailed) / span.Seconds()
 	}
 	classes := []string{"steady"}
 	if n := cfg.specialClassName(); n != "" {

@@ -27,8 +27,11 @@ func TestMain(m *testing.M) {
 		os.Exit(fakeServe(os.Args[1:]))
 	}
 	// fasthttp, in the in-process ringcast server, keeps a date-refreshing
-	// goroutine for the life of the process.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"))
+	// goroutine for the life of the process, and its worker pool's cleaner
+	// sleeps out its idle period (10 s) after Shutdown before it notices.
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 }
 
 func fakeServe(args []string) int {
@@ -72,22 +75,41 @@ func TestRunWritesReport(t *testing.T) {
 	defer cancel()
 	rep, err := Run(ctx, Config{
 		Binary: exe, Subscribers: []int{4}, StartDeliveries: 800, MaxPoints: 2, GoalSubscribers: 3, GoalRate: 100,
-		PointDuration: 300 * time.Millisecond, IdleConnections: 30, IdleHold: 200 * time.Millisecond, Progress: &progress,
+		PointDuration: 500 * time.Millisecond, IdleConnections: 30, IdleHold: 200 * time.Millisecond, Progress: &progress,
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
 	t.Log("\n" + progress.String())
-	// ring: goal point + 2 loss-free doublings; chan: goal point + 1 lossy point.
-	ring, chn := rep.Best("ring"), rep.Best("chan")
-	if ring == nil || ring.Summary.Delivered < 1500 || chn != nil {
-		t.Fatalf("best ring %+v, best chan %+v", ring, chn)
+	// The fake "ring" loses nothing; the fake "chan" drops every 7th event,
+	// so its ladder stops at its first point and it has no loss-free point.
+	// (Whether a ring point is loss-free also depends on the publisher keeping
+	// its schedule, which a loaded machine may not allow: not asserted.)
+	var ringPoints, chanPoints int
+	for _, p := range rep.Points {
+		if p.Result == nil {
+			t.Fatalf("point %+v failed: %s", p, p.Err)
+		}
+		switch p.Engine {
+		case "ring":
+			ringPoints++
+			if p.Summary.Lost != 0 || p.Summary.Lagged != 0 || p.Summary.P99 <= 0 {
+				t.Fatalf("ring point %+v", p.Summary)
+			}
+		case "chan":
+			chanPoints++
+			if p.Summary.Lost == 0 || p.Summary.LossFree {
+				t.Fatalf("chan point should be lossy: %+v", p.Summary)
+			}
+		}
 	}
-	if g := rep.GoalPoint("ring"); g == nil || !g.Summary.LossFree || g.Summary.P99 <= 0 {
-		t.Fatalf("goal point %+v", g)
+	// ring: the goal point and at least the first doubling; chan: the goal
+	// point and the first, lossy, doubling.
+	if ringPoints < 2 || chanPoints != 2 || rep.Best("chan") != nil {
+		t.Fatalf("%d ring points, %d chan points", ringPoints, chanPoints)
 	}
-	if g := rep.GoalPoint("chan"); g == nil || g.Summary.Lost == 0 {
-		t.Fatalf("chan goal point should be lossy: %+v", g)
+	if g := rep.GoalPoint("chan"); g == nil || !g.Goal {
+		t.Fatal("no chan goal point")
 	}
 	for _, e := range []string{"ring", "chan"} {
 		if id := rep.IdleOf(e); id == nil || id.Err != "" || id.Held != 30 {
@@ -104,7 +126,7 @@ func TestRunWritesReport(t *testing.T) {
 	if err := rep.WriteMarkdown(&md, "e2e", charts); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Summary", "Ratio ring/chan", "n/a", "## All points", "![deliveries](e2e/deliveries.svg)", "lossy", "Machine:"} {
+	for _, want := range []string{"## Summary", "Ratio ring/chan", "n/a (an engine had no loss-free point)", "## All points", "![deliveries](e2e/deliveries.svg)", "lossy", "Machine:"} {
 		if !strings.Contains(md.String(), want) {
 			t.Fatalf("report lacks %q:\n%s", want, md.String())
 		}
