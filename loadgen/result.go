@@ -158,6 +158,10 @@ type ClientStats struct {
 	CPUCores   float64 `json:"cpu_cores"`
 	RSS        int64   `json:"rss"`
 	Goroutines int     `json:"goroutines"`
+	// Hiccup is how late the client woke from 1 ms sleeps during the
+	// measured phase: a lower bound on the delay the machine (not the
+	// server) adds to every latency measured.
+	Hiccup Latency `json:"hiccup"`
 }
 
 // IdleResult is the idle scenario's memory accounting.
@@ -274,7 +278,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	} else {
 		p("server\tno statistics (give --server-pid or a /metrics URL)")
 	}
-	p("client\tCPU %.2f cores, RSS %s, %d goroutines", r.Client.CPUCores, FormatBytes(r.Client.RSS), r.Client.Goroutines)
+	p("client\tCPU %.2f cores, RSS %s, %d goroutines; hiccups (late wake-ups of a 1 ms sleep) p50 %s p99 %s max %s",
+		r.Client.CPUCores, FormatBytes(r.Client.RSS), r.Client.Goroutines,
+		FormatMs(r.Client.Hiccup.P50Ms), FormatMs(r.Client.Hiccup.P99Ms), FormatMs(r.Client.Hiccup.MaxMs))
 	if len(r.Errors) > 0 {
 		keys := make([]string, 0, len(r.Errors))
 		for k := range r.Errors {

@@ -294,6 +294,9 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	cpuStart := selfCPU()
 	r.measureStart.Store(r.now())
 	r.measuring.Store(true)
+	hiccups := make(chan *hdrhistogram.Histogram, 1)
+	hiccupCtx, stopHiccups := context.WithCancel(ctx)
+	go func() { hiccups <- measureHiccups(hiccupCtx) }()
 
 	var profiles chan []ProfileSummary
 	if cfg.Profile {
@@ -311,6 +314,8 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		r.drain(ctx)
 	}
 	res.Measured = time.Duration(r.now() - r.measureStart.Load())
+	stopHiccups()
+	hiccup := <-hiccups
 	cpuEnd := selfCPU()
 	final, err := r.sampleServer(ctx)
 	srvErr = errors.Join(srvErr, err)
@@ -333,6 +338,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	r.httpc.CloseIdleConnections()
 	r.finish(res)
 	res.Client = r.clientStats(cpuStart, cpuEnd, res.Measured)
+	res.Client.Hiccup = summarize(hiccup)
 	if r.procSrc != nil {
 		res.Server = r.serverStats(baseline, atStart, final, srvErr, res.Measured)
 		if after != nil {
@@ -649,6 +655,30 @@ func (r *run) clientStats(cpuStart, cpuEnd float64, measured time.Duration) Clie
 		cs.CPUCores = (cpuEnd - cpuStart) / measured.Seconds()
 	}
 	return cs
+}
+
+// hiccupPeriod is how often the hiccup meter asks to wake up.
+const hiccupPeriod = time.Millisecond
+
+// measureHiccups records, until ctx ends, how much later than asked a goroutine
+// of this process wakes from a hiccupPeriod sleep (jHiccup's idea). When the
+// machine is short of CPU, or the client's own scheduler is, this grows, and
+// every latency the client measures carries it: the report shows it so that
+// a noisy machine is not mistaken for a slow server.
+func measureHiccups(ctx context.Context) *hdrhistogram.Histogram {
+	h := newDense()
+	t := time.NewTimer(hiccupPeriod)
+	defer t.Stop()
+	for {
+		asked := time.Now()
+		t.Reset(hiccupPeriod)
+		select {
+		case <-ctx.Done():
+			return h
+		case <-t.C:
+		}
+		h.RecordValue(latencyUs(int64(time.Since(asked) - hiccupPeriod)))
+	}
 }
 
 // spectrum is the latency at a fixed set of percentiles, for the distribution

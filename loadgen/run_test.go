@@ -90,6 +90,10 @@ func TestSteadyDeliversExactly(t *testing.T) {
 	if len(res.LatencySeries) == 0 || len(res.Spectrum) == 0 {
 		t.Fatal("no latency series or spectrum")
 	}
+	// A 1 ms hiccup meter over a 1 s phase: hundreds of samples.
+	if res.Client.Hiccup.Count < 100 {
+		t.Fatalf("hiccup meter recorded %d wake-ups", res.Client.Hiccup.Count)
+	}
 }
 
 func TestAllTopicsAndBurst(t *testing.T) {

@@ -146,6 +146,7 @@ type PointSummary struct {
 	ServerCPU    float64 `json:"server_cpu_cores"`
 	ClientCPU    float64 `json:"client_cpu_cores"`
 	ServerRSS    int64   `json:"server_rss_peak"`
+	HiccupP99    float64 `json:"client_hiccup_p99_ms"`
 	NotKeptUpPct float64 `json:"-"`
 }
 
@@ -369,7 +370,7 @@ func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate fl
 	s.Delivered, s.Expected, s.Lost = res.DeliveriesPerSec, res.Expected, res.Lost
 	s.Lagged, s.Resets, s.Reconnects, s.PublishRate = res.Lagged, res.Resets, res.Reconnects, res.PublishRate
 	s.P50, s.P99, s.P999, s.Max = res.Latency.P50Ms, res.Latency.P99Ms, res.Latency.P999Ms, res.Latency.MaxMs
-	s.ClientCPU = res.Client.CPUCores
+	s.ClientCPU, s.HiccupP99 = res.Client.CPUCores, res.Client.Hiccup.P99Ms
 	if res.Server != nil {
 		s.ServerCPU, s.ServerRSS = res.Server.CPUCores, res.Server.RSSPeak
 	}
@@ -385,8 +386,9 @@ func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate fl
 			verdict = "publisher fell behind"
 		}
 	}
-	fmt.Fprintf(cfg.Progress, "%s: %s deliveries/s, lost %d, lagged %d, p50 %s p99 %s max %s, server %.2f cores, client %.2f cores — %s\n",
-		label, loadgen.FormatRate(s.Delivered), s.Lost, s.Lagged, loadgen.FormatMs(s.P50), loadgen.FormatMs(s.P99), loadgen.FormatMs(s.Max), s.ServerCPU, s.ClientCPU, verdict)
+	fmt.Fprintf(cfg.Progress, "%s: %s deliveries/s, lost %d, lagged %d, p50 %s p99 %s max %s, server %.2f cores, client %.2f cores (hiccup p99 %s) — %s\n",
+		label, loadgen.FormatRate(s.Delivered), s.Lost, s.Lagged, loadgen.FormatMs(s.P50), loadgen.FormatMs(s.P99), loadgen.FormatMs(s.Max),
+		s.ServerCPU, s.ClientCPU, loadgen.FormatMs(s.HiccupP99), verdict)
 	return p
 }
 

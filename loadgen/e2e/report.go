@@ -270,8 +270,8 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	}
 	p("## All points")
 	p("")
-	p("| engine | subscribers | events/s | offered/s | delivered/s | lost | lagged | p50 | p99 | p99.9 | max | server CPU | client CPU | server RSS | verdict |")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	p("| engine | subscribers | events/s | offered/s | delivered/s | lost | lagged | p50 | p99 | p99.9 | max | server CPU | client CPU | client hiccup p99 | server RSS | verdict |")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, pt := range rep.Points {
 		s := pt.Summary
 		name := pt.Engine
@@ -279,7 +279,7 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 			name += " (goal)"
 		}
 		if pt.Result == nil {
-			p("| %s | %d | %s | %s | | | | | | | | | | | error: %s |", name, pt.Subscribers, loadgen.FormatRate(pt.Rate), loadgen.FormatRate(pt.Offered), firstLine(pt.Err))
+			p("| %s | %d | %s | %s | | | | | | | | | | | | error: %s |", name, pt.Subscribers, loadgen.FormatRate(pt.Rate), loadgen.FormatRate(pt.Offered), firstLine(pt.Err))
 			continue
 		}
 		verdict := "loss-free"
@@ -289,13 +289,14 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 				verdict = fmt.Sprintf("publisher behind (%s/s)", loadgen.FormatRate(s.PublishRate))
 			}
 		}
-		p("| %s | %d | %s | %s | %s | %d | %d | %s | %s | %s | %s | %.2f | %.2f | %s | %s |", name, pt.Subscribers, loadgen.FormatRate(pt.Rate),
+		p("| %s | %d | %s | %s | %s | %d | %d | %s | %s | %s | %s | %.2f | %.2f | %s | %s | %s |", name, pt.Subscribers, loadgen.FormatRate(pt.Rate),
 			loadgen.FormatRate(pt.Offered), loadgen.FormatRate(s.Delivered), s.Lost, s.Lagged, loadgen.FormatMs(s.P50), loadgen.FormatMs(s.P99),
-			loadgen.FormatMs(s.P999), loadgen.FormatMs(s.Max), s.ServerCPU, s.ClientCPU, loadgen.FormatBytes(s.ServerRSS), verdict)
+			loadgen.FormatMs(s.P999), loadgen.FormatMs(s.Max), s.ServerCPU, s.ClientCPU, loadgen.FormatMs(s.HiccupP99), loadgen.FormatBytes(s.ServerRSS), verdict)
 	}
 	p("")
-	p("Server and client CPU are in cores (2 available in total): when their sum nears 2, the machine, not the")
-	p("engine, is the limit.")
+	p("Server and client CPU are in cores (%d available in total): when their sum nears that, the machine, not the", runtime.NumCPU())
+	p("engine, is the limit. *Client hiccup* is how late the load generator woke from a 1 ms sleep (jHiccup's")
+	p("measure): delay the machine adds to every latency in that row, whatever the server does.")
 	if len(rep.Skipped) > 0 {
 		p("")
 		p("Skipped (over the %v budget): %s.", cfg.Budget, strings.Join(rep.Skipped, "; "))
