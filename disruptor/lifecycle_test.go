@@ -124,7 +124,7 @@ func TestShutdownDrainsExactlyTheAccepted(t *testing.T) {
 		producers int
 	}{{SingleProducer, 1}, {MultiProducer, 4}} {
 		t.Run(tc.pt.String(), func(t *testing.T) {
-			for round := range 20 {
+			for round := range 100 * soak {
 				shutdownDrainRound(t, tc.pt, tc.producers, int64(50+round*37))
 				if t.Failed() {
 					return

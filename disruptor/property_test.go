@@ -62,7 +62,7 @@ func TestRandomGraphsProperty(t *testing.T) {
 		}
 		return true
 	}
-	if err := quick.Check(check, &quick.Config{MaxCount: 60}); err != nil {
+	if err := quick.Check(check, &quick.Config{MaxCount: 300 * soak}); err != nil {
 		t.Fatal(err)
 	}
 }

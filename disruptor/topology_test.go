@@ -26,7 +26,7 @@ func TestTopologies(t *testing.T) {
 			for _, maxClaim := range []int{1, 16} {
 				sc := scenario{
 					sizeLog: 6, producer: sequencer.p, producers: sequencer.producers,
-					groups: top.groups, events: 12000 / sequencer.producers, maxClaim: maxClaim, seed: 1,
+					groups: top.groups, events: soak * 100000 / sequencer.producers, maxClaim: maxClaim, seed: 1,
 				}
 				t.Run(fmt.Sprintf("%s/%v/claim=%d", top.name, sequencer.p, maxClaim), func(t *testing.T) {
 					t.Parallel()
@@ -34,5 +34,20 @@ func TestTopologies(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestMultiProducerStress is the 4-producer stress: four goroutines
+// publish with every method (Publish, PublishBatch, Claim/Commit and
+// TryClaim retried on ErrFull) into a ring of 8, so claims constantly wrap
+// and wait, into a diamond whose handlers check order, completeness,
+// per-producer order and that the join never runs ahead of either branch.
+func TestMultiProducerStress(t *testing.T) {
+	for i, sizeLog := range []int{3, 5} {
+		t.Run(fmt.Sprintf("size=%d", 1<<sizeLog), func(t *testing.T) {
+			t.Parallel()
+			scenario{sizeLog: sizeLog, producer: MultiProducer, producers: 4, groups: diamond,
+				events: soak * 60000, maxClaim: 1 << sizeLog, seed: uint64(10 + i)}.run(t)
+		})
 	}
 }
