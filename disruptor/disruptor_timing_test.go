@@ -196,21 +196,29 @@ func BenchmarkUnicast1P1C(b *testing.B) {
 		if v.wait == nil {
 			chanUnicast(b, batch, n, &sum)
 		} else {
-			d := newBenchDisruptor[valueEvent](b, v.wait, SingleProducer)
-			var wg sync.WaitGroup
-			wg.Add(1)
-			f := finish{n - 1, &wg}
-			d.HandleEventsWith(HandlerFunc[valueEvent](func(e *valueEvent, seq int64, _ bool) error {
-				sum += e.Value
-				f.check(seq)
-				return nil
-			}))
-			runDisruptor(b, d, &wg, 1, batch, n, publishValues)
+			sum = disruptorSum(b, v.wait, SingleProducer, 1, batch, n)
 		}
 		if want := expectedSum(n, 1); sum != want {
 			b.Fatalf("sum %d, want %d", sum, want)
 		}
 	})
+}
+
+// disruptorSum is the disruptor side of unicast and sequencer: producers
+// publish n values into one handler that sums them.
+func disruptorSum(b *testing.B, ws WaitStrategy, pt ProducerType, producers, batch int, n int64) int64 {
+	d := newBenchDisruptor[valueEvent](b, ws, pt)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	f := finish{n - 1, &wg}
+	var sum int64
+	d.HandleEventsWith(HandlerFunc[valueEvent](func(e *valueEvent, seq int64, _ bool) error {
+		sum += e.Value
+		f.check(seq)
+		return nil
+	}))
+	runDisruptor(b, d, &wg, producers, batch, n, publishValues)
+	return sum
 }
 
 func chanUnicast(b *testing.B, batch int, n int64, sum *int64) {
@@ -546,16 +554,7 @@ func BenchmarkSequencer3P1C(b *testing.B) {
 		if v.wait == nil {
 			chanSequencer(b, batch, n, &sum)
 		} else {
-			d := newBenchDisruptor[valueEvent](b, v.wait, MultiProducer)
-			var wg sync.WaitGroup
-			wg.Add(1)
-			f := finish{n - 1, &wg}
-			d.HandleEventsWith(HandlerFunc[valueEvent](func(e *valueEvent, seq int64, _ bool) error {
-				sum += e.Value
-				f.check(seq)
-				return nil
-			}))
-			runDisruptor(b, d, &wg, 3, batch, n, publishValues)
+			sum = disruptorSum(b, v.wait, MultiProducer, 3, batch, n)
 		}
 		if want := expectedSum(n, 3); sum != want {
 			b.Fatalf("sum %d, want %d", sum, want)
