@@ -86,12 +86,14 @@ type run struct {
 
 func (r *run) now() int64 { return int64(time.Since(r.base)) }
 
+// recordConnect notes a new connection: its connect latency, and the count
+// of open connections, whose peak is kept.
 func (r *run) recordConnect(d time.Duration) {
 	r.connMu.Lock()
 	r.connHist.RecordValue(latencyUs(int64(d)))
 	r.connMu.Unlock()
+	c := r.connected.Add(1)
 	for {
-		c := r.connected.Load() + 1
 		p := r.peakConn.Load()
 		if c <= p || r.peakConn.CompareAndSwap(p, c) {
 			return

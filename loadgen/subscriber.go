@@ -251,7 +251,6 @@ func (s *subscriber) session(ctx context.Context) error {
 	}
 	s.r.recordConnect(time.Since(t))
 	s.conns++
-	s.r.connected.Add(1)
 	defer s.r.connected.Add(-1)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
