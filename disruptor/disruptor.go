@@ -357,11 +357,21 @@ func (d *Disruptor[T]) Commit(lo, hi int64) error {
 func (d *Disruptor[T]) Publish(fill func(entry *T)) error {
 	s := &d.seq
 	if s.multi {
-		hi, err := s.claimMulti(1)
-		if err != nil {
-			return err
+		// claimMulti, flattened: its checks are one branch before and one
+		// after the add.
+		if s.ctl.Load()&stateMask != stateRunning {
+			if err := s.checkRunning(); err != nil {
+				return err
+			}
 		}
-		return d.fillOne(hi, fill)
+		hi := s.cursor.v.Add(1) // M1
+		if hi-s.size > s.gateShared.v.Load() || s.ctl.Load()&stateMask != stateRunning {
+			if err := s.claimedMulti(hi); err != nil {
+				return err
+			}
+		}
+		d.fillMulti(hi, fill)
+		return nil
 	}
 	// The single-producer fast path, flattened: claimSingle's checks in one
 	// branch, and no deferred commit, since a single producer's next commit
@@ -382,6 +392,13 @@ func (d *Disruptor[T]) Publish(fill func(entry *T)) error {
 	return nil
 }
 
+// fillMulti fills and publishes one claimed multi-producer entry; the
+// deferred publish runs even if fill panics (D5).
+func (d *Disruptor[T]) fillMulti(seq int64, fill func(*T)) {
+	defer d.seq.publishOne(seq)
+	fill(&d.entries[seq&d.seq.mask])
+}
+
 // TryPublish is Publish without waiting: it returns ErrFull at once when the
 // ring is full.
 func (d *Disruptor[T]) TryPublish(fill func(entry *T)) error {
@@ -393,19 +410,12 @@ func (d *Disruptor[T]) TryPublish(fill func(entry *T)) error {
 }
 
 func (d *Disruptor[T]) fillOne(seq int64, fill func(*T)) error {
-	if !d.seq.multi {
-		fill(&d.entries[seq&d.seq.mask])
-		return d.seq.publishSingle(seq)
+	if d.seq.multi {
+		d.fillMulti(seq, fill)
+		return nil
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = d.Commit(seq, seq) // D5; fill's panic continues
-		}
-	}()
 	fill(&d.entries[seq&d.seq.mask])
-	committed = true
-	return d.Commit(seq, seq)
+	return d.seq.publishSingle(seq)
 }
 
 // PublishBatch claims n consecutive entries (waiting while the ring lacks
@@ -431,23 +441,16 @@ func (d *Disruptor[T]) TryPublishBatch(n int, fill func(i int, entry *T)) error 
 
 func (d *Disruptor[T]) fillBatch(lo, hi int64, fill func(int, *T)) error {
 	mask := d.seq.mask
-	if !d.seq.multi {
-		for s := lo; s <= hi; s++ {
-			fill(int(s-lo), &d.entries[s&mask])
-		}
-		return d.seq.publishSingle(hi)
+	if d.seq.multi {
+		defer d.seq.publishMulti(lo, hi) // D5: even if fill panics
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = d.Commit(lo, hi) // D5
-		}
-	}()
 	for s := lo; s <= hi; s++ {
 		fill(int(s-lo), &d.entries[s&mask])
 	}
-	committed = true
-	return d.Commit(lo, hi)
+	if d.seq.multi {
+		return nil
+	}
+	return d.seq.publishSingle(hi)
 }
 
 // Stats is a snapshot of a disruptor's counters, for metrics.

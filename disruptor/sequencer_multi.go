@@ -43,8 +43,17 @@ func (s *sequencer) claimMulti(n int64) (int64, error) {
 // begun in between, which the check after the add catches (Q4).
 func (s *sequencer) claimMultiChecked(n int64) (int64, error) {
 	hi := s.cursor.v.Add(n) // M1
+	if err := s.claimedMulti(hi); err != nil {
+		return 0, err
+	}
+	return hi, nil
+}
+
+// claimedMulti finishes a claim whose add returned hi: it refuses claims
+// beyond the drain target (Q4) and waits for space (Q1, Q2, M4).
+func (s *sequencer) claimedMulti(hi int64) error {
 	if s.ctl.Load()&stateMask != stateRunning && !s.acceptedBeforeClose(hi) {
-		return 0, ErrClosed // Q4: beyond the drain target, never published
+		return ErrClosed // Q4: beyond the drain target, never published
 	}
 	if wrap := hi - s.size; wrap > s.gateShared.v.Load() { // Q2: maybe full
 		gate := minimumSequence(s.gating, hi)
@@ -52,13 +61,13 @@ func (s *sequencer) claimMultiChecked(n int64) (int64, error) {
 			a := s.capacity.WaitFor(hi, &s.multiCap)
 			if a < hi {
 				s.refused.Add(1)
-				return 0, ErrClosed // halted (M4)
+				return ErrClosed // halted (M4)
 			}
 			gate = a - s.size
 		}
 		s.gateShared.v.Store(gate)
 	}
-	return hi, nil
+	return nil
 }
 
 // tryClaimMulti claims n sequences only if there is space for them now.
@@ -97,6 +106,14 @@ func (s *sequencer) publishMulti(lo, hi int64) {
 	for seq := lo; seq <= hi; seq++ {
 		s.avail[seq&s.mask].Store(int32(seq >> s.shift))
 	}
+	if s.ctl.Load() != stateRunning { // Q5
+		s.wakeReaders()
+	}
+}
+
+// publishOne is publishMulti for one sequence.
+func (s *sequencer) publishOne(seq int64) {
+	s.avail[seq&s.mask].Store(int32(seq >> s.shift))
 	if s.ctl.Load() != stateRunning { // Q5
 		s.wakeReaders()
 	}
