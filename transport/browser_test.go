@@ -1,0 +1,483 @@
+//go:build unix
+
+package transport
+
+// The real-browser test: the page at / in headless Chromium, driven over the
+// DevTools protocol (internal/headless). It needs Debian's chromium (or
+// $RINGCAST_CHROMIUM); without one it skips, saying why, unless
+// RINGCAST_REQUIRE_BROWSER is set (.ci/run sets it), when it fails.
+//
+// The browser reaches the server through a proxy of the test's own (all on
+// 127.0.0.1), which can hold new connections and cut open ones: it plays
+// the network between a browser and a server that drops it or restarts.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/ringcast/ringcast/transport/internal/headless"
+)
+
+func TestBrowserPage(t *testing.T) {
+	path, err := headless.Find()
+	if err != nil {
+		if r := os.Getenv("RINGCAST_REQUIRE_BROWSER"); r != "" && r != "0" && r != "false" {
+			t.Fatalf("RINGCAST_REQUIRE_BROWSER is set, but: %v", err)
+		}
+		t.Skipf("skipping the real-browser test: %v (RINGCAST_REQUIRE_BROWSER=1 makes this a failure)", err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+
+	a := startBrowserServer(t, "alpha")
+	proxy := startCutProxy(t, a.addr)
+
+	br, err := headless.Start(ctx, path, dir)
+	if err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	t.Cleanup(br.Close)
+	page, err := br.NewPage(ctx)
+	if err != nil {
+		t.Fatalf("opening a tab: %v", err)
+	}
+	defer func() { // before the cleanups stop the servers: the page as it failed
+		if t.Failed() {
+			saveBrowserEvidence(t, page, br, dir)
+		}
+	}()
+	step := func(what string, d time.Duration, cond func(v pageView) bool) pageView {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		var v pageView
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			err := page.Eval(sctx, pageViewJS, &v)
+			if err == nil && cond(v) {
+				return v
+			}
+			select {
+			case <-sctx.Done():
+				t.Fatalf("%s: not within %v (last error %v); the page shows:\n%s", what, d, err, v)
+			case <-tick.C:
+			}
+		}
+	}
+
+	if err := page.Navigate(ctx, "http://"+proxy.addr()+"/?topic=demo"); err != nil {
+		t.Fatal(err)
+	}
+	step("the stream opens", 15*time.Second, func(v pageView) bool { return v.State == "open" && v.Epoch == "alpha" && v.PublishEnabled })
+
+	// Events published over HTTP appear, with their topic; another topic's do not.
+	var want []string // ids, in order, of what the page must show
+	post := func(addr, topic, data string) string {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"topic": topic, "data": data})
+		resp, err := client.Post("http://"+addr+"/publish", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r struct {
+			IDs   []string
+			Error string
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 || len(r.IDs) != 1 {
+			t.Fatalf("publish %s/%s: %d %v %+v", topic, data, resp.StatusCode, err, r)
+		}
+		return r.IDs[0]
+	}
+	for _, d := range []string{"one", "two <b>not bold</b>", "three\nlines\r\nof it"} {
+		want = append(want, post(a.addr, "demo", d))
+	}
+	post(a.addr, "other", "not for this page")
+	v := step("three events appear", 10*time.Second, func(v pageView) bool { return len(v.events()) >= 3 })
+	evs := v.events()
+	if evs[0].Data != "one" || evs[1].Data != "two <b>not bold</b>" || evs[2].Data != "three\nlines\nof it" {
+		t.Fatalf("the page shows the wrong data:\n%s", v)
+	}
+	for _, e := range evs {
+		if e.Topic != "demo" || e.Type != "message" || e.Age == "" {
+			t.Fatalf("an event lacks its topic, type or age:\n%s", v)
+		}
+	}
+
+	// The page's own form publishes.
+	if err := page.Eval(ctx, `(() => {
+		document.getElementById('pub-topic').value = 'demo';
+		document.getElementById('pub-data').value = 'from the form';
+		document.getElementById('publish-form').requestSubmit();
+		return true; })()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	v = step("the form's event appears", 10*time.Second, func(v pageView) bool {
+		return len(v.events()) == 4 && strings.HasPrefix(v.PubResult, "published ")
+	})
+	formID := strings.TrimPrefix(v.PubResult, "published ")
+	if e := v.events()[3]; e.ID != formID || e.Data != "from the form" {
+		t.Fatalf("form published %s, the page shows:\n%s", formID, v)
+	}
+	want = append(want, formID)
+
+	// The connection drops. While the browser cannot get back, four more
+	// events are published; when it does, EventSource resumes with
+	// Last-Event-ID and must receive exactly those four.
+	proxy.pause()
+	proxy.cutAll()
+	step("the page notices the drop", 10*time.Second, func(v pageView) bool { return v.State == "reconnecting" })
+	for _, d := range []string{"m1", "m2", "m3", "m4"} {
+		want = append(want, post(a.addr, "demo", d))
+	}
+	post(a.addr, "other", "still not for this page")
+	replayedBefore := a.metric(mReplayed)
+	proxy.resume()
+	v = step("the missed events arrive", 10*time.Second, func(v pageView) bool { return len(v.Rows) >= 8 && v.State == "open" })
+	if got := a.lastEventIDs(); len(got) < 2 || got[len(got)-1] != formID {
+		t.Fatalf("the reconnection sent Last-Event-ID %q; want %q last", got, formID)
+	}
+	if got := v.ids(); strings.Join(got, " ") != strings.Join(want, " ") || len(v.Rows) != len(want) {
+		t.Fatalf("after the resume the page shows ids %v; want exactly %v (no loss, no duplicate, no notice):\n%s", got, want, v)
+	}
+	if got := a.metric(mReplayed) - replayedBefore; got != 4 {
+		t.Fatalf("the server replayed %v events on the resume; want 4", got)
+	}
+
+	// The server restarts: a new epoch. The browser's id is from the old
+	// one, so it gets a reset notice, then live events.
+	proxy.pause()
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := a.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	scancel()
+	step("the page notices the restart", 10*time.Second, func(v pageView) bool { return v.State == "reconnecting" })
+	b := startBrowserServer(t, "beta")
+	proxy.setBackend(b.addr)
+	proxy.resume()
+	v = step("the reset notice arrives", 10*time.Second, func(v pageView) bool {
+		return len(v.Rows) == len(want)+1 && v.State == "open"
+	})
+	last := v.Rows[len(v.Rows)-1]
+	if last.Kind != "reset" || last.Reason != "epoch" || last.LastEventID != want[len(want)-1] || last.Missed != "" {
+		t.Fatalf("after the restart: %+v; want a reset notice, reason epoch, for %s, missed unknown:\n%s", last, want[len(want)-1], v)
+	}
+	if got := b.lastEventIDs(); len(got) != 1 || got[0] != want[len(want)-1] {
+		t.Fatalf("the new server saw Last-Event-ID %q; want %q", got, want[len(want)-1])
+	}
+	live := post(b.addr, "demo", "after the restart")
+	v = step("live events follow the reset", 10*time.Second, func(v pageView) bool { return len(v.Rows) == len(want)+2 })
+	if e := v.Rows[len(v.Rows)-1]; e.ID != live || !strings.HasPrefix(live, "beta-") || e.Data != "after the restart" {
+		t.Fatalf("after the reset the page shows %+v; want %s", e, live)
+	}
+	if v.LastID != live {
+		t.Fatalf("the page's last id is %q; want %q", v.LastID, live)
+	}
+	for _, l := range br.Logs() {
+		if strings.HasPrefix(l, "exception:") {
+			t.Errorf("the page threw: %s", l)
+		}
+	}
+}
+
+// pageViewJS reads what the page shows (its DOM), oldest row first.
+const pageViewJS = `(() => {
+	const $ = (id) => document.getElementById(id);
+	return {
+		state: $('state').dataset.state,
+		lastId: $('last-id').textContent,
+		epoch: $('epoch').textContent,
+		publishEnabled: !$('publish-fields').disabled,
+		pubResult: $('pub-result').textContent,
+		rows: [...document.querySelectorAll('#events > li')].reverse().map((li) => ({
+			kind: li.dataset.kind || 'event',
+			id: li.dataset.id || '',
+			topic: li.dataset.topic || '',
+			type: li.dataset.type || '',
+			data: li.querySelector('.data') ? li.querySelector('.data').textContent : li.textContent,
+			age: li.querySelector('.age') ? li.querySelector('.age').textContent : '',
+			reason: li.dataset.reason || '',
+			lastEventId: li.dataset.lastEventId || '',
+			missed: li.dataset.missed || '',
+		})),
+	};
+})()`
+
+type pageView struct {
+	State          string
+	LastID         string
+	Epoch          string
+	PublishEnabled bool
+	PubResult      string
+	Rows           []pageRow
+}
+
+type pageRow struct {
+	Kind, ID, Topic, Type, Data, Age string
+	Reason, LastEventID, Missed      string
+}
+
+func (v pageView) events() []pageRow {
+	var out []pageRow
+	for _, r := range v.Rows {
+		if r.Kind == "event" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ids lists the rows: an event by its id, a notice as <kind>.
+func (v pageView) ids() []string {
+	var out []string
+	for _, r := range v.Rows {
+		if r.Kind == "event" {
+			out = append(out, r.ID)
+		} else {
+			out = append(out, "<"+r.Kind+">")
+		}
+	}
+	return out
+}
+
+func (v pageView) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  state %q, last id %q, epoch %q, publish enabled %v, result %q\n", v.State, v.LastID, v.Epoch, v.PublishEnabled, v.PubResult)
+	for _, r := range v.Rows {
+		fmt.Fprintf(&b, "  %+v\n", r)
+	}
+	return b.String()
+}
+
+// saveBrowserEvidence writes a screenshot into the test's temp dir (and
+// into $RINGCAST_BROWSER_ARTIFACTS, which outlives the test, when set) and
+// logs what the page logged and the browser's last words.
+func saveBrowserEvidence(t *testing.T, page *headless.Page, br *headless.Browser, dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	png, err := page.Screenshot(ctx)
+	if err != nil {
+		t.Logf("no screenshot: %v", err)
+	} else {
+		dirs := []string{dir}
+		if keep := os.Getenv("RINGCAST_BROWSER_ARTIFACTS"); keep != "" {
+			dirs = append(dirs, keep)
+		}
+		for _, d := range dirs {
+			p := filepath.Join(d, t.Name()+".png")
+			if err := os.WriteFile(p, png, 0o644); err != nil {
+				t.Logf("screenshot: %v", err)
+				continue
+			}
+			t.Logf("screenshot: %s", p)
+		}
+		if len(dirs) == 1 {
+			t.Logf("(the temp dir goes when the test ends; set RINGCAST_BROWSER_ARTIFACTS=<dir> to keep the screenshot)")
+		}
+	}
+	t.Logf("page console and exceptions:\n  %s", strings.Join(br.Logs(), "\n  "))
+	t.Logf("chromium stderr (tail):\n%s", br.StderrTail(3000))
+}
+
+// browserServer is a server for the browser test that records the resume
+// ids each subscription arrives with.
+type browserServer struct {
+	*Server
+	addr string
+	mu   sync.Mutex
+	ids  []string // Last-Event-ID (or lastEventId) of each GET /events
+}
+
+func startBrowserServer(t *testing.T, epoch string) *browserServer {
+	t.Helper()
+	s, err := New(Config{Epoch: epoch, Retry: 200 * time.Millisecond, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.fast.MaxIdleWorkerDuration = 50 * time.Millisecond // idle workers leave before goleak looks
+	bs := &browserServer{Server: s}
+	s.Use(func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+		return func(ctx *fasthttp.RequestCtx) {
+			if string(ctx.Path()) == "/events" {
+				id := string(ctx.Request.Header.Peek("Last-Event-ID"))
+				if id == "" {
+					id = string(ctx.QueryArgs().Peek("lastEventId"))
+				}
+				bs.mu.Lock()
+				bs.ids = append(bs.ids, id)
+				bs.mu.Unlock()
+			}
+			next(ctx)
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs.addr = ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return bs
+}
+
+func (bs *browserServer) lastEventIDs() []string {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	return append([]string(nil), bs.ids...)
+}
+
+func (bs *browserServer) metric(name string) float64 {
+	var b strings.Builder
+	bs.m.set.WritePrometheus(&b)
+	for _, line := range strings.Split(b.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
+}
+
+// cutProxy forwards TCP connections to a backend it can switch; paused, it
+// holds new connections until resumed; cutAll closes those it is forwarding.
+type cutProxy struct {
+	ln      net.Listener
+	wg      sync.WaitGroup
+	done    chan struct{}
+	mu      sync.Mutex
+	backend string
+	gate    chan struct{} // closed while not paused
+	live    map[net.Conn]struct{}
+	held    map[net.Conn]struct{}
+}
+
+func startCutProxy(t *testing.T, backend string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, backend: backend, done: make(chan struct{}), gate: make(chan struct{}),
+		live: map[net.Conn]struct{}{}, held: map[net.Conn]struct{}{}}
+	close(p.gate)
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *cutProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.wg.Add(1)
+		go p.serve(c)
+	}
+}
+
+func (p *cutProxy) serve(c net.Conn) {
+	defer p.wg.Done()
+	defer c.Close()
+	p.mu.Lock()
+	gate := p.gate
+	p.held[c] = struct{}{}
+	p.mu.Unlock()
+	select {
+	case <-gate:
+	case <-p.done:
+	}
+	p.mu.Lock()
+	delete(p.held, c)
+	backend := p.backend
+	p.mu.Unlock()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	b, err := net.Dial("tcp", backend)
+	if err != nil {
+		return
+	}
+	defer b.Close()
+	p.mu.Lock()
+	p.live[c], p.live[b] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	ended := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(b, c); ended <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, b); ended <- struct{}{} }()
+	<-ended // either side ending ends both: a dropped connection, as a browser sees it
+	c.Close()
+	b.Close()
+	<-ended
+	p.mu.Lock()
+	delete(p.live, c)
+	delete(p.live, b)
+	p.mu.Unlock()
+}
+
+func (p *cutProxy) pause() {
+	p.mu.Lock()
+	p.gate = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *cutProxy) resume() {
+	p.mu.Lock()
+	close(p.gate)
+	p.mu.Unlock()
+}
+
+func (p *cutProxy) setBackend(addr string) {
+	p.mu.Lock()
+	p.backend = addr
+	p.mu.Unlock()
+}
+
+// cutAll closes every connection being forwarded; held ones stay held.
+func (p *cutProxy) cutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.live {
+		c.Close()
+	}
+}
+
+func (p *cutProxy) close() {
+	close(p.done)
+	p.ln.Close()
+	p.cutAll()
+	p.wg.Wait()
+}
