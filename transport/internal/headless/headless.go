@@ -237,7 +237,9 @@ func describeEvent(m message) string {
 		d := p.ExceptionDetails
 		return fmt.Sprintf("exception: %s %s (%s:%d)", d.Text, d.Exception.Description, d.URL, d.Line+1)
 	case "Log.entryAdded":
-		var p struct{ Entry struct{ Level, Source, Text, URL string } }
+		var p struct {
+			Entry struct{ Level, Source, Text, URL string }
+		}
 		_ = json.Unmarshal(m.Params, &p)
 		return fmt.Sprintf("log.%s (%s): %s %s", p.Entry.Level, p.Entry.Source, p.Entry.Text, p.Entry.URL)
 	}
