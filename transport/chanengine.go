@@ -28,6 +28,7 @@ package transport
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -45,10 +46,15 @@ type chanEngine struct {
 	byTopic map[string]map[*chanSub]struct{}
 	topics  map[string]struct{}
 	closed  bool
+
+	// For metrics, which must not wait on mu: with Block a publisher holds
+	// it for as long as a client does not read. Rebuilt under mu.
+	list    atomic.Pointer[[]*chanSub]
+	nTopics atomic.Int64
 }
 
 func newChanEngine(cfg *Config, m *serverMetrics) *chanEngine {
-	return &chanEngine{
+	e := &chanEngine{
 		epoch:   cfg.Epoch,
 		policy:  cfg.SlowClient,
 		buf:     cfg.ChanBuffer,
@@ -58,6 +64,8 @@ func newChanEngine(cfg *Config, m *serverMetrics) *chanEngine {
 		byTopic: map[string]map[*chanSub]struct{}{},
 		topics:  map[string]struct{}{},
 	}
+	e.list.Store(new([]*chanSub))
+	return e
 }
 
 type chanSub struct {
@@ -88,6 +96,7 @@ func (e *chanEngine) publish(frames []*frame) (uint64, error) {
 		f.stamp(e.epoch, e.seq)
 		if _, ok := e.topics[f.topic]; !ok {
 			e.topics[f.topic] = struct{}{}
+			e.nTopics.Add(1)
 		}
 		for s := range e.all {
 			s.offer(f)
@@ -184,6 +193,8 @@ func (e *chanEngine) subscribe(sel selection, res resumePoint) (subscription, []
 		}
 		set[s] = struct{}{}
 	}
+	list := append(slices.Clone(*e.list.Load()), s)
+	e.list.Store(&list)
 	return s, reset, nil
 }
 
@@ -286,15 +297,15 @@ func (s *chanSub) close() {
 				}
 			}
 		}
+		list := slices.DeleteFunc(slices.Clone(*e.list.Load()), func(x *chanSub) bool { return x == s })
+		e.list.Store(&list)
 		e.mu.Unlock()
 	})
 }
 
 func (e *chanEngine) maxLag() uint64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	var m int
-	visit := func(s *chanSub) {
+	for _, s := range *e.list.Load() {
 		if s.ch != nil {
 			m = max(m, len(s.ch))
 		} else {
@@ -303,38 +314,13 @@ func (e *chanEngine) maxLag() uint64 {
 			s.qmu.Unlock()
 		}
 	}
-	for s := range e.all {
-		visit(s)
-	}
-	for _, set := range e.byTopic {
-		for s := range set {
-			visit(s)
-		}
-	}
 	return uint64(m)
 }
 
-func (e *chanEngine) topicCount() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.topics)
-}
+func (e *chanEngine) topicCount() int { return int(e.nTopics.Load()) }
 
 // subscribers counts registered subscriptions (tests check clean-up).
-func (e *chanEngine) subscribers() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	seen := map[*chanSub]struct{}{}
-	for s := range e.all {
-		seen[s] = struct{}{}
-	}
-	for _, set := range e.byTopic {
-		for s := range set {
-			seen[s] = struct{}{}
-		}
-	}
-	return len(seen)
-}
+func (e *chanEngine) subscribers() int { return len(*e.list.Load()) }
 
 func (e *chanEngine) close() {
 	e.mu.Lock()
