@@ -185,6 +185,18 @@ func (s *Server) installGuard() {
 		}
 		next(ctx, err)
 	}
+	// "Expect: 100-continue" with a body announced beyond the limit: refuse
+	// before the client sends it, not after fasthttp has invited it.
+	s.fast.ExpectHandler = func(ctx *fasthttp.RequestCtx) int {
+		if cl := ctx.Request.Header.ContentLength(); cl > s.cfg.MaxBodyBytes {
+			if string(ctx.Path()) == "/publish" {
+				s.m.rejected[rejTooLarge].Inc()
+			}
+			writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "the body exceeds "+strconv.Itoa(s.cfg.MaxBodyBytes)+" bytes (--max-body-bytes); split the batch")
+			return fasthttp.StatusRequestEntityTooLarge
+		}
+		return fasthttp.StatusContinue
+	}
 	s.Use(g.middleware)
 }
 

@@ -1,0 +1,418 @@
+package transport
+
+// Hostile input. Each kind gets a clear error (the right status and a JSON
+// message that says what is wrong) or is neutralised (made harmless and
+// served); the server keeps serving everyone else meanwhile, and nothing it
+// accepted is lost: a watcher subscribed from the start receives every
+// accepted event, in order, and nothing else.
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func TestHostilePublish(t *testing.T) {
+	ts := startServer(t, Config{MaxEventBytes: 64 << 10, MaxBodyBytes: 256 << 10})
+	watcher := dial(t, ts.addr, "/events", dialOpt{})
+	type accepted struct{ id, data string }
+	var want []accepted
+	publishGood := func(data string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"topic": "good", "data": data})
+		code, resp := ts.post("application/json", string(body))
+		if code != 200 {
+			t.Fatalf("a good publish after hostile input: %d %s", code, resp)
+		}
+		var r struct{ IDs []string }
+		_ = json.Unmarshal([]byte(resp), &r)
+		want = append(want, accepted{r.IDs[0], data})
+	}
+	// expect posts body and checks the status and that the JSON error
+	// mentions each of mention.
+	expect := func(name, ctype, body string, status int, mention ...string) {
+		t.Helper()
+		code, resp := ts.post(ctype, body)
+		var e struct{ Error string }
+		if err := json.Unmarshal([]byte(resp), &e); err != nil || code != status {
+			t.Errorf("%s: %d %q; want %d with a JSON error", name, code, resp, status)
+			return
+		}
+		for _, m := range mention {
+			if !strings.Contains(e.Error, m) {
+				t.Errorf("%s: %q does not mention %q", name, e.Error, m)
+			}
+		}
+		publishGood(name)
+	}
+	const js, nd = "application/json", "application/x-ndjson"
+	deep := func(n int, open, close string) string {
+		return `{"topic":"a","data":` + strings.Repeat(open, n) + strings.Repeat(close, n) + `}`
+	}
+
+	// Malformed JSON.
+	expect("cut short", js, `{"topic":"a","data":`, 400, "malformed JSON")
+	expect("trailing comma", js, `{"topic":"a",}`, 400, "malformed JSON")
+	expect("bare word", js, `nul`, 400, "JSON object")
+	expect("bad literal", js, `{"topic":"a","data":tru}`, 400, "malformed JSON")
+	expect("single quotes", js, `{'topic':'a'}`, 400, "malformed JSON")
+	expect("BOM", js, "\xef\xbb\xbf"+`{"topic":"a"}`, 400, "JSON object")
+	expect("an id of our own", js, `{"topic":"a","id":"x\ny"}`, 400, `unknown field "id"`)
+	expect("two objects", js, `{"topic":"a"}{"topic":"b"}`, 400, "after the JSON object")
+	expect("bad line in a batch", nd, `{"topic":"a"}`+"\n"+`{"topic":`+"\n", 400, "line 2", "malformed JSON")
+
+	// Deeply nested: beyond the decoder's depth limit, a clear 400; within
+	// it, an ordinary event (bounded by --max-event-bytes either way).
+	expect("nested arrays", js, deep(10_001, "[", "]"), 400, "depth")
+	expect("nested objects", js, `{"topic":"a","data":`+strings.Repeat(`{"a":`, 10_001)+"1"+strings.Repeat("}", 10_001)+`}`, 400, "depth")
+	expect("nested beyond the size limit", js, deep(40_000, "[", "]"), 413, "--max-event-bytes")
+	if code, resp := ts.post(js, deep(500, "[", "]")); code != 200 {
+		t.Errorf("500 levels: %d %s", code, resp)
+	} else {
+		var r struct{ IDs []string }
+		_ = json.Unmarshal([]byte(resp), &r)
+		want = append(want, accepted{r.IDs[0], strings.Repeat("[", 500) + strings.Repeat("]", 500)})
+	}
+
+	// Invalid UTF-8. Outside strings it is malformed JSON. Inside strings
+	// the JSON decoder replaces it with U+FFFD, so what is published, and
+	// every byte on the wire, is valid UTF-8.
+	expect("invalid UTF-8 outside a string", js, "{\"topic\":\"a\",\"data\":\xff}", 400, "malformed JSON")
+	code, resp := ts.post(js, "{\"topic\":\"good\",\"data\":\"a\xffb\xc3\"}")
+	if code != 200 {
+		t.Errorf("invalid UTF-8 in data: %d %s", code, resp)
+	} else {
+		var r struct{ IDs []string }
+		_ = json.Unmarshal([]byte(resp), &r)
+		want = append(want, accepted{r.IDs[0], "a\uFFFDb\uFFFD"})
+	}
+
+	// NUL and line breaks where a single line is required.
+	for _, field := range []string{"event", "key"} {
+		for _, bad := range []string{`x\ny`, `x\ry`, `x\r\ny`, `x\u0000y`, `\n`} {
+			expect(field+" "+bad, js, `{"topic":"a","`+field+`":"`+bad+`"}`, 400, `"`+field+`" must be one line`)
+		}
+	}
+	for _, bad := range []string{`x\ny`, `x\ry`, `x\u0000y`, `x\ty`, `x\u007fy`} {
+		expect("topic "+bad, js, `{"topic":"`+bad+`"}`, 400, `"topic" must not contain control characters`)
+	}
+	expect("reserved event name", js, `{"topic":"a","event":"lagged"}`, 400, "reserved")
+
+	// Huge: an event over --max-event-bytes, a body over --max-body-bytes
+	// (announced, or streamed without a length), and a body announced far
+	// beyond it (refused before it is read).
+	expect("huge event", js, `{"topic":"a","data":"`+strings.Repeat("x", 70<<10)+`"}`, 413, "--max-event-bytes")
+	batch := strings.Repeat(`{"topic":"a","data":"`+strings.Repeat("y", 1000)+`"}`+"\n", 300)
+	if st, msg := floodPublish(t, ts.addr, "Content-Length: "+strconv.Itoa(len(batch)), batch); st != 413 || (msg != "" && !strings.Contains(msg, "--max-body-bytes")) {
+		t.Errorf("huge batch: %d %s", st, msg)
+	}
+	r := rawRoundTrip(t, ts.addr, "", "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n")
+	if r.status != 413 || !strings.Contains(errorOf(t, r), "--max-body-bytes") {
+		t.Errorf("announced terabyte: %d %s", r.status, r.body)
+	}
+	r = rawRoundTrip(t, ts.addr, "", "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 1000000000000\r\n\r\n")
+	if r.status != 413 || !strings.Contains(errorOf(t, r), "--max-body-bytes") {
+		t.Errorf("announced terabyte, expecting 100-continue: %d %s", r.status, r.body)
+	}
+	chunk := strings.Repeat(`{"topic":"a"}`+"\n", 4096)
+	endless := strings.Repeat(strconv.FormatInt(int64(len(chunk)), 16)+"\r\n"+chunk+"\r\n", (4<<20)/len(chunk))
+	if st, msg := floodPublish(t, ts.addr, "Transfer-Encoding: chunked", endless); st != 413 || (msg != "" && !strings.Contains(msg, "--max-body-bytes")) {
+		t.Errorf("endless chunked body: %d %s", st, msg)
+	}
+	publishGood("after the floods")
+
+	// Everything accepted arrived, in order, and nothing else.
+	evs := watcher.next(len(want), 10*time.Second)
+	for i, w := range want {
+		if evs[i].LastEventID != w.id || evs[i].Data != w.data || evs[i].Type != "message" {
+			t.Fatalf("watcher event %d: %s %q; want %s %q", i, evs[i].LastEventID, evs[i].Data, w.id, w.data)
+		}
+	}
+	watcher.expectNothing(50 * time.Millisecond)
+	if !utf8.Valid(watcher.raw.Bytes()) {
+		t.Errorf("the stream is not valid UTF-8")
+	}
+	if got := ts.metric("ringcast_events_published_total"); got != float64(len(want)) {
+		t.Errorf("published = %v; want %d", got, len(want))
+	}
+}
+
+// floodPublish sends a publish with the framing header and body given,
+// reading the answer while it writes (the server answers and closes before
+// it has read it all), and returns the status and, when it arrived whole,
+// the JSON error.
+func floodPublish(t *testing.T, addr, framing, body string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	type answer struct {
+		status int
+		msg    string
+	}
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			got <- answer{}
+			return
+		}
+		var e struct{ Error string }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		got <- answer{resp.StatusCode, e.Error}
+	}()
+	_, _ = io.WriteString(c, "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"+framing+"\r\n\r\n")
+	for len(body) > 0 {
+		n := min(len(body), 64<<10)
+		select {
+		case a := <-got:
+			return a.status, a.msg
+		default:
+		}
+		if _, err := io.WriteString(c, body[:n]); err != nil {
+			break // the server stopped reading: its answer is on the way
+		}
+		body = body[n:]
+	}
+	a := <-got
+	return a.status, a.msg
+}
+
+// Slowloris: connections that trickle their headers and never finish hold a
+// place only until --read-timeout; meanwhile an open stream keeps flowing
+// and a newcomer gets a clear 429, then a place.
+func TestSlowloris(t *testing.T) {
+	const readTimeout = 400 * time.Millisecond
+	ts := startServer(t, Config{ReadTimeout: readTimeout, MaxConns: 9})
+	stream := dial(t, ts.addr, "/events", dialOpt{})
+
+	var lorises []net.Conn
+	for i := range 8 {
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		lorises = append(lorises, c)
+		if i%2 == 0 { // half never send a byte, half trickle
+			_, _ = io.WriteString(c, "GET /events HTTP/1.1\r\nHost: x\r\n")
+		}
+	}
+	waitFor(t, "the server to fill up", 5*time.Second, func() bool { return ts.guard.openConns() == 9 })
+	start := time.Now()
+	trickle := time.NewTicker(readTimeout / 8)
+	defer trickle.Stop()
+	stopTrickle := make(chan struct{})
+	trickled := make(chan struct{})
+	go func() {
+		defer close(trickled)
+		for {
+			select {
+			case <-stopTrickle:
+				return
+			case <-trickle.C:
+				for i := 0; i < len(lorises); i += 2 {
+					_, _ = io.WriteString(lorises[i], "X-Slow: 1\r\n")
+				}
+			}
+		}
+	}()
+
+	// Full: a newcomer is told so, and the stream keeps flowing.
+	r := rawRoundTrip(t, ts.addr, "", getReq(ts.addr, "/events"))
+	if r.status != 429 {
+		t.Fatalf("newcomer while full: %d %s", r.status, r.body)
+	}
+	id := ts.publish(Event{Topic: "a", Data: []byte("during the attack")})[0]
+	if evs := stream.next(1, 5*time.Second); evs[0].LastEventID != id {
+		t.Fatalf("the stream got %s during the attack", fmtEvents(evs))
+	}
+
+	// Each loris is let go at its read timeout (answered 408 where it got
+	// as far as a request line), however it trickles.
+	for i, c := range lorises {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, err := io.ReadAll(c)
+		if err != nil && !isConnReset(err) {
+			t.Fatalf("loris %d: %v", i, err)
+		}
+		if len(b) > 0 && !strings.HasPrefix(string(b), "HTTP/1.1 408") {
+			t.Errorf("loris %d was answered %q", i, b)
+		}
+	}
+	close(stopTrickle)
+	<-trickled
+	if took := time.Since(start); took > 2*readTimeout+time.Second {
+		t.Errorf("the lorises held on for %v; the read timeout is %v", took, readTimeout)
+	}
+	waitFor(t, "the lorises' places to free", 5*time.Second, func() bool { return ts.guard.openConns() == 1 })
+	if c := dial(t, ts.addr, "/events", dialOpt{}); c.status() != 200 {
+		t.Fatalf("newcomer after the attack: %s", c.Head)
+	}
+	if got := ts.metric(mRequestsRejected + `{reason="read-timeout"}`); got < 4 {
+		t.Errorf("read-timeout rejections = %v; want at least the 4 that sent a request line", got)
+	}
+}
+
+// Thousands of topics in one subscription: refused with a clear error at
+// the head, URL or topic limit, whichever is lower; never a stream.
+func TestThousandsOfTopics(t *testing.T) {
+	q := url.Values{}
+	for i := range 5000 {
+		q.Add("topic", "t"+strconv.Itoa(i))
+	}
+	target := "/events?" + q.Encode()
+
+	def := startServer(t, Config{})
+	r := rawRoundTrip(t, def.addr, "", getReq(def.addr, target))
+	if r.status != 431 || !strings.Contains(errorOf(t, r), "fewer") {
+		t.Errorf("default limits: %d %s", r.status, r.body)
+	}
+
+	big := startServer(t, Config{MaxHeaderBytes: 1 << 20, MaxURLBytes: 16 << 10})
+	r = rawRoundTrip(t, big.addr, "", getReq(big.addr, target))
+	if r.status != 414 || !strings.Contains(errorOf(t, r), "--max-url-bytes") {
+		t.Errorf("URL limit: %d %s", r.status, r.body)
+	}
+
+	huge := startServer(t, Config{MaxHeaderBytes: 1 << 20, MaxURLBytes: 1 << 20})
+	watcher := dial(t, huge.addr, "/events?topic=t7", dialOpt{})
+	start := time.Now()
+	r = rawRoundTrip(t, huge.addr, "", getReq(huge.addr, target))
+	if r.status != 400 || !strings.Contains(errorOf(t, r), "--max-topics") {
+		t.Errorf("topic limit: %d %s", r.status, r.body)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("refusing 5000 topics took %v", took)
+	}
+	// The same topic 5000 times is one topic.
+	same := strings.Repeat("topic=t7&", 5000)
+	c := dial(t, huge.addr, "/events?"+same, dialOpt{})
+	if c.status() != 200 {
+		t.Fatalf("one topic repeated: %s", c.Head)
+	}
+	// At the limit exactly: served.
+	q = url.Values{}
+	for i := range huge.Config().MaxTopics {
+		q.Add("topic", "t"+strconv.Itoa(i))
+	}
+	atLimit := dial(t, huge.addr, "/events?"+q.Encode(), dialOpt{})
+	if atLimit.status() != 200 {
+		t.Fatalf("at the topic limit: %s", atLimit.Head)
+	}
+	id := huge.publish(Event{Topic: "t7", Data: []byte("x")})[0]
+	for _, cl := range []*sseClient{watcher, c, atLimit} {
+		if evs := cl.next(1, 5*time.Second); evs[0].LastEventID != id {
+			t.Fatalf("got %s; want %s", fmtEvents(evs), id)
+		}
+	}
+}
+
+// A Last-Event-ID of every bad shape: never an HTTP error (EventSource would
+// give up), always a reset notice that says why and quotes the id safely,
+// then live events.
+func TestHostileLastEventID(t *testing.T) {
+	ts := startServer(t, Config{})
+	ts.publishN("a", 3, "old")
+	long := strings.Repeat("9", 4000)
+	cases := []struct {
+		name, header, query string // one of header and query
+		reason              string
+		quoted              string // what the notice's lastEventId must be
+	}{
+		{name: "word", header: "x", reason: "malformed"},
+		{name: "dash", header: "-", reason: "malformed"},
+		{name: "epoch only", header: "test", reason: "malformed"},
+		{name: "no sequence", header: "test-", reason: "malformed"},
+		{name: "no epoch", header: "-1", reason: "malformed"},
+		{name: "zero", header: "test-0", reason: "malformed"},
+		{name: "leading zero", header: "test-01", reason: "malformed"},
+		{name: "negative", header: "test--1", reason: "malformed"},
+		{name: "plus", header: "test-+1", reason: "malformed"},
+		{name: "fraction", header: "test-1.0", reason: "malformed"},
+		{name: "exponent", header: "test-1e3", reason: "malformed"},
+		{name: "hex", header: "test-0x1", reason: "malformed"},
+		{name: "two dashes", header: "test-1-2", reason: "malformed"},
+		{name: "upper case", header: "TEST-1", reason: "malformed"},
+		{name: "overflow", header: "test-18446744073709551616", reason: "malformed"},
+		{name: "too many digits", header: "test-" + strings.Repeat("1", 25), reason: "malformed"},
+		{name: "never issued", header: "test-18446744073709551615", reason: "malformed"},
+		{name: "long epoch", header: strings.Repeat("e", 17) + "-1", reason: "malformed"},
+		{name: "other epoch", header: "zz9-2", reason: "epoch"},
+		{name: "unicode", header: "tést-1", reason: "malformed"},
+		{name: "quotes and backslashes", header: `"\",\\-1`, reason: "malformed"},
+		{name: "invalid UTF-8", header: "\xff\xfe-1", reason: "malformed", quoted: "\uFFFD\uFFFD-1"},
+		{name: "long", header: long, reason: "malformed", quoted: long[:256]},
+		{name: "leading space (query)", query: " test-1", reason: "malformed"},
+		{name: "LF and a forged event (query)", query: "test-1\nevent: evil\ndata: x\n\n", reason: "malformed"},
+		{name: "CR (query)", query: "test-1\rid: evil", reason: "malformed"},
+		{name: "NUL (query)", query: "test-1\x00", reason: "malformed"},
+		{name: "invalid UTF-8 (query)", query: "\xc3(-1", reason: "malformed", quoted: "\uFFFD(-1"},
+	}
+	var clients []*sseClient
+	for _, tc := range cases {
+		var c *sseClient
+		sent := tc.header
+		if tc.query != "" {
+			sent = tc.query
+			c = dial(t, ts.addr, "/events?topic=a&lastEventId="+url.QueryEscape(tc.query), dialOpt{})
+		} else {
+			c = dial(t, ts.addr, "/events?topic=a", dialOpt{lastID: tc.header})
+		}
+		if c.status() != 200 {
+			t.Errorf("%s: %s", tc.name, c.Head)
+			continue
+		}
+		ev := c.next(1, 5*time.Second)[0]
+		n := decodeNotice(t, ev)
+		quoted := tc.quoted
+		if quoted == "" {
+			quoted = sent
+		}
+		if ev.Type != "reset" || n.Reason != tc.reason || n.LastEventID != quoted || n.Missed != nil || ev.LastEventID != "" {
+			t.Errorf("%s: %s %q; want a reset, reason %s, quoting %.40q", tc.name, ev.Type, ev.Data, tc.reason, quoted)
+		}
+		clients = append(clients, c)
+	}
+	id := ts.publish(Event{Topic: "a", Data: []byte("live")})[0]
+	for i, c := range clients {
+		evs := c.next(1, 5*time.Second)
+		if evs[0].LastEventID != id || evs[0].Type != "message" || evs[0].Data != "live" {
+			t.Errorf("client %d after its reset: %s", i, fmtEvents(evs))
+		}
+		if !utf8.Valid(c.raw.Bytes()) {
+			t.Errorf("client %d: the stream is not valid UTF-8: %q", i, c.raw.Bytes())
+		}
+	}
+	// A header the HTTP parser refuses (a bare CR or a NUL in a header
+	// line) is a 400 before any stream; nothing reaches the resume logic.
+	for _, raw := range []string{"test-1\x00", "test-1\rx"} {
+		r := rawRoundTrip(t, ts.addr, "", "GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: "+raw+"\r\n\r\n")
+		if r.status == 200 {
+			// Accepted by the parser: then it must have been neutralised
+			// like the query forms above.
+			if !strings.Contains(r.body, "event: reset") {
+				t.Errorf("Last-Event-ID %q: a stream without a reset", raw)
+			}
+		} else if r.status != 400 {
+			t.Errorf("Last-Event-ID %q: %d %s", raw, r.status, r.body)
+		}
+	}
+	// And the valid id still resumes exactly.
+	c := dial(t, ts.addr, "/events?topic=a", dialOpt{lastID: "test-2"})
+	if evs := c.next(2, 5*time.Second); evs[0].LastEventID != "test-3" || evs[1].LastEventID != id {
+		t.Fatalf("valid resume: %s", fmtEvents(evs))
+	}
+}
