@@ -26,8 +26,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// fasthttp refreshes its Date header from a goroutine that lives forever.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"))
+	goleak.VerifyTestMain(m,
+		// fasthttp refreshes its Date header from a goroutine that lives forever,
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		// and its worker pool's cleaner outlives Serve by up to
+		// MaxIdleWorkerDuration (10s by default, as in the example).
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 }
 
 // testLogger discards debug chatter unless RINGCAST_TEST_LOG is set.
