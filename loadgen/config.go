@@ -134,6 +134,10 @@ type Config struct {
 	// is tried; "off" disables.
 	MetricsURL string
 
+	// IdleGC makes the idle scenario ask the server to collect garbage
+	// (AdminURL's /debug/pprof/heap?gc=1) before each memory reading.
+	IdleGC bool
+
 	// Profile fetches CPU and heap profiles from AdminURL during the run.
 	Profile bool
 	// AdminURL serves /debug/pprof/ (http://127.0.0.1:6060).

@@ -171,6 +171,11 @@ type IdleResult struct {
 	RSSBefore       int64   `json:"rss_before"`
 	RSSAfter        int64   `json:"rss_after"`
 	BytesPerConn    float64 `json:"bytes_per_conn"`
+	// Live is the server's Go heap plus stacks in use (from its metrics,
+	// after a GC when IdleGC): what the connections hold, without RSS's slack.
+	LiveBefore       int64   `json:"live_before,omitempty"`
+	LiveAfter        int64   `json:"live_after,omitempty"`
+	LiveBytesPerConn float64 `json:"live_bytes_per_conn,omitempty"`
 }
 
 // SeriesPoint is one progress interval.
@@ -261,6 +266,10 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Idle != nil {
 		p("idle\t%d connections held; server RSS %s -> %s: %s per connection",
 			r.Idle.ConnectionsHeld, FormatBytes(r.Idle.RSSBefore), FormatBytes(r.Idle.RSSAfter), FormatBytes(int64(r.Idle.BytesPerConn)))
+		if r.Idle.LiveAfter > 0 {
+			p("\tGo heap + stacks in use %s -> %s: %s per connection",
+				FormatBytes(r.Idle.LiveBefore), FormatBytes(r.Idle.LiveAfter), FormatBytes(int64(r.Idle.LiveBytesPerConn)))
+		}
 	}
 	if s := r.Server; s != nil {
 		if s.Error != "" {

@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand"
 	"net"
@@ -254,7 +255,15 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	cfg := &r.cfg
 	res := &Result{Scenario: cfg.Scenario, Target: cfg.SSEURL, Started: time.Now()}
 	r.setupServerStats(ctx)
+	idle := cfg.Scenario == ScenarioIdle
+	if idle {
+		r.serverGC(ctx)
+	}
 	baseline, srvErr := r.sampleServer(ctx)
+	var baseLive float64
+	if idle {
+		baseLive = r.serverLiveMemory(ctx)
+	}
 
 	subCtx, cancelSubs := context.WithCancel(ctx)
 	defer cancelSubs()
@@ -319,11 +328,20 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	stopHiccups()
 	hiccup := <-hiccups
 	cpuEnd := selfCPU()
+	if idle {
+		r.serverGC(ctx)
+	}
 	final, err := r.sampleServer(ctx)
 	srvErr = errors.Join(srvErr, err)
 	if res.Idle != nil && srvErr == nil && res.Idle.ConnectionsHeld > 0 {
 		res.Idle.RSSAfter = final.RSS
 		res.Idle.BytesPerConn = float64(final.RSS-baseline.RSS) / float64(res.Idle.ConnectionsHeld)
+	}
+	if res.Idle != nil && baseLive > 0 && res.Idle.ConnectionsHeld > 0 {
+		if live := r.serverLiveMemory(ctx); live > 0 {
+			res.Idle.LiveBefore, res.Idle.LiveAfter = int64(baseLive), int64(live)
+			res.Idle.LiveBytesPerConn = (live - baseLive) / float64(res.Idle.ConnectionsHeld)
+		}
 	}
 	var after map[string]float64
 	if before != nil {
@@ -514,6 +532,44 @@ func (r *run) setupServerStats(ctx context.Context) {
 			r.procSrc = src
 		}
 	}
+}
+
+// serverGC asks the server to collect garbage before a memory reading (the
+// pprof heap endpoint's gc=1), when Config.IdleGC allows it, so that the
+// reading holds live memory rather than whatever the last GC left behind.
+func (r *run) serverGC(ctx context.Context) {
+	if !r.cfg.IdleGC {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.cfg.AdminURL+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return
+	}
+	if resp, err := r.httpc.Do(req); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// serverLiveMemory reads the Go heap and stacks in use from the server's
+// metrics (0 when they are not there): memory per connection without the
+// allocator's and the kernel's slack that RSS includes.
+func (r *run) serverLiveMemory(ctx context.Context) float64 {
+	if r.metricsURL == "" {
+		return 0
+	}
+	m, err := scrapeMetrics(ctx, r.httpc, r.metricsURL)
+	if err != nil {
+		return 0
+	}
+	heap, ok1 := m["go_memstats_heap_inuse_bytes"]
+	stack, ok2 := m["go_memstats_stack_inuse_bytes"]
+	if !ok1 || !ok2 {
+		return 0
+	}
+	return heap + stack
 }
 
 func (r *run) sampleServer(ctx context.Context) (procSample, error) {

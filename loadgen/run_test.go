@@ -244,13 +244,18 @@ func TestChurnOutsideWindowIsReported(t *testing.T) {
 }
 
 func TestIdleMeasuresServerMemory(t *testing.T) {
-	srv := startServer(t, ssetest.Options{KeepAlive: 50 * time.Millisecond})
+	srv := startServer(t, ssetest.Options{KeepAlive: 50 * time.Millisecond, Admin: true})
 	res := runLoad(t, loadgen.Config{
 		URL: srv.URL, Scenario: loadgen.ScenarioIdle, Subscribers: 40, Duration: 300 * time.Millisecond,
-		ServerPID: os.Getpid(), SourceAddrs: 4,
+		ServerPID: os.Getpid(), SourceAddrs: 4, IdleGC: true, AdminURL: srv.AdminURL,
 	})
 	if res.Idle == nil || res.Idle.ConnectionsHeld != 40 || res.Idle.RSSAfter <= 0 {
 		t.Fatalf("idle result %+v", res.Idle)
+	}
+	// The test server is this process: its heap and stacks grow with the
+	// 40 streams' goroutines and buffers (and the client's, in the same heap).
+	if res.Idle.LiveAfter <= res.Idle.LiveBefore || res.Idle.LiveBytesPerConn <= 0 {
+		t.Fatalf("live memory %d -> %d (%.0f per connection)", res.Idle.LiveBefore, res.Idle.LiveAfter, res.Idle.LiveBytesPerConn)
 	}
 	if res.Server == nil || res.Server.Error != "" || res.Server.RSSPeak <= 0 {
 		t.Fatalf("server stats %+v", res.Server)

@@ -72,6 +72,7 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", loadgen.DefaultMaxEventBytes, "largest SSE line or event accepted from the server")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "server process id: its RSS and CPU are read from /proc")
 	fs.StringVar(&c.MetricsURL, "metrics-url", "", "server Prometheus endpoint (default <url>/metrics if it answers; \"off\" disables)")
+	fs.BoolVar(&c.IdleGC, "idle-gc", false, "idle scenario: ask the server to collect garbage (--admin-url /debug/pprof/heap?gc=1) before each memory reading")
 	fs.BoolVar(&c.Profile, "profile", false, "fetch CPU and heap profiles from the server's admin listener during the run")
 	fs.StringVar(&c.AdminURL, "admin-url", "http://127.0.0.1:6060", "server admin listener serving /debug/pprof/")
 	fs.DurationVar(&c.ProfileSeconds, "profile-seconds", 0, "CPU profile length (0: duration - 1s, at most 30s)")

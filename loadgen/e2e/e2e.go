@@ -158,7 +158,9 @@ type Idle struct {
 	RSSBefore    int64   `json:"rss_before"`
 	RSSAfter     int64   `json:"rss_after"`
 	BytesPerConn float64 `json:"bytes_per_conn"`
-	Err          string  `json:"error,omitempty"`
+	// LivePerConn is the Go heap + stacks in use per connection (0: unknown).
+	LivePerConn float64 `json:"live_bytes_per_conn"`
+	Err         string  `json:"error,omitempty"`
 }
 
 // Report is everything an e2e run found.
@@ -319,7 +321,8 @@ func runIdle(ctx context.Context, cfg *Config, engine string) (Idle, error) {
 	fmt.Fprintf(cfg.Progress, "[%s] idle: %d connections held %v ...\n", engine, cfg.IdleConnections, cfg.IdleHold)
 	res, err := loadgen.Run(ctx, loadgen.Config{
 		URL: srv.url, Scenario: loadgen.ScenarioIdle, Subscribers: cfg.IdleConnections, ConnectRate: cfg.ConnectRate,
-		Duration: cfg.IdleHold, ServerPID: srv.cmd.Process.Pid, MetricsURL: "off", ReadBuffer: 4 << 10,
+		Duration: cfg.IdleHold, ServerPID: srv.cmd.Process.Pid, MetricsURL: srv.url + "/metrics", ReadBuffer: 4 << 10,
+		IdleGC: true, AdminURL: srv.admin,
 		Progress: ttyOnly(cfg), ProgressTTY: cfg.ProgressTTY, Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -332,8 +335,9 @@ func runIdle(ctx context.Context, cfg *Config, engine string) (Idle, error) {
 	}
 	idle.Held = res.Idle.ConnectionsHeld
 	idle.RSSBefore, idle.RSSAfter, idle.BytesPerConn = res.Idle.RSSBefore, res.Idle.RSSAfter, res.Idle.BytesPerConn
-	fmt.Fprintf(cfg.Progress, "[%s] idle: %d held, RSS %s -> %s: %.0f B per connection\n",
-		engine, idle.Held, loadgen.FormatBytes(idle.RSSBefore), loadgen.FormatBytes(idle.RSSAfter), idle.BytesPerConn)
+	idle.LivePerConn = res.Idle.LiveBytesPerConn
+	fmt.Fprintf(cfg.Progress, "[%s] idle: %d held, RSS %s -> %s: %.0f B per connection (Go heap + stacks: %.0f B)\n",
+		engine, idle.Held, loadgen.FormatBytes(idle.RSSBefore), loadgen.FormatBytes(idle.RSSAfter), idle.BytesPerConn, idle.LivePerConn)
 	return idle, nil
 }
 

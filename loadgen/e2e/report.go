@@ -305,18 +305,22 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 		p("")
 		p("## Memory per idle connection")
 		p("")
-		p("| engine | connections held | server RSS before | after | per connection |")
-		p("|---|---:|---:|---:|---:|")
+		p("| engine | connections held | server RSS before | after | per connection | Go heap + stacks per connection |")
+		p("|---|---:|---:|---:|---:|---:|")
 		for _, id := range rep.Idle {
 			if id.Err != "" {
-				p("| %s | | | | error: %s |", id.Engine, firstLine(id.Err))
+				p("| %s | | | | | error: %s |", id.Engine, firstLine(id.Err))
 				continue
 			}
-			p("| %s | %d | %s | %s | %.0f B (%.1f KiB) |", id.Engine, id.Held, loadgen.FormatBytes(id.RSSBefore), loadgen.FormatBytes(id.RSSAfter), id.BytesPerConn, id.BytesPerConn/1024)
+			p("| %s | %d | %s | %s | %.0f B (%.1f KiB) | %.0f B (%.1f KiB) |", id.Engine, id.Held, loadgen.FormatBytes(id.RSSBefore), loadgen.FormatBytes(id.RSSAfter),
+				id.BytesPerConn, id.BytesPerConn/1024, id.LivePerConn, id.LivePerConn/1024)
 		}
 		p("")
-		p("Per connection = (RSS with the connections held %v − RSS before any) / connections. Kernel socket", cfg.IdleHold)
-		p("buffers are not in RSS.")
+		p("Per connection = (RSS with the connections held %v − RSS before any) / connections, each reading", cfg.IdleHold)
+		p("taken right after the server was asked to collect garbage (`/debug/pprof/heap?gc=1` on its admin")
+		p("listener). Kernel socket buffers are not in RSS. The last column is the growth of the Go heap and")
+		p("goroutine stacks in use (`go_memstats_heap_inuse_bytes` + `go_memstats_stack_inuse_bytes` from")
+		p("`/metrics`): what the connections hold, without the allocator's slack that RSS includes.")
 	}
 	if len(charts) > 0 {
 		p("")

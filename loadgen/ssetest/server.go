@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,6 +195,9 @@ func (s *Server) Streams() int64 { return s.streams.Load() }
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "# TYPE ssetest_published_total counter\nssetest_published_total %d\n", s.published.Load())
 	fmt.Fprintf(w, "ssetest_streams %d\n", s.streams.Load())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(w, "go_memstats_heap_inuse_bytes %d\ngo_memstats_stack_inuse_bytes %d\n", ms.HeapInuse, ms.StackInuse)
 }
 
 type publishReq struct {
