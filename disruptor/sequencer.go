@@ -89,9 +89,9 @@ type sequencer struct {
 	mask    int64
 	shift   uint
 	multi   bool
-	avail   []atomic.Int32 // multi only; see sequencer_multi.go
-	gating  []*sequence    // sequences of the handlers at the end of the graph
-	readers signalList     // Waiters of the handlers that read the cursor
+	avail   []int32     // multi only; see sequencer_multi.go (M2, M6)
+	gating  []*sequence // sequences of the handlers at the end of the graph
+	readers signalList  // Waiters of the handlers that read the cursor
 	// capacity is where producers wait for space.
 	capacity Waiter
 	ctl      atomic.Int32 // Q5
@@ -132,9 +132,9 @@ func (s *sequencer) init(size int64, multi bool) {
 	s.singleCap = capacityCondition{s: s, alertOn: stateClosed}
 	s.multiCap = capacityCondition{s: s, alertOn: stateHalted}
 	if multi {
-		s.avail = make([]atomic.Int32, size)
+		s.avail = make([]int32, size)
 		for i := range s.avail {
-			s.avail[i].Store(-1) // no lap published yet (M2)
+			s.avail[i] = -1 // no lap published yet (M2); Start's go statements publish it
 		}
 	}
 }
