@@ -91,7 +91,7 @@ func Sustained(sc Scenario, opt SustainOptions) (*SustainResult, error) {
 	}
 	probe := func(rate float64) (bool, *Result, error) {
 		sc.Rate = max(int(rate), 1)
-		n := max(int(rate*opt.Probe.Seconds()), 64, 4*sc.Batch)
+		n := max(int(rate*opt.Probe.Seconds()), sc.Batch) // a probe lasts Probe, however slow the rate
 		var r *Result
 		var pass bool
 		for try := 0; try < 2 && !pass; try++ {
