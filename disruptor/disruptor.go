@@ -104,8 +104,10 @@ func WithWaitStrategy(ws WaitStrategy) Option {
 
 // WithErrorHandler sets the function told about every handler call that
 // returns an error or panics. It runs on the failing handler's goroutine,
-// before that handler moves on, and must not panic. The default logs with
-// log/slog. Stats counts failures either way.
+// before that handler moves on, so it must not panic, and must not wait for
+// Shutdown (which waits for that goroutine) unless its context has a
+// deadline. The default logs with log/slog. Stats counts failures either
+// way.
 func WithErrorHandler(f func(*HandlerError)) Option {
 	return func(o *options) error {
 		if f == nil {
