@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,6 +96,20 @@ func Run(ctx context.Context, root string, o Options) error {
 		return err
 	}
 	defer out.Close()
+	// Provenance as benchfmt file configuration, so that the report written
+	// later from this file alone (ringcast bench doc) can say what produced it.
+	for _, kv := range [][2]string{
+		{"ringcast-command", "ringcast bench run (make bench)"},
+		{"ringcast-commit", gitCommit(root)},
+		{"ringcast-date", time.Now().UTC().Format("2006-01-02 15:04 UTC")},
+		{"ringcast-count", fmt.Sprint(o.Count)},
+		{"ringcast-benchtime", o.Benchtime},
+		{"ringcast-go", runtime.Version()},
+	} {
+		if kv[1] != "" {
+			fmt.Fprintf(out, "%s: %s\n", kv[0], kv[1])
+		}
+	}
 	prog := &progress{w: o.Progress, total: o.Count * (len(fanout) + len(sustained)), start: time.Now()}
 	env := append(os.Environ(), bench.MatrixEnv+"="+o.Matrix, bench.FilterEnv+"="+o.Filter)
 	o.Log.Info("running the suite", "scenarios", len(fanout), "sustained searches", len(sustained), "count", o.Count,
@@ -171,13 +186,22 @@ func WriteDoc(root string, o Options, profiles []report.ProfileLink, command str
 		}
 		return filepath.ToSlash(r)
 	}
+	// What produced the results, from the file when it says (see Run), else
+	// from the options and the tree as it is now.
+	or := func(key, fallback string) string {
+		if v := set.ConfigValue(key); v != "" {
+			return v
+		}
+		return fallback
+	}
+	count, _ := strconv.Atoi(or("ringcast-count", strconv.Itoa(o.Count)))
 	opt := report.DocOptions{
-		Command:     command,
-		Date:        time.Now().UTC().Format("2006-01-02 15:04 UTC"),
-		Commit:      gitCommit(root),
-		GoVersion:   runtime.Version(),
-		Benchtime:   o.Benchtime,
-		Count:       o.Count,
+		Command:     or("ringcast-command", command),
+		Date:        or("ringcast-date", time.Now().UTC().Format("2006-01-02 15:04 UTC")),
+		Commit:      or("ringcast-commit", gitCommit(root)),
+		GoVersion:   or("ringcast-go", runtime.Version()),
+		Benchtime:   or("ringcast-benchtime", o.Benchtime),
+		Count:       count,
 		ResultsLink: rel(o.Results),
 		ImgDir:      under(root, o.ImgDir),
 		ImgLink:     rel(o.ImgDir),
