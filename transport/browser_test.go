@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -160,6 +161,38 @@ func TestBrowserPage(t *testing.T) {
 		t.Fatalf("the server replayed %v events on the resume; want 4", got)
 	}
 
+	// The page falls behind: its stream is held after a write while the
+	// topic's ring (16 events, at most 32 held) is overrun by 40; released, it is told
+	// exactly how many it skipped and continues from the oldest held.
+	a.gate.close()
+	held := post(a.addr, "demo", "before the overrun")
+	want = append(want, held)
+	step("the page shows the event before the overrun", 10*time.Second, func(v pageView) bool { return len(v.Rows) == len(want) })
+	var burst []string
+	for i := range 40 {
+		burst = append(burst, post(a.addr, "demo", "burst "+strconv.Itoa(i)))
+	}
+	a.gate.release()
+	v = step("the lagged notice and the rest arrive", 10*time.Second, func(v pageView) bool {
+		for i, r := range v.Rows {
+			if r.Kind == "lagged" {
+				n, _ := strconv.Atoi(r.Skipped)
+				return len(v.Rows) == i+1+len(burst)-n
+			}
+		}
+		return false
+	})
+	lag := v.Rows[len(want)]
+	skipped, err := strconv.Atoi(lag.Skipped)
+	if lag.Kind != "lagged" || err != nil || skipped < 1 || skipped > len(burst) {
+		t.Fatalf("after the overrun: %+v; want a lagged notice:\n%s", lag, v)
+	}
+	want = append(want, "<lagged>")
+	want = append(want, burst[skipped:]...)
+	if got := v.ids(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("after the overrun the page shows %v; want %v", got, want)
+	}
+
 	// The server restarts: a new epoch. The browser's id is from the old
 	// one, so it gets a reset notice, then live events.
 	proxy.pause()
@@ -214,6 +247,7 @@ const pageViewJS = `(() => {
 			data: li.querySelector('.data') ? li.querySelector('.data').textContent : li.textContent,
 			age: li.querySelector('.age') ? li.querySelector('.age').textContent : '',
 			reason: li.dataset.reason || '',
+			skipped: li.dataset.skipped || '',
 			lastEventId: li.dataset.lastEventId || '',
 			missed: li.dataset.missed || '',
 		})),
@@ -232,6 +266,7 @@ type pageView struct {
 type pageRow struct {
 	Kind, ID, Topic, Type, Data, Age string
 	Reason, LastEventID, Missed      string
+	Skipped                          string
 }
 
 func (v pageView) events() []pageRow {
@@ -301,18 +336,19 @@ func saveBrowserEvidence(t *testing.T, page *headless.Page, br *headless.Browser
 type browserServer struct {
 	*Server
 	addr string
+	gate *gate // holds streams after a write while closed
 	mu   sync.Mutex
 	ids  []string // Last-Event-ID (or lastEventId) of each GET /events
 }
 
 func startBrowserServer(t *testing.T, epoch string) *browserServer {
 	t.Helper()
-	s, err := New(Config{Epoch: epoch, Retry: 200 * time.Millisecond, Logger: testLogger()})
+	s, err := New(Config{Epoch: epoch, Retry: 200 * time.Millisecond, TopicCapacity: 16, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.fast.MaxIdleWorkerDuration = 50 * time.Millisecond // idle workers leave before goleak looks
-	bs := &browserServer{Server: s}
+	bs := &browserServer{Server: s, gate: newGate(s)}
 	s.Use(func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		return func(ctx *fasthttp.RequestCtx) {
 			if string(ctx.Path()) == "/events" {
