@@ -35,6 +35,10 @@ type Result struct {
 	// PublishLagMaxMs is how far behind its schedule the publisher fell at
 	// worst (the server's publish endpoint was slower than the rate).
 	PublishLagMaxMs float64 `json:"publish_lag_max_ms"`
+	// PublishLagMeanMs is the mean over events of how late each was handed
+	// to the server: small when the schedule was kept, growing with the run
+	// when the server accepts events slower than the rate.
+	PublishLagMeanMs float64 `json:"publish_lag_mean_ms"`
 
 	Expected  int64 `json:"expected"`
 	Delivered int64 `json:"delivered"`
@@ -241,8 +245,8 @@ func (r *Result) WriteText(w io.Writer) error {
 	p("connections\t%d peak of %d, %d ready; connect p50 %s p99 %s max %s",
 		r.PeakConnected, r.Subscribers, r.Ready, FormatMs(r.ConnectLatency.P50Ms), FormatMs(r.ConnectLatency.P99Ms), FormatMs(r.ConnectLatency.MaxMs))
 	if r.Idle == nil {
-		p("published\t%d accepted, %d failed in %d calls; %s/s achieved, worst schedule lag %s",
-			r.Published, r.PublishFailed, r.PublishCalls, FormatRate(r.PublishRate), FormatMs(r.PublishLagMaxMs))
+		p("published\t%d accepted, %d failed in %d calls; %s/s achieved, schedule lag mean %s, worst %s",
+			r.Published, r.PublishFailed, r.PublishCalls, FormatRate(r.PublishRate), FormatMs(r.PublishLagMeanMs), FormatMs(r.PublishLagMaxMs))
 		p("delivered\t%d of %d expected (%s/s); lost %d, gaps %d (silent %d), duplicates %d",
 			r.Delivered, r.Expected, FormatRate(r.DeliveriesPerSec), r.Lost, r.GapEvents, r.SilentGapEvents, r.Duplicates)
 		if r.Lost > 0 && len(r.Classes) == 1 {

@@ -73,6 +73,7 @@ type run struct {
 	accepted      []int64
 	perTopic      []uint64 // measured events generated per topic
 	lagMaxNs      int64
+	lagSumNs      float64
 	pubWall       time.Duration
 	pubWallDone   atomic.Bool
 
@@ -440,6 +441,9 @@ func (r *run) publish(ctx context.Context) {
 		if lag := now - r.intended(i); lag > r.lagMaxNs {
 			r.lagMaxNs = lag
 		}
+		for k := i; k < j; k++ {
+			r.lagSumNs += float64(now - r.intended(k))
+		}
 		msgs, arena = msgs[:0], arena[:0]
 		for k := i; k < j; k++ {
 			t, seq := k%T, uint64(k/T)
@@ -610,6 +614,9 @@ func (r *run) finish(res *Result) {
 	res.PublishCalls = r.publishCalls.Load()
 	res.PublishErrors = r.pubErrors
 	res.PublishLagMaxMs = float64(r.lagMaxNs) / 1e6
+	if n := res.Published + res.PublishFailed; n > 0 {
+		res.PublishLagMeanMs = r.lagSumNs / float64(n) / 1e6
+	}
 	// The schedule spans Duration; a publisher that needed longer to hand
 	// every event over did not offer the rate.
 	if span := max(r.pubWall, cfg.Duration); span > 0 && cfg.Scenario != ScenarioIdle {
