@@ -206,7 +206,7 @@ func TestBrowserPage(t *testing.T) {
 	proxy.setBackend(b.addr)
 	proxy.resume()
 	v = step("the reset notice arrives", 10*time.Second, func(v pageView) bool {
-		return len(v.Rows) == len(want)+1 && v.State == "open"
+		return len(v.Rows) == len(want)+1 && v.State == "open" && v.Epoch == "beta"
 	})
 	last := v.Rows[len(v.Rows)-1]
 	if last.Kind != "reset" || last.Reason != "epoch" || last.LastEventID != want[len(want)-1] || last.Missed != "" {

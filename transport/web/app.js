@@ -95,6 +95,7 @@
       const missed = d.missed === null || d.missed === undefined ? 'an unknown number of' : d.missed;
       notice('reset', 'reset (' + d.reason + '): could not resume after ' + JSON.stringify(d.lastEventId) +
         '; missed ' + missed + ' events; live from here', {reason: d.reason, lastEventId: d.lastEventId, missed: d.missed});
+      if (d.reason === 'epoch') info(); // a restarted server: its epoch and rules may have changed
     }
   }
 
