@@ -45,7 +45,7 @@ func TestBrowserPage(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
 
-	a := startBrowserServer(t, "alpha")
+	a := startBrowserServer(t, "alpha", Config{})
 	proxy := startCutProxy(t, a.addr)
 
 	br, err := headless.Start(ctx, path, dir)
@@ -202,7 +202,7 @@ func TestBrowserPage(t *testing.T) {
 	}
 	scancel()
 	step("the page notices the restart", 10*time.Second, func(v pageView) bool { return v.State == "reconnecting" })
-	b := startBrowserServer(t, "beta")
+	b := startBrowserServer(t, "beta", Config{})
 	proxy.setBackend(b.addr)
 	proxy.resume()
 	v = step("the reset notice arrives", 10*time.Second, func(v pageView) bool {
@@ -223,6 +223,32 @@ func TestBrowserPage(t *testing.T) {
 	if v.LastID != live {
 		t.Fatalf("the page's last id is %q; want %q", v.LastID, live)
 	}
+	// With --subscribe-token the stream refuses the page until a person
+	// gives it the token, which the page keeps in a cookie: the one
+	// credential EventSource sends by itself.
+	c := startBrowserServer(t, "gamma", Config{SubscribeToken: "let-me-in"})
+	if err := page.Navigate(ctx, "http://"+c.addr+"/"); err != nil {
+		t.Fatal(err)
+	}
+	step("the stream is refused without the token", 10*time.Second, func(v pageView) bool {
+		return v.State == "closed" && v.TokenForm && len(v.Rows) == 0
+	})
+	if err := page.Eval(ctx, `(() => {
+		document.getElementById('sub-token').value = 'let-me-in';
+		document.getElementById('token-form').requestSubmit();
+		return true; })()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	step("the stream opens with the cookie", 10*time.Second, func(v pageView) bool { return v.State == "open" })
+	gid := post(c.addr, "any", "for token holders")
+	v = step("events flow", 10*time.Second, func(v pageView) bool { return len(v.Rows) == 1 })
+	if e := v.Rows[0]; e.ID != gid || e.Data != "for token holders" {
+		t.Fatalf("with the token the page shows %+v; want %s", e, gid)
+	}
+	if got := c.metric(mRequestsRejected + `{reason="subscribe-unauthorized"}`); got < 1 {
+		t.Fatalf("the refusal was not counted: %v", got)
+	}
+
 	for _, l := range br.Logs() {
 		if strings.HasPrefix(l, "exception:") {
 			t.Errorf("the page threw: %s", l)
@@ -238,6 +264,7 @@ const pageViewJS = `(() => {
 		lastId: $('last-id').textContent,
 		epoch: $('epoch').textContent,
 		publishEnabled: !$('publish-fields').disabled,
+		tokenForm: !$('token-form').hidden,
 		pubResult: $('pub-result').textContent,
 		rows: [...document.querySelectorAll('#events > li')].reverse().map((li) => ({
 			kind: li.dataset.kind || 'event',
@@ -259,6 +286,7 @@ type pageView struct {
 	LastID         string
 	Epoch          string
 	PublishEnabled bool
+	TokenForm      bool
 	PubResult      string
 	Rows           []pageRow
 }
@@ -341,9 +369,10 @@ type browserServer struct {
 	ids  []string // Last-Event-ID (or lastEventId) of each GET /events
 }
 
-func startBrowserServer(t *testing.T, epoch string) *browserServer {
+func startBrowserServer(t *testing.T, epoch string, cfg Config) *browserServer {
 	t.Helper()
-	s, err := New(Config{Epoch: epoch, Retry: 200 * time.Millisecond, TopicCapacity: 16, Logger: testLogger()})
+	cfg.Epoch, cfg.Retry, cfg.TopicCapacity, cfg.Logger = epoch, 200*time.Millisecond, 16, testLogger()
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
