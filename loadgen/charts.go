@@ -102,6 +102,9 @@ func LineChartSVG(opts ChartOptions, series []LineSeries) ([]byte, error) {
 	if drawn == 0 {
 		p.Add(plotter.NewFunction(func(float64) float64 { return 1 }))
 		p.Title.Text += " (no data)"
+		p.Y.Scale, p.Y.Tick.Marker = plot.LinearScale{}, plot.DefaultTicks{}
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 2
+		opts.LogY = false
 	}
 	// Headroom above the data for the legend, which sits at the top.
 	if opts.LogY {
@@ -162,6 +165,9 @@ func BarChartSVG(title, ylabel string, categories []string, groups []BarGroup, r
 		for _, v := range g.Values {
 			top = math.Max(top, v)
 		}
+	}
+	if top <= 0 {
+		top = 1 // nothing to show: keep the axis drawable
 	}
 	p.Y.Max = top * 1.25
 	return renderSVG(p, 0, 0)

@@ -119,7 +119,7 @@ func TestRunWritesReport(t *testing.T) {
 
 	dir := t.TempDir()
 	charts, err := rep.WriteCharts(filepath.Join(dir, "e2e"))
-	if err != nil || len(charts) != 3 {
+	if err != nil || len(charts) != 4 {
 		t.Fatalf("charts %v: %v", charts, err)
 	}
 	var md bytes.Buffer

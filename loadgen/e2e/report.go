@@ -98,6 +98,7 @@ func (rep *Report) WriteCharts(dir string) ([]string, error) {
 		draw func() ([]byte, error)
 	}
 	charts := []chart{
+		{"loss-free.svg", rep.lossFreeChart},
 		{"deliveries.svg", rep.deliveriesChart},
 		{"p99.svg", rep.p99Chart},
 		{"idle-memory.svg", rep.idleChart},
@@ -152,6 +153,24 @@ func (rep *Report) deliveriesChart() ([]byte, error) {
 	return loadgen.LineChartSVG(loadgen.ChartOptions{
 		Title: "Delivered vs offered load", XLabel: "offered deliveries/s (millions)", YLabel: "delivered/s (millions)",
 	}, series)
+}
+
+func (rep *Report) lossFreeChart() ([]byte, error) {
+	var all, bounded []float64
+	for _, e := range rep.Config.Engines {
+		v, w := 0.0, 0.0
+		if p := rep.Best(e); p != nil {
+			v = p.Summary.Delivered / 1e6
+		}
+		if p := rep.BestWithin(e, GoalP99Ms); p != nil {
+			w = p.Summary.Delivered / 1e6
+		}
+		all, bounded = append(all, v), append(bounded, w)
+	}
+	return loadgen.BarChartSVG("Highest loss-free delivery rate", "million deliveries/s", rep.Config.Engines, []loadgen.BarGroup{
+		{Name: "loss-free", Values: all},
+		{Name: fmt.Sprintf("loss-free, p99 ≤ %d ms", GoalP99Ms), Values: bounded},
+	}, 0, "")
 }
 
 func (rep *Report) p99Chart() ([]byte, error) {
