@@ -302,11 +302,13 @@ func (g *guard) openConns() int {
 // clientKey is what MaxConnsPerIP counts by: the IPv4 address, or the /64
 // of an IPv6 one (a single host is routinely given a whole /64).
 func clientKey(a net.Addr) netip.Addr {
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return netip.Addr{}
+	var ip netip.Addr
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ = netip.AddrFromSlice(ta.IP) // no formatting and parsing back
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip = ap.Addr()
 	}
-	ip := ap.Addr().Unmap()
+	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		return p.Addr()

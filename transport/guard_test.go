@@ -411,3 +411,26 @@ func TestGuardConfig(t *testing.T) {
 		t.Errorf("defaults: url %d, read timeout %v, max conns %d", c.MaxURLBytes, c.ReadTimeout, c.MaxConns)
 	}
 }
+
+func TestClientKey(t *testing.T) {
+	key := func(s string) string { return clientKey(&net.TCPAddr{IP: net.ParseIP(s), Port: 1}).String() }
+	for _, tc := range []struct{ a, b string }{
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"}, // one /64: one client
+		{"::ffff:192.0.2.1", "192.0.2.1"},                       // v4-mapped is v4
+	} {
+		if key(tc.a) != key(tc.b) {
+			t.Errorf("%s and %s count apart: %s, %s", tc.a, tc.b, key(tc.a), key(tc.b))
+		}
+	}
+	for _, tc := range []struct{ a, b string }{
+		{"2001:db8:1:2::1", "2001:db8:1:3::1"},
+		{"192.0.2.1", "192.0.2.2"},
+	} {
+		if key(tc.a) == key(tc.b) {
+			t.Errorf("%s and %s count together", tc.a, tc.b)
+		}
+	}
+	if got := clientKey(&net.UnixAddr{Name: "@x", Net: "unix"}); got.IsValid() {
+		t.Errorf("a unix address: %v", got)
+	}
+}
