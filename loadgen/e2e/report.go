@@ -212,6 +212,13 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	p("**Machine:** %s. The machine is shared with other engineers working at the same time, and the load", rep.Machine)
 	p("generator runs on the same cores as the server, so absolute figures are noisy; compare engines within this run.")
 	p("1-minute load average: %.2f before the run, %.2f after (%d cores: above that, other work competed for the CPU).", rep.LoadBefore, rep.LoadAfter, runtime.NumCPU())
+	if min(rep.LoadBefore, rep.LoadAfter) > float64(runtime.NumCPU()) {
+		p("")
+		p("> **This run shared the CPU with other work** (load average above the core count throughout): server and")
+		p("> client together got well under the %d cores, latencies carry the machine's scheduling delay (see *client", runtime.NumCPU())
+		p("> hiccup*), and points near the limit can flip between loss-free and lossy from one run to the next.")
+		p("> Treat rates as lower bounds and compare the engines within the run; rerun `make bench-e2e` on a quiet machine.")
+	}
 	p("")
 	p("**Method.** Every point starts a fresh `%s` on 127.0.0.1 (its RSS and CPU read from", rep.ServeCmd)
 	p("`/proc/<pid>`), opens the subscribers from 127.0.0.x, waits until each has received a warm-up event, then")
