@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ringcast/ringcast/loadgen"
+	"github.com/ringcast/ringcast/loadgen/internal/lgtest"
 	"github.com/ringcast/ringcast/loadgen/ssetest"
 )
 
@@ -27,48 +28,9 @@ func startServer(t *testing.T, opts ssetest.Options) *ssetest.Server {
 	return srv
 }
 
-func runLoad(t *testing.T, cfg loadgen.Config) *loadgen.Result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if cfg.ConnectRate == 0 {
-		cfg.ConnectRate = -1
-	}
-	if cfg.Interval == 0 {
-		cfg.Interval = 200 * time.Millisecond
-	}
-	if cfg.DrainTimeout == 0 {
-		cfg.DrainTimeout = 3 * time.Second
-	}
-	if cfg.ReconnectDelay == 0 {
-		cfg.ReconnectDelay = 20 * time.Millisecond
-	}
-	res, err := loadgen.Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if t.Failed() || testing.Verbose() {
-		var b bytes.Buffer
-		res.WriteText(&b)
-		t.Log("\n" + b.String())
-	}
-	return res
-}
-
-func classOf(t *testing.T, res *loadgen.Result, name string) loadgen.ClassResult {
-	t.Helper()
-	for _, c := range res.Classes {
-		if c.Name == name {
-			return c
-		}
-	}
-	t.Fatalf("no class %q in %+v", name, res.Classes)
-	return loadgen.ClassResult{}
-}
-
 func TestSteadyDeliversExactly(t *testing.T) {
 	srv := startServer(t, ssetest.Options{})
-	res := runLoad(t, loadgen.Config{
+	res := lgtest.Run(t, loadgen.Config{
 		URL: srv.URL, Subscribers: 20, Topics: 2, Rate: 400, Duration: time.Second, Payload: 96,
 	})
 	// 400 events over 2 topics: each subscriber expects its topic's 200.
@@ -98,7 +60,7 @@ func TestSteadyDeliversExactly(t *testing.T) {
 
 func TestAllTopicsAndBurst(t *testing.T) {
 	srv := startServer(t, ssetest.Options{})
-	res := runLoad(t, loadgen.Config{
+	res := lgtest.Run(t, loadgen.Config{
 		URL: srv.URL, Scenario: loadgen.ScenarioBurst, Subscribers: 6, Topics: 3, AllTopics: true,
 		Rate: 300, Duration: time.Second, BurstEvery: 250 * time.Millisecond,
 	})
@@ -126,7 +88,7 @@ func TestGapsCountedWhenServerDrops(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			srv := startServer(t, ssetest.Options{Drop: dropSeq3, NotifyDrops: notify})
-			res := runLoad(t, loadgen.Config{
+			res := lgtest.Run(t, loadgen.Config{
 				URL: srv.URL, Subscribers: 8, Rate: 500, Duration: 200 * time.Millisecond,
 			})
 			// 100 events (sequences 0..99): 10 end in 3, none of them the last.
@@ -134,7 +96,7 @@ func TestGapsCountedWhenServerDrops(t *testing.T) {
 			if res.Expected != 8*100 || res.Lost != 8*drops || res.GapEvents != 8*drops || res.Delivered != 8*(100-drops) {
 				t.Fatalf("expected %d lost %d gap events %d delivered %d", res.Expected, res.Lost, res.GapEvents, res.Delivered)
 			}
-			st := classOf(t, res, "steady")
+			st := lgtest.Class(t, res, "steady")
 			if st.Gaps != 8*drops || st.SubscribersLosing != 8 || st.MaxLost != drops {
 				t.Fatalf("gaps %d, losing %d, max lost %d; want %d, 8, %d", st.Gaps, st.SubscribersLosing, st.MaxLost, 8*drops, drops)
 			}
@@ -164,7 +126,7 @@ func TestLatencyFromIntendedTimeWhenServerStalls(t *testing.T) {
 			return ok && !st.Warmup && st.Seq == 200
 		},
 	})
-	res := runLoad(t, loadgen.Config{URL: srv.URL, Subscribers: 4, Rate: 500, Duration: 1200 * time.Millisecond})
+	res := lgtest.Run(t, loadgen.Config{URL: srv.URL, Subscribers: 4, Rate: 500, Duration: 1200 * time.Millisecond})
 	if res.Delivered != res.Expected || res.Expected != 4*600 {
 		t.Fatalf("delivered %d of %d", res.Delivered, res.Expected)
 	}
@@ -184,11 +146,11 @@ func TestLatencyFromIntendedTimeWhenServerStalls(t *testing.T) {
 
 func TestSlowSubscribersReportedApart(t *testing.T) {
 	srv := startServer(t, ssetest.Options{})
-	res := runLoad(t, loadgen.Config{
+	res := lgtest.Run(t, loadgen.Config{
 		URL: srv.URL, Scenario: loadgen.ScenarioSlow, Subscribers: 8, SlowFraction: 0.25, SlowMode: "stall",
 		Rate: 200, Duration: 500 * time.Millisecond,
 	})
-	steady, slow := classOf(t, res, "steady"), classOf(t, res, "slow")
+	steady, slow := lgtest.Class(t, res, "steady"), lgtest.Class(t, res, "slow")
 	if steady.Subscribers != 6 || slow.Subscribers != 2 {
 		t.Fatalf("classes %d/%d, want 6/2", steady.Subscribers, slow.Subscribers)
 	}
@@ -206,11 +168,11 @@ func TestSlowSubscribersReportedApart(t *testing.T) {
 
 func TestChurnResumesWithoutLoss(t *testing.T) {
 	srv := startServer(t, ssetest.Options{})
-	res := runLoad(t, loadgen.Config{
+	res := lgtest.Run(t, loadgen.Config{
 		URL: srv.URL, Scenario: loadgen.ScenarioChurn, Subscribers: 8, ChurnFraction: 0.5, ChurnEvery: 150 * time.Millisecond,
 		Rate: 400, Duration: time.Second, Seed: 1,
 	})
-	churn := classOf(t, res, "churn")
+	churn := lgtest.Class(t, res, "churn")
 	if churn.Churns < 4 || churn.Reconnects < churn.Churns {
 		t.Fatalf("churns %d reconnects %d: the churning subscribers did not churn", churn.Churns, churn.Reconnects)
 	}
@@ -223,12 +185,12 @@ func TestChurnResumesWithoutLoss(t *testing.T) {
 // loss the client was told about, not silent loss.
 func TestChurnOutsideWindowIsReported(t *testing.T) {
 	srv := startServer(t, ssetest.Options{Window: 4})
-	res := runLoad(t, loadgen.Config{
+	res := lgtest.Run(t, loadgen.Config{
 		URL: srv.URL, Scenario: loadgen.ScenarioChurn, Subscribers: 4, ChurnFraction: 1, ChurnEvery: 100 * time.Millisecond,
 		ChurnOffline: 50 * time.Millisecond, Rate: 1000, Duration: 600 * time.Millisecond, Seed: 2,
 		DrainTimeout: 300 * time.Millisecond,
 	})
-	churn := classOf(t, res, "churn")
+	churn := lgtest.Class(t, res, "churn")
 	// Away 50 ms at 1000 events/s against a window of 4: every resume while
 	// events flow is too old. (Resumes after the last event are not.)
 	if churn.Churns == 0 || churn.Resets == 0 {
@@ -245,7 +207,7 @@ func TestChurnOutsideWindowIsReported(t *testing.T) {
 
 func TestIdleMeasuresServerMemory(t *testing.T) {
 	srv := startServer(t, ssetest.Options{KeepAlive: 50 * time.Millisecond, Admin: true})
-	res := runLoad(t, loadgen.Config{
+	res := lgtest.Run(t, loadgen.Config{
 		URL: srv.URL, Scenario: loadgen.ScenarioIdle, Subscribers: 40, Duration: 300 * time.Millisecond,
 		ServerPID: os.Getpid(), SourceAddrs: 4, IdleGC: true, AdminURL: srv.AdminURL,
 	})
@@ -274,7 +236,7 @@ func TestIdleMeasuresServerMemory(t *testing.T) {
 func TestProfilesFromAdminListener(t *testing.T) {
 	srv := startServer(t, ssetest.Options{Admin: true})
 	dir := t.TempDir()
-	res := runLoad(t, loadgen.Config{
+	res := lgtest.Run(t, loadgen.Config{
 		URL: srv.URL, Subscribers: 4, Rate: 200, Duration: 1500 * time.Millisecond,
 		Profile: true, AdminURL: srv.AdminURL, ProfileSeconds: time.Second, ProfileDir: dir, ProfileTop: 5,
 	})
@@ -297,7 +259,7 @@ func TestProfilesFromAdminListener(t *testing.T) {
 
 func TestReports(t *testing.T) {
 	srv := startServer(t, ssetest.Options{})
-	res := runLoad(t, loadgen.Config{URL: srv.URL, Subscribers: 3, Rate: 200, Duration: 600 * time.Millisecond})
+	res := lgtest.Run(t, loadgen.Config{URL: srv.URL, Subscribers: 3, Rate: 200, Duration: 600 * time.Millisecond})
 
 	var js bytes.Buffer
 	if err := res.WriteJSON(&js); err != nil {
@@ -338,7 +300,7 @@ func TestReports(t *testing.T) {
 
 func TestTemplatePublisher(t *testing.T) {
 	srv := startServer(t, ssetest.Options{})
-	res := runLoad(t, loadgen.Config{
+	res := lgtest.Run(t, loadgen.Config{
 		URL: srv.URL, Subscribers: 2, Rate: 100, Duration: 300 * time.Millisecond,
 		PublishBody: `{"topic":"{topic}","event":"tick","data":{"payload":"{data}","seq":{seq}}}`, PublishContentType: "application/json",
 	})

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,43 +9,13 @@ import (
 	"time"
 
 	"github.com/ringcast/ringcast/loadgen"
+	"github.com/ringcast/ringcast/loadgen/internal/lgtest"
 	"github.com/ringcast/ringcast/transport"
 )
 
 // These tests run the whole load generator against the real ringcast server,
 // in-process (transport.Server on 127.0.0.1): both engines, the HTTP and the
 // in-process publish paths, churn with resume, slow subscribers on a small ring.
-
-func runLoad(t *testing.T, cfg loadgen.Config) *loadgen.Result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cfg.ConnectRate, cfg.Interval, cfg.DrainTimeout = -1, 200*time.Millisecond, 3*time.Second
-	if cfg.ReconnectDelay == 0 {
-		cfg.ReconnectDelay = 20 * time.Millisecond
-	}
-	res, err := loadgen.Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if t.Failed() || testing.Verbose() {
-		var b bytes.Buffer
-		res.WriteText(&b)
-		t.Log("\n" + b.String())
-	}
-	return res
-}
-
-func classOf(t *testing.T, res *loadgen.Result, name string) loadgen.ClassResult {
-	t.Helper()
-	for _, c := range res.Classes {
-		if c.Name == name {
-			return c
-		}
-	}
-	t.Fatalf("no class %q in %+v", name, res.Classes)
-	return loadgen.ClassResult{}
-}
 
 // startRingcast runs the real ringcast server in-process on 127.0.0.1.
 func startRingcast(t *testing.T, cfg transport.Config) (*transport.Server, string) {
@@ -79,7 +48,7 @@ func TestAgainstRingcastEngines(t *testing.T) {
 	for _, engine := range []transport.Engine{transport.EngineRing, transport.EngineChan} {
 		t.Run(string(engine), func(t *testing.T) {
 			_, url := startRingcast(t, transport.Config{Engine: engine, KeepAlive: time.Second})
-			res := runLoad(t, loadgen.Config{
+			res := lgtest.Run(t, loadgen.Config{
 				URL: url, Subscribers: 20, Topics: 2, Rate: 400, Duration: 500 * time.Millisecond,
 				MetricsURL: url + "/metrics",
 			})
@@ -106,11 +75,11 @@ func TestAgainstRingcastChurnInProcessPublish(t *testing.T) {
 		_, err := srv.Publish(evs...)
 		return err
 	})
-	res := runLoad(t, loadgen.Config{
+	res := lgtest.Run(t, loadgen.Config{
 		URL: url, Publisher: pub, Scenario: loadgen.ScenarioChurn, Subscribers: 10, ChurnFraction: 0.5,
 		ChurnEvery: 150 * time.Millisecond, Rate: 500, Duration: time.Second, Seed: 3,
 	})
-	churn := classOf(t, res, "churn")
+	churn := lgtest.Class(t, res, "churn")
 	if churn.Churns == 0 {
 		t.Fatal("no churn")
 	}
@@ -123,11 +92,11 @@ func TestAgainstRingcastChurnInProcessPublish(t *testing.T) {
 // lose events silently, and the steady subscribers must not lose anything.
 func TestAgainstRingcastSlowSubscribers(t *testing.T) {
 	_, url := startRingcast(t, transport.Config{TopicCapacity: 64, Capacity: 64, WriteTimeout: 200 * time.Millisecond})
-	res := runLoad(t, loadgen.Config{
+	res := lgtest.Run(t, loadgen.Config{
 		URL: url, Scenario: loadgen.ScenarioSlow, Subscribers: 10, SlowFraction: 0.2, SlowMode: "trickle",
 		SlowReadBytes: 256, SlowReadInterval: 50 * time.Millisecond, Rate: 1000, Duration: time.Second,
 	})
-	steady, slow := classOf(t, res, "steady"), classOf(t, res, "slow")
+	steady, slow := lgtest.Class(t, res, "steady"), lgtest.Class(t, res, "slow")
 	if steady.Lost != 0 || steady.SilentGapEvents != 0 {
 		t.Fatalf("steady subscribers lost %d (silent %d)", steady.Lost, steady.SilentGapEvents)
 	}
