@@ -35,10 +35,9 @@ type Reader[T any] struct {
 	ahead  []T    // values Next and TryNext read ahead: ahead[head:] are pending
 	head   int
 	wait   WaitStrategy
-	parked bool // in ring.waiting; guarded by ring.waitMu
 	state  atomic.Uint64
 	closed atomic.Bool
-	wake   chan struct{} // capacity 1: a token means "look again"
+	done   chan struct{} // closed by Close: wakes a parked owner
 
 	// Readers are allocated one by one; the padding gives each its own pair of
 	// cache lines, so that readers storing their state never share a line.
@@ -154,17 +153,13 @@ func (rd *Reader[T]) Close() {
 	if rd.closed.Swap(true) {
 		return
 	}
-	select {
-	case rd.wake <- struct{}{}:
-	default:
-	}
+	close(rd.done)
 	// A read that announced busy before it could see closed finishes its
 	// copy before the writer may forget this reader (see the invariants).
 	for rd.state.Load()&busyBit != 0 {
 		runtime.Gosched()
 	}
 	rd.ring.removeReader(rd)
-	rd.ring.unpark(rd)
 }
 
 // read copies up to len(dst) ready values from the ring into dst.

@@ -31,7 +31,7 @@ package ring
 //   W2. The page that a slot store displaces is "retired". Retired pages are
 //       unreachable from the slots, and are kept in base order.
 //   W3. The writer never waits: it never spins, parks or takes a lock on the
-//       publish path, except to wake parked readers when there are some.
+//       publish path (waking parked readers is a channel close; see wait.go).
 //
 // Reader (one goroutine per Reader):
 //   R1. Before it loads any slot, a reader announces busy|p in its state word,
@@ -116,16 +116,13 @@ type Ring[T any] struct {
 	free    []*page[T]
 	retired []*page[T] // ascending base; unreachable from slots (W2)
 
-	_        cacheLinePad
-	closed   atomic.Bool
-	sleepers atomic.Int32 // readers parked in the blocking wait (len(waiting))
-	_        cacheLinePad
+	_      cacheLinePad
+	closed atomic.Bool
+	notify atomic.Pointer[chan struct{}] // closed to wake parked readers; nil when none wait
+	_      cacheLinePad
 
 	readers atomic.Pointer[[]*Reader[T]] // copy-on-write, changed under mu
 	mu      sync.Mutex
-
-	waitMu  sync.Mutex
-	waiting []*Reader[T] // parked readers to wake; guarded by waitMu
 }
 
 // Option configures a Ring (New) or one Reader (Subscribe, SubscribeFrom).
@@ -189,7 +186,7 @@ func (r *Ring[T]) Publish(v T) uint64 {
 	}
 	r.put(v)
 	r.cursor.Store(r.wseq)
-	if r.sleepers.Load() != 0 {
+	if r.notify.Load() != nil {
 		r.wakeAll()
 	}
 	return r.wseq
@@ -215,7 +212,7 @@ func (r *Ring[T]) PublishBatch(vs []T) uint64 {
 		vs = vs[n:]
 	}
 	r.cursor.Store(r.wseq)
-	if r.sleepers.Load() != 0 {
+	if r.notify.Load() != nil {
 		r.wakeAll()
 	}
 	return r.wseq
@@ -361,7 +358,7 @@ func (r *Ring[T]) subscribe(seq uint64, opts []Option) (*Reader[T], error) {
 	} else if seq > c+1 || seq < r.oldest(c) {
 		return nil, &RangeError{Requested: seq, Oldest: r.oldest(c), Newest: c}
 	}
-	rd := &Reader[T]{ring: r, pos: seq, wait: o.wait, wake: make(chan struct{}, 1)}
+	rd := &Reader[T]{ring: r, pos: seq, wait: o.wait, done: make(chan struct{})}
 	rd.state.Store(seq)
 	old := *r.readers.Load()
 	next := make([]*Reader[T], len(old), len(old)+1)

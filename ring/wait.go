@@ -1,15 +1,18 @@
 package ring
 
-// How readers wait. Blocking parks the goroutine on a channel of its own and
-// relies on the writer to wake it; the writer only pays for that when some
-// reader is parked (sleepers != 0), so a busy ring costs one atomic load per
-// publish. The handshake is free of lost wake-ups because both sides store
-// then load in opposite orders under sequential consistency:
+// How readers wait. Blocking parks the goroutine on the ring's current
+// "generation" channel; the writer closes that channel to wake every parked
+// reader at once. No lock is taken on either side:
 //
-//	writer: store cursor; load sleepers   (wake if != 0)
-//	reader: store sleepers (registered);  load cursor (sleep only if still behind)
+//	writer: store cursor; load notify      (if a channel is there: swap in nil, close it)
+//	reader: load or install notify's channel; load cursor (sleep only if still behind)
 //
-// Either the writer sees the reader registered, or the reader sees the value.
+// Sequential consistency makes the pair free of lost wake-ups: either the
+// writer sees the reader's channel (and closes it), or the reader sees the
+// new cursor. A reader that picks up a channel the writer has just closed
+// wakes at once and looks again. The writer pays one atomic load per publish
+// while nobody waits, and never allocates: the parked reader that finds no
+// channel makes the next one (one allocation per wake-up of all readers).
 
 import (
 	"context"
@@ -84,68 +87,36 @@ func (rd *Reader[T]) waitFor(ctx context.Context, seq uint64) error {
 	}
 }
 
-// park sleeps until the writer (or Close) sends a token, unless seq is
-// already published.
+// park sleeps until the writer publishes past seq-1, the ring or the reader
+// is closed, or ctx is done.
 func (rd *Reader[T]) park(ctx context.Context, seq uint64) error {
 	r := rd.ring
-	select { // drop a stale token from an earlier wake
-	case <-rd.wake:
-	default:
+	ch := r.notify.Load()
+	if ch == nil {
+		fresh := make(chan struct{})
+		if r.notify.CompareAndSwap(nil, &fresh) {
+			ch = &fresh
+		} else if ch = r.notify.Load(); ch == nil {
+			return nil // the writer woke everyone in between: look again
+		}
 	}
-	r.waitMu.Lock()
-	if !rd.parked {
-		rd.parked = true
-		r.waiting = append(r.waiting, rd)
-		r.sleepers.Store(int32(len(r.waiting)))
-	}
-	r.waitMu.Unlock()
 	if r.cursor.Load() >= seq || r.closed.Load() || rd.closed.Load() {
-		r.unpark(rd)
 		return nil
 	}
 	select {
-	case <-rd.wake:
+	case <-*ch:
+		return nil
+	case <-rd.done:
 		return nil
 	case <-ctx.Done():
-		r.unpark(rd)
 		return ctx.Err()
 	}
 }
 
-// unpark removes rd from the parked readers, if it is there.
-func (r *Ring[T]) unpark(rd *Reader[T]) {
-	r.waitMu.Lock()
-	defer r.waitMu.Unlock()
-	if !rd.parked {
-		return
-	}
-	rd.parked = false
-	for i, x := range r.waiting {
-		if x == rd {
-			last := len(r.waiting) - 1
-			r.waiting[i] = r.waiting[last]
-			r.waiting[last] = nil
-			r.waiting = r.waiting[:last]
-			break
-		}
-	}
-	r.sleepers.Store(int32(len(r.waiting)))
-}
-
-// wakeAll sends every parked reader a token and forgets them. A token is a
-// non-blocking send on a one-slot channel, so the writer never waits here for
-// longer than the lock, which parked readers hold only to register.
+// wakeAll wakes every parked reader by closing the current generation
+// channel. Readers that park afterwards install a new one.
 func (r *Ring[T]) wakeAll() {
-	r.waitMu.Lock()
-	for i, rd := range r.waiting {
-		rd.parked = false
-		select {
-		case rd.wake <- struct{}{}:
-		default:
-		}
-		r.waiting[i] = nil
+	if ch := r.notify.Swap(nil); ch != nil {
+		close(*ch)
 	}
-	r.waiting = r.waiting[:0]
-	r.sleepers.Store(0)
-	r.waitMu.Unlock()
 }
