@@ -61,4 +61,3 @@ func TestIdleReadersBurnNoCPU(t *testing.T) {
 	}
 	t.Logf("%d idle readers used %v of CPU in %v", readers, used, window)
 }
-
