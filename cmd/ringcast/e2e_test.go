@@ -13,7 +13,7 @@ func TestE2EHelpAndBadFlags(t *testing.T) {
 	if err := runE2E([]string{"--help"}, &out, &out); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, want := range []string{"--budget", "RINGCAST_IDLE_CONNECTIONS", "docs/e2e.md"} {
+	for _, want := range []string{"--budget", "RINGCAST_E2E_IDLE_CONNECTIONS", "docs/e2e.md"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("help lacks %q:\n%s", want, out.String())
 		}

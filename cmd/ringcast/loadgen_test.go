@@ -22,7 +22,7 @@ func TestLoadgenCommand(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	jsonPath, htmlPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
-	t.Setenv("RINGCAST_SUBSCRIBERS", "5") // the environment twin of --subscribers
+	t.Setenv("RINGCAST_LOADGEN_SUBSCRIBERS", "5") // the environment twin of --subscribers
 	var stdout, stderr bytes.Buffer
 	err = runLoadgen([]string{
 		"--url", srv.URL, "--rate", "200", "--duration", "500ms", "--interval", "100ms",
@@ -55,7 +55,7 @@ func TestLoadgenHelpAndBadFlags(t *testing.T) {
 	if err := runLoadgen([]string{"--help"}, &out, &out); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	if !strings.Contains(out.String(), "RINGCAST_SUBSCRIBERS") || !strings.Contains(out.String(), "--scenario") {
+	if !strings.Contains(out.String(), "RINGCAST_LOADGEN_SUBSCRIBERS") || !strings.Contains(out.String(), "--scenario") {
 		t.Fatalf("help lacks flags or env twins:\n%s", out.String())
 	}
 	if err := runLoadgen([]string{"--scenario", "nope", "--quiet"}, &out, &out); err == nil || !strings.Contains(err.Error(), "scenario") {

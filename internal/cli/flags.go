@@ -17,6 +17,19 @@ func EnvName(prefix, flagName string) string {
 	return prefix + "_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// EnvPrefix is the prefix of a subcommand's environment twins. The server,
+// the main job, has the short names (RINGCAST_ADDR); every other subcommand
+// has its own namespace (RINGCAST_LOADGEN_RATE, RINGCAST_BENCH_COUNT), so that
+// a shell configured for the server does not configure the load generator it
+// runs against it.
+func EnvPrefix(command string) string {
+	first, _, _ := strings.Cut(command, " ")
+	if first == "serve" {
+		return "RINGCAST"
+	}
+	return "RINGCAST_" + strings.ToUpper(strings.ReplaceAll(first, "-", "_"))
+}
+
 // NewFlagSet returns a flag set for one subcommand whose usage text lists every
 // flag with its environment twin. summary is printed above the flags.
 func NewFlagSet(name, summary string, out io.Writer) *flag.FlagSet {
@@ -30,8 +43,8 @@ func NewFlagSet(name, summary string, out io.Writer) *flag.FlagSet {
 				fmt.Fprintf(out, " %s", typ)
 			}
 			_, usage := flag.UnquoteUsage(f)
-			fmt.Fprintf(out, "   [$%s]\n      %s", EnvName("RINGCAST", f.Name), strings.ReplaceAll(usage, "\n", "\n      "))
-			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(out, "   [$%s]\n      %s", EnvName(EnvPrefix(name), f.Name), strings.ReplaceAll(usage, "\n", "\n      "))
+			if !isZeroDefault(f.DefValue) {
 				fmt.Fprintf(out, " (default %s)", f.DefValue)
 			}
 			fmt.Fprintln(out)
@@ -59,7 +72,7 @@ func parseWithEnv(fs *flag.FlagSet, args []string, lookup func(string) (string, 
 		if given[f.Name] || firstErr != nil {
 			return
 		}
-		env := EnvName("RINGCAST", f.Name)
+		env := EnvName(EnvPrefix(fs.Name()), f.Name)
 		if v, ok := lookup(env); ok {
 			if err := fs.Set(f.Name, v); err != nil {
 				firstErr = fmt.Errorf("environment variable %s=%q: %v", env, v, err)
@@ -67,4 +80,14 @@ func parseWithEnv(fs *flag.FlagSet, args []string, lookup func(string) (string, 
 		}
 	})
 	return firstErr
+}
+
+// isZeroDefault reports a default not worth printing: the zero value of the
+// flag's type.
+func isZeroDefault(v string) bool {
+	switch v {
+	case "", "false", "0", "0s", "[]":
+		return true
+	}
+	return false
 }

@@ -13,6 +13,28 @@ func TestEnvName(t *testing.T) {
 	}
 }
 
+func TestEnvPrefix(t *testing.T) {
+	for cmd, want := range map[string]string{"serve": "RINGCAST", "loadgen": "RINGCAST_LOADGEN", "bench run": "RINGCAST_BENCH", "e2e": "RINGCAST_E2E"} {
+		if got := EnvPrefix(cmd); got != want {
+			t.Errorf("EnvPrefix(%q) = %q, want %q", cmd, got, want)
+		}
+	}
+}
+
+// A variable of the server's does not configure another subcommand.
+func TestParseOtherCommandIgnoresServerEnv(t *testing.T) {
+	env := map[string]string{"RINGCAST_RATE": "5", "RINGCAST_LOADGEN_RATE": "7"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	fs := NewFlagSet("loadgen", "test", &bytes.Buffer{})
+	rate := fs.Int("rate", 1, "events/s")
+	if err := parseWithEnv(fs, nil, lookup); err != nil {
+		t.Fatal(err)
+	}
+	if *rate != 7 {
+		t.Fatalf("rate = %d, want 7 from RINGCAST_LOADGEN_RATE", *rate)
+	}
+}
+
 func TestParsePrecedence(t *testing.T) {
 	env := map[string]string{"RINGCAST_ADDR": ":9000", "RINGCAST_KEEPALIVE": "3s", "RINGCAST_CAPACITY": "64"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
@@ -48,10 +70,14 @@ func TestUsageListsEnvTwins(t *testing.T) {
 	var out bytes.Buffer
 	fs := NewFlagSet("serve", "Serve events.", &out)
 	fs.String("admin-addr", "127.0.0.1:6060", "admin listener")
+	fs.Duration("batch-window", 0, "coalescing window")
 	fs.Usage()
 	for _, want := range []string{"Usage: ringcast serve", "Serve events.", "--admin-addr", "$RINGCAST_ADMIN_ADDR", "(default 127.0.0.1:6060)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}
+	}
+	if strings.Contains(out.String(), "(default 0s)") {
+		t.Errorf("usage prints a zero duration default:\n%s", out.String())
 	}
 }
