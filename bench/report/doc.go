@@ -160,7 +160,7 @@ func (d *doc) header() {
 		d.p(", %s", o.GoVersion)
 	}
 	d.p(". **The machine was shared and noisy**: other engineers were building and testing on the same two cores during the run, so absolute figures wander from run to run; trust medians and ratios, and the significance marks, more than any single number.\n\n")
-	d.p("**Reading the tables.** Each figure is the median of %s runs (`-count`), `-benchtime %s`. ", countText(o.Count), orDash(o.Benchtime))
+	d.p("**Reading the tables.** Each figure is the median of %s runs (interleaved passes over the matrix, `-benchtime %s`). ", countText(o.Count), orDash(o.Benchtime))
 	d.p("`±` is the confidence interval of the median as benchstat computes it (golang.org/x/perf/benchmath, no distributional assumption): 95%%, or with 5 runs their whole range (93.75%%). ")
 	d.p("Ratios are of medians; `~` means a Mann–Whitney U test does not find the difference significant at α = 0.05. ")
 	d.p("The baseline of every ratio is **%s**, the channel fan-out the seed documents recommend for live feeds.\n\n", Baseline)

@@ -1,7 +1,8 @@
 // Package suite runs the strategy benchmark suite end to end — what `make
 // bench` does: it builds bench's test binary, runs BenchmarkFanout and
-// BenchmarkSustained with progress on the terminal, keeps the raw benchfmt
-// output, profiles the headline scenarios and writes the report.
+// BenchmarkSustained Count times over (interleaved passes) with progress on
+// the terminal, keeps the raw benchfmt output, profiles the headline
+// scenarios and writes the report.
 package suite
 
 import (
@@ -114,14 +115,23 @@ func Run(ctx context.Context, root string, o Options) error {
 	env := append(os.Environ(), bench.MatrixEnv+"="+o.Matrix, bench.FilterEnv+"="+o.Filter)
 	o.Log.Info("running the suite", "scenarios", len(fanout), "sustained searches", len(sustained), "count", o.Count,
 		"benchtime", o.Benchtime, "matrix", o.Matrix, "results", o.Results)
-	for _, part := range []struct {
+	// The runs are interleaved: Count passes over the whole matrix, rather
+	// than go test -count's Count runs of each benchmark back to back, so
+	// that a burst of load from a neighbour on a shared machine spreads over
+	// many scenarios instead of spoiling every sample of one.
+	type part struct {
 		bench, benchtime string
 		n                int
-	}{{"^BenchmarkFanout$", o.Benchtime, len(fanout)}, {"^BenchmarkSustained$", "1x", len(sustained)}} {
+	}
+	var parts []part
+	for range o.Count {
+		parts = append(parts, part{"^BenchmarkFanout$", o.Benchtime, len(fanout)}, part{"^BenchmarkSustained$", "1x", len(sustained)})
+	}
+	for _, part := range parts {
 		if part.n == 0 {
 			continue
 		}
-		cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", part.bench, "-test.count", fmt.Sprint(o.Count),
+		cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", part.bench, "-test.count", "1",
 			"-test.benchtime", part.benchtime, "-test.timeout", "0")
 		cmd.Dir, cmd.Env, cmd.Stderr = filepath.Join(root, "bench"), env, os.Stderr
 		stdout, err := cmd.StdoutPipe()
