@@ -624,7 +624,7 @@ func (d *doc) method() {
 	d.p("- Peak heap: the heap's object bytes sampled every 2 ms during the run, minus their level at the start.\n")
 	d.p("- Channels have no batch operation: with batch 64 the channel strategies send the 64 events one by one, and every reader drains up to 64 events per wake-up.\n\n")
 	d.p("## Reproduce\n\n")
-	d.p("```\nmake bench                                   # this report: BENCH_COUNT=5, about 10 minutes on 2 cores\nBENCH_COUNT=10 RINGCAST_MATRIX=full make bench   # every combination of the issue's dimensions (hours)\nmake profile SCENARIO=fanout-256              # profile one scenario (aliases: `ringcast bench profile --help`)\ngo run ./cmd/ringcast bench report old.txt new.txt   # compare two result sets, benchstat-style\ngo test -run '^$' -bench 'Fanout/strategy=ring-blocking/readers=16/' -count 5 ./bench\n```\n")
+	d.p("```\nmake bench                                   # this report: BENCH_COUNT=5, about 10 minutes on 2 cores\nBENCH_COUNT=10 RINGCAST_BENCH_MATRIX=full make bench   # every combination of the issue's dimensions (hours)\nmake profile SCENARIO=fanout-256              # profile one scenario (aliases: `ringcast bench profile --help`)\ngo run ./cmd/ringcast bench report old.txt new.txt   # compare two result sets, benchstat-style\ngo test -run '^$' -bench 'Fanout/strategy=ring-blocking/readers=16/' -count 5 ./bench\n```\n")
 }
 
 // Chart size.
