@@ -158,12 +158,17 @@ func publishFizzBuzz(d *Disruptor[fizzBuzzEvent], v, k int64) error {
 	return d.Commit(lo, hi)
 }
 
-func newBenchDisruptor[T any](b *testing.B, ws WaitStrategy, pt ProducerType) *Disruptor[T] {
+// newBenchRun returns the disruptor of one benchmark run, the finish its
+// end-of-graph handlers call, and the WaitGroup that finish counts down:
+// ends is the number of handlers at the end of the graph.
+func newBenchRun[T any](b *testing.B, ws WaitStrategy, pt ProducerType, n int64, ends int) (*Disruptor[T], finish, *sync.WaitGroup) {
 	d, err := New[T](benchRingSize, WithWaitStrategy(ws), WithProducerType(pt))
 	if err != nil {
 		b.Fatal(err)
 	}
-	return d
+	wg := new(sync.WaitGroup)
+	wg.Add(ends)
+	return d, finish{n - 1, wg}, wg
 }
 
 // expectedSum is the sum of the values one producer publishes: 0..share-1
@@ -211,17 +216,14 @@ func BenchmarkUnicast1P1C(b *testing.B) {
 // disruptorSum is the disruptor side of unicast and sequencer: producers
 // publish n values into one handler that sums them.
 func disruptorSum(b *testing.B, ws WaitStrategy, pt ProducerType, producers, batch int, n int64) int64 {
-	d := newBenchDisruptor[valueEvent](b, ws, pt)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	f := finish{n - 1, &wg}
+	d, f, wg := newBenchRun[valueEvent](b, ws, pt, n, 1)
 	var sum int64
 	d.HandleEventsWith(HandlerFunc[valueEvent](func(e *valueEvent, seq int64, _ bool) error {
 		sum += e.Value
 		f.check(seq)
 		return nil
 	}))
-	runDisruptor(b, d, &wg, producers, batch, n, publishValues)
+	runDisruptor(b, d, wg, producers, batch, n, publishValues)
 	return sum
 }
 
@@ -273,16 +275,13 @@ func BenchmarkMulticast1P3C(b *testing.B) {
 		if v.wait == nil {
 			chanMulticast(b, batch, n, &add, &sub, &and)
 		} else {
-			d := newBenchDisruptor[valueEvent](b, v.wait, SingleProducer)
-			var wg sync.WaitGroup
-			wg.Add(3)
-			f := finish{n - 1, &wg}
+			d, f, wg := newBenchRun[valueEvent](b, v.wait, SingleProducer, n, 3)
 			d.HandleEventsWith(
 				HandlerFunc[valueEvent](func(e *valueEvent, seq int64, _ bool) error { add += e.Value; f.check(seq); return nil }),
 				HandlerFunc[valueEvent](func(e *valueEvent, seq int64, _ bool) error { sub -= e.Value; f.check(seq); return nil }),
 				HandlerFunc[valueEvent](func(e *valueEvent, seq int64, _ bool) error { and &= e.Value; f.check(seq); return nil }),
 			)
-			runDisruptor(b, d, &wg, 1, batch, n, publishValues)
+			runDisruptor(b, d, wg, 1, batch, n, publishValues)
 		}
 		want := expectedSum(n, 1)
 		wantAnd := int64(-1)
@@ -359,10 +358,7 @@ func BenchmarkPipeline1P3C(b *testing.B) {
 		if v.wait == nil {
 			chanPipeline(b, batch, n, &result)
 		} else {
-			d := newBenchDisruptor[functionEvent](b, v.wait, SingleProducer)
-			var wg sync.WaitGroup
-			wg.Add(1)
-			f := finish{n - 1, &wg}
+			d, f, wg := newBenchRun[functionEvent](b, v.wait, SingleProducer, n, 1)
 			d.HandleEventsWith(HandlerFunc[functionEvent](func(e *functionEvent, _ int64, _ bool) error {
 				e.StepOne = e.OperandOne + e.OperandTwo
 				return nil
@@ -376,7 +372,7 @@ func BenchmarkPipeline1P3C(b *testing.B) {
 				f.check(seq)
 				return nil
 			}))
-			runDisruptor(b, d, &wg, 1, batch, n, publishFunctions)
+			runDisruptor(b, d, wg, 1, batch, n, publishFunctions)
 		}
 		var want int64
 		for i := int64(0); i < n; i++ {
@@ -478,10 +474,7 @@ func BenchmarkDiamond1P3C(b *testing.B) {
 		if v.wait == nil {
 			chanDiamond(b, batch, n, &fizzBuzz)
 		} else {
-			d := newBenchDisruptor[fizzBuzzEvent](b, v.wait, SingleProducer)
-			var wg sync.WaitGroup
-			wg.Add(1)
-			f := finish{n - 1, &wg}
+			d, f, wg := newBenchRun[fizzBuzzEvent](b, v.wait, SingleProducer, n, 1)
 			d.HandleEventsWith(
 				HandlerFunc[fizzBuzzEvent](func(e *fizzBuzzEvent, _ int64, _ bool) error { e.Fizz = e.Value%3 == 0; return nil }),
 				HandlerFunc[fizzBuzzEvent](func(e *fizzBuzzEvent, _ int64, _ bool) error { e.Buzz = e.Value%5 == 0; return nil }),
@@ -492,7 +485,7 @@ func BenchmarkDiamond1P3C(b *testing.B) {
 				f.check(seq)
 				return nil
 			}))
-			runDisruptor(b, d, &wg, 1, batch, n, publishFizzBuzz)
+			runDisruptor(b, d, wg, 1, batch, n, publishFizzBuzz)
 		}
 		if want := (n + 14) / 15; fizzBuzz != want {
 			b.Fatalf("fizzbuzz %d, want %d", fizzBuzz, want)
