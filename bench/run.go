@@ -116,16 +116,14 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 	if sc.Rate > 0 {
 		res.PublishLate = hdrhistogram.New(1, int64(100*time.Second), 2)
 	}
+	// Start from a collected heap, so that the garbage of earlier runs (and
+	// this one's setup) is not collected during this one's timed part: a GC
+	// cycle there lands in the latency tail of whichever scenario comes next.
+	runtime.GC()
 	mem := startHeapSampler()
 
 	var watchdog *time.Timer
 	released := make(chan bool, 1)
-	if sc.Consumers != AllFast {
-		watchdog = time.AfterFunc(sc.stallLimit(), func() {
-			released <- true
-			releaseSlow()
-		})
-	}
 	if opt.StartTimer != nil {
 		opt.StartTimer()
 	}
@@ -133,6 +131,12 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 	runtime.ReadMemStats(&ms)
 	mallocs, allocBytes := ms.Mallocs, ms.TotalAlloc
 	start := Nanotime()
+	if sc.Consumers != AllFast { // the stall limit counts from the first publish
+		watchdog = time.AfterFunc(sc.stallLimit(), func() {
+			released <- true
+			releaseSlow()
+		})
+	}
 	deadline := int64(math.MaxInt64)
 	if opt.MaxTime > 0 {
 		deadline = start + int64(opt.MaxTime)

@@ -25,8 +25,8 @@ func TestSustainedFindsARate(t *testing.T) {
 	if res.Deliveries != res.Rate*2 {
 		t.Errorf("deliveries %v, want rate × readers = %v", res.Deliveries, res.Rate*2)
 	}
-	if probes < 3 || res.Probes != probes+1 {
-		t.Errorf("%d probes reported, %d counted (plus the flat-out run)", probes, res.Probes)
+	if probes < 3 || res.Probes < probes+1 {
+		t.Errorf("%d probes reported, %d counted (plus the flat-out runs)", probes, res.Probes)
 	}
 }
 
