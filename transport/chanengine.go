@@ -78,6 +78,8 @@ type chanSub struct {
 	done    chan struct{} // closed by close (C2)
 	once    sync.Once
 
+	held *frame // what wait took, for the next fill
+
 	qmu    sync.Mutex // Unbounded
 	q      []*frame
 	signal chan struct{} // capacity 1: "the queue is not empty"
@@ -203,7 +205,41 @@ func (e *chanEngine) reset(reason, lastID string, missed int64) []byte {
 	return appendReset(nil, reason, lastID, missed)
 }
 
-func (s *chanSub) fill(ctx context.Context, b *batch, wait bool) error {
+func (s *chanSub) wait(ctx context.Context) error {
+	if s.held != nil || s.dropped.Load() > 0 {
+		return nil
+	}
+	if s.ch == nil {
+		for {
+			s.qmu.Lock()
+			n := len(s.q)
+			s.qmu.Unlock()
+			if n > 0 {
+				return nil
+			}
+			select {
+			case <-s.signal:
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.e.done:
+				return errEngineClosed
+			}
+		}
+	}
+	select {
+	case f := <-s.ch:
+		s.held = f
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.kick:
+		return errSlowClient
+	case <-s.e.done:
+		return errEngineClosed
+	}
+}
+
+func (s *chanSub) fill(b *batch) error {
 	if s.kicked.Load() {
 		return errSlowClient
 	}
@@ -214,53 +250,11 @@ func (s *chanSub) fill(ctx context.Context, b *batch, wait bool) error {
 	if !newest {
 		s.noticeDrops(b)
 	}
-	var err error
+	if s.held != nil {
+		b.addFrame(s.held, false)
+		s.held = nil
+	}
 	if s.ch == nil {
-		err = s.fillQueue(ctx, b, wait)
-	} else {
-		err = s.fillChan(ctx, b, wait)
-	}
-	if newest {
-		s.noticeDrops(b)
-	}
-	return err
-}
-
-func (s *chanSub) noticeDrops(b *batch) {
-	if d := s.dropped.Swap(0); d > 0 {
-		b.addLagged(d)
-		s.e.m.laggedClients.Inc()
-		s.e.m.laggedEvents.Add(int(d))
-	}
-}
-
-func (s *chanSub) fillChan(ctx context.Context, b *batch, wait bool) error {
-	for !b.full() {
-		select {
-		case f := <-s.ch:
-			b.addFrame(f, false)
-			continue
-		default:
-		}
-		if !wait || !b.empty() {
-			return nil
-		}
-		select {
-		case f := <-s.ch:
-			b.addFrame(f, false)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.kick:
-			return errSlowClient
-		case <-s.e.done:
-			return errEngineClosed
-		}
-	}
-	return nil
-}
-
-func (s *chanSub) fillQueue(ctx context.Context, b *batch, wait bool) error {
-	for {
 		s.qmu.Lock()
 		q := s.q
 		s.q = s.spare[:0]
@@ -270,16 +264,28 @@ func (s *chanSub) fillQueue(ctx context.Context, b *batch, wait bool) error {
 			q[i] = nil
 		}
 		s.spare = q[:0]
-		if !wait || !b.empty() {
-			return nil
+	} else {
+	loop:
+		for !b.full() {
+			select {
+			case f := <-s.ch:
+				b.addFrame(f, false)
+			default:
+				break loop
+			}
 		}
-		select {
-		case <-s.signal:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.e.done:
-			return errEngineClosed
-		}
+	}
+	if newest {
+		s.noticeDrops(b)
+	}
+	return nil
+}
+
+func (s *chanSub) noticeDrops(b *batch) {
+	if d := s.dropped.Swap(0); d > 0 {
+		b.addLagged(d)
+		s.e.m.laggedClients.Inc()
+		s.e.m.laggedEvents.Add(int(d))
 	}
 }
 

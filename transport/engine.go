@@ -29,12 +29,16 @@ type engine interface {
 // A subscription belongs to one client goroutine (close may be called from
 // any goroutine).
 type subscription interface {
-	// fill appends to b what is ready: frames, and the lagged/reset notices
-	// that go between them. With wait it blocks until something is ready or
-	// ctx is done (returning ctx.Err()). It returns errSlowClient when the
-	// client must be disconnected (after b has been filled: write it first)
-	// and errEngineClosed once the engine is closed and drained.
-	fill(ctx context.Context, b *batch, wait bool) error
+	// wait blocks until fill has something to give, holding no buffer while
+	// it waits (an idle client costs its goroutine and little else). It
+	// returns ctx.Err() when ctx is done first, errSlowClient when the client
+	// must go, errEngineClosed once the engine is closed and drained.
+	wait(ctx context.Context) error
+	// fill appends to b, without waiting, what is ready: frames, and the
+	// lagged/reset notices that go between them. It returns errSlowClient
+	// when the client must be disconnected (write b first: it is what the
+	// client is owed up to there) and errEngineClosed as wait does.
+	fill(b *batch) error
 	close()
 }
 

@@ -33,6 +33,7 @@ const (
 	mTopics          = "ringcast_topics"
 	mRejected        = "ringcast_publish_rejected_total"
 	mKeepAlives      = "ringcast_keepalives_total"
+	mTopicFallbacks  = "ringcast_topic_fallbacks_total"
 )
 
 // Reasons a stream ends, the label of ringcast_disconnects_total.
@@ -66,37 +67,38 @@ const (
 type serverMetrics struct {
 	set *metrics.Set
 
-	published, delivered, opened     *metrics.Counter
-	laggedClients, laggedEvents      *metrics.Counter
-	droppedOldest, droppedNewest     *metrics.Counter
-	replayed, debounced, keepAlives  *metrics.Counter
-	publishDur, writeDur             *metrics.Histogram
-	batchSize, batchBytes            *metrics.Histogram
-	disconnects, resets, rejected    map[string]*metrics.Counter
-	connections, maxLag, topicsGauge func() float64
+	published, delivered, opened    *metrics.Counter
+	laggedClients, laggedEvents     *metrics.Counter
+	droppedOldest, droppedNewest    *metrics.Counter
+	replayed, debounced, keepAlives *metrics.Counter
+	topicFallbacks                  *metrics.Counter
+	publishDur, writeDur            *metrics.Histogram
+	batchSize, batchBytes           *metrics.Histogram
+	disconnects, resets, rejected   map[string]*metrics.Counter
 }
 
 func newServerMetrics(connections, maxLag, topics func() float64) *serverMetrics {
 	s := metrics.NewSet()
 	m := &serverMetrics{
-		set:           s,
-		published:     s.NewCounter(mEventsPublished),
-		delivered:     s.NewCounter(mEventsDelivered),
-		opened:        s.NewCounter(mConnsOpened),
-		laggedClients: s.NewCounter(mLaggedClients),
-		laggedEvents:  s.NewCounter(mLaggedEvents),
-		droppedOldest: s.NewCounter(mDroppedEvents + `{reason="drop-oldest"}`),
-		droppedNewest: s.NewCounter(mDroppedEvents + `{reason="drop-newest"}`),
-		replayed:      s.NewCounter(mReplayed),
-		debounced:     s.NewCounter(mDebounced),
-		keepAlives:    s.NewCounter(mKeepAlives),
-		publishDur:    s.NewHistogram(mPublishDuration),
-		writeDur:      s.NewHistogram(mWriteDuration),
-		batchSize:     s.NewHistogram(mBatchSize),
-		batchBytes:    s.NewHistogram(mBatchBytes),
-		disconnects:   map[string]*metrics.Counter{},
-		resets:        map[string]*metrics.Counter{},
-		rejected:      map[string]*metrics.Counter{},
+		set:            s,
+		published:      s.NewCounter(mEventsPublished),
+		delivered:      s.NewCounter(mEventsDelivered),
+		opened:         s.NewCounter(mConnsOpened),
+		laggedClients:  s.NewCounter(mLaggedClients),
+		laggedEvents:   s.NewCounter(mLaggedEvents),
+		droppedOldest:  s.NewCounter(mDroppedEvents + `{reason="drop-oldest"}`),
+		droppedNewest:  s.NewCounter(mDroppedEvents + `{reason="drop-newest"}`),
+		replayed:       s.NewCounter(mReplayed),
+		debounced:      s.NewCounter(mDebounced),
+		keepAlives:     s.NewCounter(mKeepAlives),
+		topicFallbacks: s.NewCounter(mTopicFallbacks),
+		publishDur:     s.NewHistogram(mPublishDuration),
+		writeDur:       s.NewHistogram(mWriteDuration),
+		batchSize:      s.NewHistogram(mBatchSize),
+		batchBytes:     s.NewHistogram(mBatchBytes),
+		disconnects:    map[string]*metrics.Counter{},
+		resets:         map[string]*metrics.Counter{},
+		rejected:       map[string]*metrics.Counter{},
 	}
 	for _, r := range []string{goneClient, goneWriteError, goneWriteTimeout, goneSlow, goneShutdown, goneClosed} {
 		m.disconnects[r] = s.NewCounter(mDisconnects + `{reason="` + r + `"}`)

@@ -219,7 +219,9 @@ func TestLagDropOldest(t *testing.T) {
 		perTopic bool   // a filtered reader: one notice per topic, before its next event
 	}{
 		{"all topics", Config{Capacity: 16}, nil, strings.Repeat("a", 40), false},
-		{"one topic", Config{Capacity: 1024, TopicCapacity: 8}, []string{"a"}, strings.Repeat("ba", 20) + "bbbbba", false},
+		// The topic's ring (8) and the global ring (16) both forget: the
+		// count comes from the topic's ring.
+		{"one topic", Config{Capacity: 16, TopicCapacity: 8}, []string{"a"}, strings.Repeat("ba", 30) + "bbbbba", false},
 		{"several topics", Config{Capacity: 16}, []string{"a", "c"}, strings.Repeat("bca", 20), true},
 	}
 	for _, tc := range cases {
@@ -232,6 +234,9 @@ func TestLagDropOldest(t *testing.T) {
 				// The topic ring's window, in global seqs: its oldest frame.
 				r := e.topics["a"].ring
 				oldest = peek(r, r.Oldest()).seq
+				if e.global.Oldest() <= 2 {
+					t.Fatalf("the global ring still holds everything: no loss to count")
+				}
 			}
 			want, skipped := overrun(strings.Join(tc.topics, ""), tc.pattern, oldest, tc.perTopic)
 			var total uint64
@@ -308,4 +313,33 @@ func TestLagDisconnect(t *testing.T) {
 			t.Fatalf("resume after an overrun: %s; want a reset, missed 40", fmtEvents(evs))
 		}
 	})
+}
+
+// TestTopicRingFallback: a single-topic client that falls behind its topic's
+// small ring continues from the global ring without loss, then goes back to
+// its topic's ring once it has caught up.
+func TestTopicRingFallback(t *testing.T) {
+	ts, g, c := lagSetup(t, Config{Capacity: 1024, TopicCapacity: 8}, eventsPath("a"), "a")
+	pattern := strings.Repeat("ab", 20) // a at 2,4,..,40: 20 events, far more than its ring holds
+	publishPattern(ts, pattern)
+	g.release()
+	want, _ := overrun("a", pattern, 1, false)
+	if got := seqs(t, c.next(20, 5*time.Second)); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if got := ts.metric("ringcast_topic_fallbacks_total"); got != 1 {
+		t.Fatalf("fallbacks = %v; want 1", got)
+	}
+	e := ts.eng.(*ringEngine)
+	waitFor(t, "the reader back on the topic's ring", 5*time.Second, func() bool {
+		return e.topics["a"].ring.Readers() == 1 && e.global.Readers() == 0
+	})
+	publishPattern(ts, "bab") // seq 42..44: a at 43
+	if got := seqs(t, c.next(1, 5*time.Second)); got != "43" {
+		t.Fatalf("after the promotion: %s", got)
+	}
+	c.expectNothing(20 * time.Millisecond)
+	if ts.metric("ringcast_lagged_events_total") != 0 {
+		t.Fatalf("events counted as lost")
+	}
 }

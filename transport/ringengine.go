@@ -24,6 +24,16 @@ package transport
 //   E4. publish makes a batch visible in the topic rings before the global
 //       ring, so any id a client has seen is already in its topic's ring.
 //
+//   T1. A reader of a topic's ring that falls behind (3/4 of that ring, or
+//       an overrun) is demoted: it continues on the global ring, filtered,
+//       from the event after the last it accounted for (upTo), which loses
+//       nothing while the global ring still holds it. So a single-topic
+//       client tolerates as much lag as an all-topics one, although topic
+//       rings are small.
+//   T2. A demoted reader that has caught up (its position is past the
+//       cursor, under mu) is promoted back to its topic's ring, at the first
+//       frame after upTo (E3 makes that exact).
+//
 // Lag counts. A reader of the global ring (all topics) or of a topic ring gets
 // the exact count from ring.LagError. A filtered reader cannot: the ring's
 // count includes other topics' events. It keeps, per topic, the topicSeq of
@@ -244,8 +254,10 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 			ts = e.state(sel.topics[0], true) // subscribers never create ring-less states
 		}
 		if ts != nil && ts.ring != nil {
+			s.topic = ts
 			if !resuming {
 				s.attach(ts.ring.Subscribe(), ts.ring.Cap())
+				s.upTo, s.topicLast = cursor, ts.count
 				return s, reset, nil
 			}
 			if pos, ok := firstAfter(ts.ring, g); ok {
@@ -255,15 +267,18 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 				}
 				s.attach(rd, ts.ring.Cap())
 				s.replayUntil = cursor
+				s.upTo, s.topicLast = g, pos-1
 				return s, reset, nil
 			}
 			if g+1 < e.global.Oldest() {
 				reset = e.reset(resetTooOld, res.raw, unknownMissed)
 				s.attach(ts.ring.Subscribe(), ts.ring.Cap())
+				s.upTo, s.topicLast = cursor, ts.count
 				return s, reset, nil
 			}
 			// The topic's ring lost events after g that the global ring
-			// still holds: replay from there, filtered.
+			// still holds: replay from there, filtered, and move to the
+			// topic's ring once caught up (promote).
 		}
 	}
 
@@ -283,6 +298,7 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 			s.known[i] = true
 		}
 		s.attach(e.global.Subscribe(), e.global.Cap())
+		s.upTo = cursor
 		return s, reset, nil
 	}
 	for i, t := range sel.topics {
@@ -304,6 +320,7 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 	}
 	s.attach(rd, e.global.Cap())
 	s.replayUntil = cursor
+	s.upTo = g
 	return s, reset, nil
 }
 
@@ -348,11 +365,16 @@ func (e *ringEngine) close() {
 type ringSub struct {
 	e           *ringEngine
 	rd          *ring.Reader[*frame]
-	limit       uint64 // Disconnect: the lag beyond which the client is let go
-	replayUntil uint64 // frames with seq <= replayUntil are replays
-	lastID      string // the resume id, for a reset before anything was sent
-	lastSeq     uint64 // seq of the last frame delivered
+	limit       uint64      // Disconnect: the lag beyond which the client is let go
+	replayUntil uint64      // frames with seq <= replayUntil are replays
+	lastID      string      // the resume id, for a reset before anything was sent
+	lastSeq     uint64      // seq of the last frame delivered, 0 if none
+	upTo        uint64      // every event of the client's topics up to this seq is delivered or accounted for
+	topic       *topicState // a single topic with a ring: where a demoted reader goes back to
+	topicLast   uint64      // on the topic's ring: topicSeq of the last event accounted for
 	one         [1]*frame
+	held        *frame // what wait took, for the next fill
+	heldErr     error  // a lag wait ran into, for the next fill
 
 	// Filtered readers only (sel.all false, reading the global ring).
 	sel   selection
@@ -370,47 +392,139 @@ func (s *ringSub) attach(rd *ring.Reader[*frame], capacity int) {
 
 func (s *ringSub) filtered() bool { return s.last != nil }
 
-func (s *ringSub) fill(ctx context.Context, b *batch, wait bool) error {
+func (s *ringSub) wait(ctx context.Context) error {
+	if s.held != nil || s.heldErr != nil {
+		return nil
+	}
+	n, err := s.rd.NextBatch(ctx, s.one[:])
+	switch {
+	case n > 0:
+		s.held, s.one[0] = s.one[0], nil
+		return nil
+	case errors.Is(err, ring.ErrLagged):
+		s.heldErr = err
+		return nil
+	case errors.Is(err, ring.ErrClosed):
+		return errEngineClosed
+	}
+	return err
+}
+
+func (s *ringSub) fill(b *batch) error {
+	pos, lag := s.rd.Position(), s.rd.Lag()
+	if s.held != nil { // wait took it: count it as unread
+		pos, lag = pos-1, lag+1
+	}
+	if lag > s.limit {
+		if s.onTopicRing() {
+			// Falling behind on the topic's small ring: continue from the
+			// global ring, before anything is lost (T1).
+			s.deliverHeld(b)
+			s.demote()
+		} else if s.e.policy == Disconnect && pos > s.replayUntil {
+			// A replay may start further behind than the limit; only
+			// falling behind while live counts (an overrun during the
+			// replay still does, below).
+			return errSlowClient
+		}
+	}
+	s.deliverHeld(b)
+	err := s.heldErr
+	s.heldErr = nil
 	if b.scratch == nil {
 		b.scratch = make([]*frame, batchReads)
 	}
-	// A replay may start further behind than the limit; only falling behind
-	// while live counts (an overrun during the replay still does, below).
-	if s.e.policy == Disconnect && s.rd.Position() > s.replayUntil && s.rd.Lag() > s.limit {
-		return errSlowClient
-	}
-	for !b.full() {
-		n, err := s.rd.TryNextBatch(b.scratch)
-		if n == 0 && err == ring.ErrEmpty {
-			if !wait || !b.empty() {
-				break
+	for {
+		if err == nil {
+			if b.full() {
+				return nil
 			}
-			n, err = s.rd.NextBatch(ctx, s.one[:])
+			var n int
+			n, err = s.rd.TryNextBatch(b.scratch)
 			if n > 0 {
-				s.deliver(s.one[:n], b)
-				s.one[0] = nil
+				s.deliver(b.scratch[:n], b)
 				continue
 			}
 		}
-		if n > 0 {
-			s.deliver(b.scratch[:n], b)
-			continue
-		}
 		var lag *ring.LagError
-		if errors.As(err, &lag) {
+		switch {
+		case err == ring.ErrEmpty:
+			if s.topic != nil && s.filtered() {
+				s.promote()
+			}
+			return nil
+		case errors.As(err, &lag):
+			if s.onTopicRing() && s.demote() {
+				err = nil // nothing lost: the global ring still had it
+				continue
+			}
 			s.e.m.laggedClients.Inc()
 			if s.e.policy == Disconnect {
 				return errSlowClient
 			}
 			s.lagged(lag.Missed, b)
-			continue
-		}
-		if errors.Is(err, ring.ErrClosed) {
+			err = nil
+		case errors.Is(err, ring.ErrClosed):
 			return errEngineClosed
+		default:
+			return err
 		}
-		return err
 	}
-	return nil
+}
+
+func (s *ringSub) deliverHeld(b *batch) {
+	if s.held != nil {
+		s.one[0], s.held = s.held, nil
+		s.deliver(s.one[:], b)
+	}
+}
+
+// onTopicRing reports whether s reads its topic's own ring.
+func (s *ringSub) onTopicRing() bool { return s.topic != nil && !s.filtered() }
+
+// demote moves a reader of a topic's ring, which is small, to the global
+// ring, filtered to the topic, right after the last event it accounted for,
+// when the global ring still holds that (T1). It reports whether it did.
+func (s *ringSub) demote() bool {
+	e := s.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed || s.upTo+1 < e.global.Oldest() {
+		return false
+	}
+	rd, err := e.global.SubscribeFrom(s.upTo + 1)
+	if err != nil {
+		return false
+	}
+	s.rd.Close()
+	s.attach(rd, e.global.Cap())
+	s.sel = newSelection([]string{s.topic.name})
+	s.last, s.known = []uint64{s.topicLast}, []bool{true}
+	e.m.topicFallbacks.Inc()
+	return true
+}
+
+// promote moves a demoted reader, now caught up, back to its topic's ring
+// (T2), so that it stops waking for other topics' events.
+func (s *ringSub) promote() {
+	e := s.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed || s.rd.Position() <= e.global.Cursor() || !s.known[0] {
+		return // not caught up yet (or the count is not known)
+	}
+	pos, ok := firstAfter(s.topic.ring, s.upTo)
+	if !ok {
+		return
+	}
+	rd, err := s.topic.ring.SubscribeFrom(pos)
+	if err != nil {
+		return
+	}
+	s.rd.Close()
+	s.attach(rd, s.topic.ring.Cap())
+	s.topicLast = s.last[0]
+	s.sel, s.last, s.known = selection{}, nil, nil
 }
 
 func (s *ringSub) lagged(missed uint64, b *batch) {
@@ -448,7 +562,10 @@ func (s *ringSub) deliver(frames []*frame, b *batch) {
 			s.last[t], s.known[t] = f.topicSeq, true
 		}
 		b.addFrame(f, f.seq <= s.replayUntil)
-		s.lastSeq = f.seq
+		s.lastSeq, s.upTo = f.seq, f.seq
+		if !s.filtered() {
+			s.topicLast = f.topicSeq
+		}
 	}
 }
 

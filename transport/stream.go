@@ -128,28 +128,30 @@ func (st *stream) run(sub subscription) string {
 	s := st.srv
 	for {
 		w := st.wake.Load()
-		b := getBatch()
-		err := sub.fill(w, b, true)
-		if err == nil && s.cfg.BatchWindow > 0 && !b.full() {
-			// Coalesce: wait out the window, then take what else is ready.
-			t := time.NewTimer(s.cfg.BatchWindow)
-			select {
-			case <-t.C:
-			case <-w.Done():
+		err := sub.wait(w) // S4: no batch held while waiting
+		if err == nil {
+			if s.cfg.BatchWindow > 0 {
+				// Coalesce: wait out the window, then take all that is ready.
+				t := time.NewTimer(s.cfg.BatchWindow)
+				select {
+				case <-t.C:
+				case <-w.Done():
+				}
+				t.Stop()
 			}
-			t.Stop()
-			err = sub.fill(w, b, false)
+			b := getBatch()
+			err = sub.fill(b)
+			if !b.empty() {
+				if werr := st.write(b, nil); werr != nil {
+					putBatch(b)
+					return writeReason(werr)
+				}
+				if h := s.testHookAfterWrite; h != nil {
+					h()
+				}
+			}
+			putBatch(b)
 		}
-		if !b.empty() {
-			if werr := st.write(b, nil); werr != nil {
-				putBatch(b)
-				return writeReason(werr)
-			}
-			if h := s.testHookAfterWrite; h != nil {
-				h()
-			}
-		}
-		putBatch(b)
 		switch {
 		case err == nil:
 			continue
@@ -160,7 +162,7 @@ func (st *stream) run(sub subscription) string {
 			st.end()
 			return goneClosed
 		case w.Err() == nil:
-			return goneWriteError // unreachable: fill fails only as above or on w
+			return goneWriteError // unreachable: wait fails only as above or on w
 		}
 		// The wake context fired: shutdown, or a keep-alive is due.
 		if s.closing.Load() {
@@ -189,19 +191,17 @@ var keepAliveFrame = []byte(": keep-alive\n\n")
 
 // drain writes what is ready without waiting: the last look at shutdown.
 func (st *stream) drain(sub subscription) {
-	b := getBatch()
-	defer putBatch(b)
 	for {
-		if err := sub.fill(context.Background(), b, false); err != nil || b.empty() {
-			if !b.empty() {
-				_ = st.write(b, nil)
-			}
+		b := getBatch()
+		err := sub.fill(b)
+		empty := b.empty()
+		if !empty && st.write(b, nil) != nil {
+			err = errSlowClient // stop: the client is gone
+		}
+		putBatch(b)
+		if err != nil || empty {
 			return
 		}
-		if err := st.write(b, nil); err != nil {
-			return
-		}
-		b.reset()
 	}
 }
 
