@@ -70,8 +70,9 @@ func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
-		// Return at once so that fasthttp releases the request context; the
+		// startStream returns once the stream is running on a goroutine of
+		// its own, so that fasthttp releases the request context; the
 		// connection is ours (KeepHijackedConns).
-		go s.serveStream(c, req)
+		s.startStream(c, &req)
 	})
 }

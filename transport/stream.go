@@ -79,27 +79,28 @@ func putBatch(b *batch) {
 	batchPool.Put(b)
 }
 
-// serveStream runs one client's stream on a hijacked connection.
-func (s *Server) serveStream(c net.Conn, req streamRequest) {
+// startStream opens one client's stream on a hijacked connection: it runs
+// on the hijack goroutine, then hands the stream to a goroutine of its own.
+// That goroutine starts small and only ever waits and writes, so an idle
+// stream's stack stays at the minimum the runtime allows (S4).
+func (s *Server) startStream(c net.Conn, req *streamRequest) {
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		c = u.UnsafeConn() // the raw connection: direct writes, and the peer check
 	}
-	defer c.Close()
 	st := &stream{srv: s, conn: c, chunked: !req.http10}
 	st.wake.Store(newWakeCtx())
 	if !s.addStream(st) {
 		writeRaw503(c)
+		c.Close()
 		return
 	}
-	defer s.removeStream(st)
 	sub, reset, err := s.eng.subscribe(req.sel, req.res)
 	if err != nil {
 		writeRaw503(c)
+		st.finish(nil, "")
 		return
 	}
-	defer sub.close()
 	s.m.opened.Inc()
-
 	b := getBatch()
 	b.buf = append(b.buf, s.retryFrame...)
 	if reset != nil {
@@ -110,17 +111,30 @@ func (s *Server) serveStream(c net.Conn, req streamRequest) {
 		st.setDeadline()
 		_, _ = c.Write(head)
 		putBatch(b)
+		st.finish(sub, "")
 		return
 	}
 	err = st.write(b, head)
 	putBatch(b)
 	if err != nil {
-		s.m.disconnects[writeReason(err)].Inc()
+		st.finish(sub, writeReason(err))
 		return
 	}
-	reason := st.run(sub)
-	s.m.disconnects[reason].Inc()
-	s.log.Debug("stream ended", "remote", c.RemoteAddr().String(), "reason", reason)
+	go st.serve(sub)
+}
+
+func (st *stream) serve(sub subscription) { st.finish(sub, st.run(sub)) }
+
+// finish releases what the stream holds (S3), counting why it ended.
+func (st *stream) finish(sub subscription, reason string) {
+	if sub != nil {
+		sub.close()
+	}
+	st.conn.Close()
+	st.srv.removeStream(st)
+	if reason != "" {
+		st.srv.m.disconnects[reason].Inc()
+	}
 }
 
 // run is the stream's loop; it returns why the stream ended.
@@ -272,7 +286,7 @@ func writeReason(err error) string {
 }
 
 // appendHead appends the HTTP response head of a stream.
-func (s *Server) appendHead(dst []byte, req streamRequest) []byte {
+func (s *Server) appendHead(dst []byte, req *streamRequest) []byte {
 	if req.http10 {
 		dst = append(dst, "HTTP/1.0 200 OK\r\n"...)
 	} else {
