@@ -57,6 +57,7 @@ type Config struct {
 	TopicCapacity int
 	// MaxTopicRings bounds how many topics get a ring of their own. Topics
 	// beyond it still work: their subscribers read the global ring, filtered.
+	// -1: no topic rings at all.
 	MaxTopicRings int
 	// ChanBuffer is the per-client channel size of the chan engine.
 	ChanBuffer int
@@ -187,8 +188,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("capacity %d out of range [2, %d]", c.Capacity, 1<<28)
 	case c.TopicCapacity < 2 || c.TopicCapacity > 1<<24:
 		return c, fmt.Errorf("topic-capacity %d out of range [2, %d]", c.TopicCapacity, 1<<24)
-	case c.MaxTopicRings < 0:
-		return c, fmt.Errorf("max-topic-rings %d must not be negative", c.MaxTopicRings)
+	case c.MaxTopicRings < -1:
+		return c, fmt.Errorf("max-topic-rings %d must be -1 (none) or more", c.MaxTopicRings)
 	case c.ChanBuffer < 1:
 		return c, fmt.Errorf("chan-buffer %d must be at least 1", c.ChanBuffer)
 	case c.KeepAlive < time.Millisecond:

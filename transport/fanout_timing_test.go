@@ -24,8 +24,9 @@ import (
 // benchClient counts the frames (blank-line terminated) of one stream. It
 // speaks HTTP/1.0, so the body is the bare event stream, no chunk framing.
 type benchClient struct {
-	conn   net.Conn
-	frames atomic.Int64
+	conn     net.Conn
+	frames   atomic.Int64
+	onFrames func(total int64) // called with the new total after each read that completed frames
 }
 
 func dialBench(b *testing.B, addr, path string) *benchClient {
@@ -62,7 +63,10 @@ func (c *benchClient) run() {
 			prev = p[len(p)-1]
 		}
 		if k > 0 {
-			c.frames.Add(int64(k))
+			total := c.frames.Add(int64(k))
+			if c.onFrames != nil {
+				c.onFrames(total)
+			}
 		}
 		if err != nil {
 			return
@@ -161,26 +165,75 @@ func BenchmarkFanoutThroughput(b *testing.B) {
 	}
 }
 
+// roundClients are bench clients that report, without polling, when every
+// one of them has received its share of a round.
+type roundClients struct {
+	cs        []*benchClient
+	target    atomic.Int64 // frames each client must reach (retry frame included)
+	remaining atomic.Int64
+	done      chan struct{}
+}
+
+func newRoundClients(b *testing.B, ts *testServer, paths []string) (*roundClients, *sync.WaitGroup) {
+	r := &roundClients{done: make(chan struct{}, 1)}
+	r.target.Store(1)
+	r.remaining.Store(int64(len(paths)))
+	var wg sync.WaitGroup
+	for _, p := range paths {
+		c := dialBench(b, ts.addr, p)
+		r.cs = append(r.cs, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var reported int64 // the last target this client counted itself in for
+			c.onFrames = func(n int64) {
+				if t := r.target.Load(); n >= t && reported < t {
+					reported = t
+					if r.remaining.Add(-1) == 0 {
+						r.done <- struct{}{}
+					}
+				}
+			}
+			c.run()
+		}()
+	}
+	<-r.done // everyone has the retry frame
+	return r, &wg
+}
+
+// expect arms the next round: each of the first n clients (all when n < 0)
+// must reach target frames.
+func (r *roundClients) expect(target int64, n int) {
+	if n < 0 {
+		n = len(r.cs)
+	}
+	r.remaining.Store(int64(n))
+	r.target.Store(target)
+}
+
 // BenchmarkFanoutLatency publishes one event at a time and waits until every
 // client has it: ns/op is the time for one event to reach all clients when
-// they are idle (the wake-up path).
+// they are idle (the wake-up path), clients in this process included.
 func BenchmarkFanoutLatency(b *testing.B) {
 	for _, engine := range []Engine{EngineRing, EngineChan} {
-		for _, clients := range []int{1, 100} {
+		for _, clients := range []int{1, 100, 1000} {
 			b.Run(fmt.Sprintf("engine=%s/clients=%d", engine, clients), func(b *testing.B) {
 				ts := benchServer(b, Config{Engine: engine})
-				cs, wg := fanout(b, ts, clients, "/events?topic=t")
+				paths := make([]string, clients)
+				for i := range paths {
+					paths[i] = "/events?topic=t"
+				}
+				r, wg := newRoundClients(b, ts, paths)
 				b.ResetTimer()
 				for i := range b.N {
+					r.expect(int64(i+2), -1)
 					if _, err := ts.Publish(Event{Topic: "t", Data: payload128}); err != nil {
 						b.Fatal(err)
 					}
-					for slowest(cs) < int64(i+1) {
-						runtime.Gosched()
-					}
+					<-r.done
 				}
 				b.StopTimer()
-				for _, c := range cs {
+				for _, c := range r.cs {
 					c.conn.Close()
 				}
 				wg.Wait()
@@ -189,72 +242,48 @@ func BenchmarkFanoutLatency(b *testing.B) {
 	}
 }
 
-// BenchmarkTopicIsolation: 1,000 clients on 1,000 topics, events spread over
-// the topics, against 1,000 clients of one topic with the same total
-// deliveries: a topic's clients should not pay for other topics' traffic.
+// BenchmarkTopicIsolation: 1,000 clients, each on a topic of its own; each
+// op publishes one event to one topic (round robin) and waits for its one
+// client. With a ring per topic the other 999 clients never wake; with
+// max-topic-rings=-1 every client reads the global ring and skips the other
+// topics' events, so each event wakes all of them.
 func BenchmarkTopicIsolation(b *testing.B) {
 	const clients = 1000
-	for _, engine := range []Engine{EngineRing, EngineChan} {
-		for _, spread := range []bool{false, true} {
-			name := fmt.Sprintf("engine=%s/topics=1", engine)
-			if spread {
-				name = fmt.Sprintf("engine=%s/topics=%d", engine, clients)
+	for _, v := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"engine=ring", Config{Engine: EngineRing}},
+		{"engine=ring/max-topic-rings=-1", Config{Engine: EngineRing, MaxTopicRings: -1}},
+		{"engine=chan", Config{Engine: EngineChan}},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			ts := benchServer(b, v.cfg)
+			paths := make([]string, clients)
+			for i := range paths {
+				paths[i] = fmt.Sprintf("/events?topic=t%d", i)
 			}
-			b.Run(name, func(b *testing.B) {
-				ts := benchServer(b, Config{Engine: engine})
-				cs := make([]*benchClient, clients)
-				var wg sync.WaitGroup
-				for i := range cs {
-					topic := "t"
-					if spread {
-						topic = fmt.Sprintf("t%d", i)
-					}
-					cs[i] = dialBench(b, ts.addr, "/events?topic="+topic)
-					wg.Add(1)
-					go func() { defer wg.Done(); cs[i].run() }()
+			r, wg := newRoundClients(b, ts, paths)
+			// Round robin: client i's k-th event is op k*clients+i.
+			b.ResetTimer()
+			for i := range b.N {
+				c := r.cs[i%clients]
+				want := c.frames.Load() + 1
+				r.remaining.Store(1)
+				// Only this client's callback can match: the others wait for
+				// frames that never come in this op.
+				r.target.Store(want)
+				if _, err := ts.Publish(Event{Topic: fmt.Sprintf("t%d", i%clients), Data: payload128}); err != nil {
+					b.Fatal(err)
 				}
-				for _, c := range cs {
-					for c.frames.Load() < 1 {
-						time.Sleep(time.Millisecond)
-					}
-				}
-				total := func() int64 {
-					var s int64
-					for _, c := range cs {
-						s += c.frames.Load() - 1
-					}
-					return s
-				}
-				b.ResetTimer()
-				// Each op delivers `clients` events in all: one event to all
-				// clients of one topic, or one event to each of the topics.
-				batch := make([]Event, 0, clients)
-				for i := range b.N {
-					batch = batch[:0]
-					if spread {
-						for j := range clients {
-							batch = append(batch, Event{Topic: fmt.Sprintf("t%d", j), Data: payload128})
-						}
-					} else {
-						batch = append(batch, Event{Topic: "t", Data: payload128})
-					}
-					if _, err := ts.Publish(batch...); err != nil {
-						b.Fatal(err)
-					}
-					for total() < int64(i+1)*clients-int64(256*clients) {
-						runtime.Gosched()
-					}
-				}
-				for total() < int64(b.N)*clients {
-					runtime.Gosched()
-				}
-				b.StopTimer()
-				for _, c := range cs {
-					c.conn.Close()
-				}
-				wg.Wait()
-			})
-		}
+				<-r.done
+			}
+			b.StopTimer()
+			for _, c := range r.cs {
+				c.conn.Close()
+			}
+			wg.Wait()
+		})
 	}
 }
 

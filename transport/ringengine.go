@@ -85,7 +85,7 @@ func newRingEngine(cfg *Config, m *serverMetrics) (*ringEngine, error) {
 		epoch:    cfg.Epoch,
 		policy:   cfg.SlowClient,
 		topicCap: cfg.TopicCapacity,
-		maxRings: cfg.MaxTopicRings,
+		maxRings: max(cfg.MaxTopicRings, 0), // -1: none
 		m:        m,
 		global:   g,
 		topics:   map[string]*topicState{},
