@@ -269,6 +269,12 @@ func BenchmarkRead(b *testing.B) {
 			vs := make([]payload, 64)
 			buf := make([]payload, 64)
 			ctx := context.Background()
+			for range 2 * benchCapacity / 64 { // the first laps allocate the pages
+				r.PublishBatch(vs)
+				for range 64 {
+					rd.Next(ctx)
+				}
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i += 64 {
