@@ -117,7 +117,7 @@ func DefaultConfig() Config {
 		Engine:        EngineRing,
 		SlowClient:    DropOldest,
 		Capacity:      1 << 16,
-		TopicCapacity: 256,
+		TopicCapacity: 4096,
 		MaxTopicRings: 10_000,
 		ChanBuffer:    1024,
 		KeepAlive:     15 * time.Second,
