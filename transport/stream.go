@@ -131,10 +131,10 @@ func (st *stream) finish(sub subscription, reason string) {
 		sub.close()
 	}
 	st.conn.Close()
-	st.srv.removeStream(st)
 	if reason != "" {
-		st.srv.m.disconnects[reason].Inc()
+		st.srv.m.disconnects[reason].Inc() // before Shutdown can see the stream gone
 	}
+	st.srv.removeStream(st)
 }
 
 // run is the stream's loop; it returns why the stream ended.
