@@ -211,6 +211,23 @@ func (r *roundClients) expect(target int64, n int) {
 	r.target.Store(target)
 }
 
+// round publishes one event to topic and waits until n clients (all when
+// n < 0) have target frames.
+func (r *roundClients) round(b *testing.B, ts *testServer, topic string, target int64, n int) {
+	r.expect(target, n)
+	if _, err := ts.Publish(Event{Topic: topic, Data: payload128}); err != nil {
+		b.Fatal(err)
+	}
+	<-r.done
+}
+
+func (r *roundClients) close(wg *sync.WaitGroup) {
+	for _, c := range r.cs {
+		c.conn.Close()
+	}
+	wg.Wait()
+}
+
 // BenchmarkFanoutLatency publishes one event at a time and waits until every
 // client has it: ns/op is the time for one event to reach all clients when
 // they are idle (the wake-up path), clients in this process included.
@@ -226,17 +243,10 @@ func BenchmarkFanoutLatency(b *testing.B) {
 				r, wg := newRoundClients(b, ts, paths)
 				b.ResetTimer()
 				for i := range b.N {
-					r.expect(int64(i+2), -1)
-					if _, err := ts.Publish(Event{Topic: "t", Data: payload128}); err != nil {
-						b.Fatal(err)
-					}
-					<-r.done
+					r.round(b, ts, "t", int64(i+2), -1)
 				}
 				b.StopTimer()
-				for _, c := range r.cs {
-					c.conn.Close()
-				}
-				wg.Wait()
+				r.close(wg)
 			})
 		}
 	}
@@ -267,22 +277,13 @@ func BenchmarkTopicIsolation(b *testing.B) {
 			// Round robin: client i's k-th event is op k*clients+i.
 			b.ResetTimer()
 			for i := range b.N {
-				c := r.cs[i%clients]
-				want := c.frames.Load() + 1
-				r.remaining.Store(1)
-				// Only this client's callback can match: the others wait for
-				// frames that never come in this op.
-				r.target.Store(want)
-				if _, err := ts.Publish(Event{Topic: fmt.Sprintf("t%d", i%clients), Data: payload128}); err != nil {
-					b.Fatal(err)
-				}
-				<-r.done
+				// Only this client's callback can match: the others get no
+				// frame in this op.
+				want := r.cs[i%clients].frames.Load() + 1
+				r.round(b, ts, fmt.Sprintf("t%d", i%clients), want, 1)
 			}
 			b.StopTimer()
-			for _, c := range r.cs {
-				c.conn.Close()
-			}
-			wg.Wait()
+			r.close(wg)
 		})
 	}
 }
