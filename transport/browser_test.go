@@ -371,7 +371,10 @@ type browserServer struct {
 
 func startBrowserServer(t *testing.T, epoch string, cfg Config) *browserServer {
 	t.Helper()
-	cfg.Epoch, cfg.Retry, cfg.TopicCapacity, cfg.Logger = epoch, 200*time.Millisecond, 16, testLogger()
+	// Both rings small: a single-topic reader overrun on its topic ring carries on
+	// from the global ring without loss, so the lag notice needs both overrun.
+	cfg.Epoch, cfg.Retry, cfg.Logger = epoch, 200*time.Millisecond, testLogger()
+	cfg.TopicCapacity, cfg.Capacity = 16, 16
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
