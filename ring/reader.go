@@ -38,10 +38,11 @@ type Reader[T any] struct {
 	state  atomic.Uint64
 	closed atomic.Bool
 	done   chan struct{} // closed by Close: wakes a parked owner
+	slot   int           // index in ring.readers; guarded by ring.mu
 
 	// Readers are allocated one by one; the padding gives each its own pair of
 	// cache lines, so that readers storing their state never share a line.
-	_ [128 - 88]byte
+	_ [128 - 96]byte
 }
 
 // The padding above assumes this layout; the build fails if it changes.

@@ -121,8 +121,34 @@ type Ring[T any] struct {
 	notify atomic.Pointer[chan struct{}] // closed to wake parked readers; nil when none wait
 	_      cacheLinePad
 
-	readers atomic.Pointer[[]*Reader[T]] // copy-on-write, changed under mu
-	mu      sync.Mutex
+	// The readers, for the writer's scans (R3) and for Readers and MaxLag.
+	readers  atomic.Pointer[readerTable[T]]
+	nreaders atomic.Int64
+	mu       sync.Mutex // serialises Subscribe and Reader.Close
+	used     int        // slots of the current table handed out so far; guarded by mu
+	vacant   []int      // slots freed by Close, to hand out again; guarded by mu
+}
+
+// readerTable holds the open readers in slots of atomic pointers (nil: no
+// reader). A Subscribe fills a vacant slot, and Close empties its slot, each in
+// O(1); a full table is replaced by a copy twice its size. A scan that loaded
+// an older table may still see a closed reader there: harmless, since a closed
+// reader never announces busy while it copies, and at worst pins pages for
+// one scan. A reader that subscribes after a scan loaded its table (or after
+// it passed the slot) registers after that scan began, so it can only load
+// pages that were in slots when the scan began, which that scan never frees.
+type readerTable[T any] struct {
+	slots []atomic.Pointer[Reader[T]]
+}
+
+// eachReader calls f for every reader of the current table.
+func (r *Ring[T]) eachReader(f func(*Reader[T])) {
+	t := r.readers.Load()
+	for i := range t.slots {
+		if rd := t.slots[i].Load(); rd != nil {
+			f(rd)
+		}
+	}
 }
 
 // Option configures a Ring (New) or one Reader (Subscribe, SubscribeFrom).
@@ -173,7 +199,7 @@ func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 		wait:     o.wait,
 		spare:    int(max(n/4, 1)),
 	}
-	r.readers.Store(new([]*Reader[T]))
+	r.readers.Store(&readerTable[T]{slots: make([]atomic.Pointer[Reader[T]], 8)})
 	return r, nil
 }
 
@@ -256,11 +282,11 @@ func (r *Ring[T]) take() *page[T] {
 // are a prefix.
 func (r *Ring[T]) reclaim() {
 	pinned := ^uint64(0)
-	for _, rd := range *r.readers.Load() {
+	r.eachReader(func(rd *Reader[T]) {
 		if s := rd.state.Load(); s&busyBit != 0 {
 			pinned = min(pinned, s&^busyBit)
 		}
-	}
+	})
 	k := 0
 	for k < len(r.retired) && r.retired[k].last() < pinned {
 		k++
@@ -298,16 +324,14 @@ func (r *Ring[T]) oldest(seq uint64) uint64 {
 func (r *Ring[T]) Cap() int { return int(r.capacity) }
 
 // Readers returns the number of open readers.
-func (r *Ring[T]) Readers() int { return len(*r.readers.Load()) }
+func (r *Ring[T]) Readers() int { return int(r.nreaders.Load()) }
 
 // MaxLag returns the largest Lag among open readers. It reads each reader's
 // state word once and never slows the writer.
 func (r *Ring[T]) MaxLag() uint64 {
 	c := r.cursor.Load()
 	var m uint64
-	for _, rd := range *r.readers.Load() {
-		m = max(m, lag(c, rd.state.Load()&^busyBit))
-	}
+	r.eachReader(func(rd *Reader[T]) { m = max(m, lag(c, rd.state.Load()&^busyBit)) })
 	return m
 }
 
@@ -360,27 +384,37 @@ func (r *Ring[T]) subscribe(seq uint64, opts []Option) (*Reader[T], error) {
 	}
 	rd := &Reader[T]{ring: r, pos: seq, wait: o.wait, done: make(chan struct{})}
 	rd.state.Store(seq)
-	old := *r.readers.Load()
-	next := make([]*Reader[T], len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, rd)
-	r.readers.Store(&next)
+	t := r.readers.Load()
+	switch n := len(r.vacant); {
+	case n > 0:
+		rd.slot = r.vacant[n-1]
+		r.vacant = r.vacant[:n-1]
+	case r.used < len(t.slots):
+		rd.slot = r.used
+		r.used++
+	default:
+		bigger := &readerTable[T]{slots: make([]atomic.Pointer[Reader[T]], 2*len(t.slots))}
+		for i := range t.slots {
+			bigger.slots[i].Store(t.slots[i].Load())
+		}
+		r.readers.Store(bigger)
+		t = bigger
+		rd.slot = r.used
+		r.used++
+	}
+	t.slots[rd.slot].Store(rd)
+	r.nreaders.Add(1)
 	return rd, nil
 }
 
-// removeReader drops rd from the list the writer scans. The caller has made
+// removeReader drops rd from the table the writer scans. The caller has made
 // sure rd is not busy and never will be again.
 func (r *Ring[T]) removeReader(rd *Reader[T]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := *r.readers.Load()
-	next := make([]*Reader[T], 0, len(old))
-	for _, x := range old {
-		if x != rd {
-			next = append(next, x)
-		}
-	}
-	r.readers.Store(&next)
+	r.readers.Load().slots[rd.slot].Store(nil)
+	r.vacant = append(r.vacant, rd.slot)
+	r.nreaders.Add(-1)
 }
 
 // Errors. Every error a Reader returns matches one of these with errors.Is.
