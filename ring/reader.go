@@ -2,17 +2,18 @@ package ring
 
 // Invariants of a Reader (see ring.go for the protocol with the writer).
 //
-//   - pos is the next sequence the reader returns. Only the owning goroutine
-//     reads or writes it; every value returned has a sequence < pos.
+//   - pos is the next sequence the reader takes from the ring. Only the
+//     owning goroutine reads or writes it (and avail, ahead, head); values
+//     read ahead wait in ahead[head:], so Position() = pos - len(ahead[head:]).
 //   - state mirrors pos for other goroutines, with busyBit set while the
-//     reader copies out of slots (R1). It is the only word of a Reader that
-//     the writer reads, and only when it reclaims boxes.
+//     reader copies out of pages (R1). It is the only word of a Reader that
+//     the writer reads, and only when it reclaims pages.
 //   - After a lag, pos jumps forward by exactly LagError.Missed, so over a
 //     reader's life: delivered + sum(Missed) == Position() - first position.
 //   - closed is set once, by Close. A read that announced busy and then finds
 //     closed unset completes before Close removes the reader from the writer's
-//     list (Close waits for the busy bit to clear), so a closing reader never
-//     reads a box the writer has reclaimed.
+//     table (Close waits for the busy bit to clear), so a closing reader never
+//     reads a page the writer has reclaimed.
 
 import (
 	"context"
