@@ -62,10 +62,12 @@ func consumeRing(rd *ring.Reader[Event], sink *Sink) {
 			sink.Deliver(buf[:n])
 			clear(buf[:n])
 		}
-		var lag *ring.LagError
+		// A type assertion, not errors.As: &lag would escape and cost an
+		// allocation per read (the ring returns *LagError unwrapped).
+		lag, isLag := err.(*ring.LagError)
 		switch {
 		case err == nil:
-		case errors.As(err, &lag):
+		case isLag:
 			sink.Missed(lag.Missed)
 		case errors.Is(err, ring.ErrClosed):
 			return

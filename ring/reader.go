@@ -39,11 +39,14 @@ type Reader[T any] struct {
 	state  atomic.Uint64
 	closed atomic.Bool
 	done   chan struct{} // closed by Close: wakes a parked owner
+	wake   chan struct{} // one slot: the writer's token after a publish
 	slot   int           // index in ring.readers; guarded by ring.mu
+	queued atomic.Bool   // on ring.sleepers (wait.go)
+	next   *Reader[T]    // below this reader on ring.sleepers
 
 	// Readers are allocated one by one; the padding gives each its own pair of
 	// cache lines, so that readers storing their state never share a line.
-	_ [128 - 96]byte
+	_ [128 - 120]byte
 }
 
 // The padding above assumes this layout; the build fails if it changes.

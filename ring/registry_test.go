@@ -19,8 +19,8 @@ func TestSubscribeCloseCostIndependentOfReaders(t *testing.T) {
 		held = append(held, r.Subscribe())
 	}
 	many := testing.AllocsPerRun(200, func() { r.Subscribe().Close() })
-	if many != few || many > 3 {
-		t.Fatalf("Subscribe+Close allocated %.1f times with no reader open and %.1f with 10000: want the same, at most 3", few, many)
+	if many != few || many > 4 { // the Reader, its two channels and its options
+		t.Fatalf("Subscribe+Close allocated %.1f times with no reader open and %.1f with 10000: want the same, at most 4", few, many)
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

@@ -31,7 +31,8 @@ package ring
 //   W2. The page that a slot store displaces is "retired". Retired pages are
 //       unreachable from the slots, and are kept in base order.
 //   W3. The writer never waits: it never spins, parks or takes a lock on the
-//       publish path (waking parked readers is a channel close; see wait.go).
+//       publish path (waking parked readers is a swap and non-blocking sends;
+//       see wait.go).
 //
 // Reader (one goroutine per Reader):
 //   R1. Before it loads any slot, a reader announces busy|p in its state word,
@@ -118,7 +119,7 @@ type Ring[T any] struct {
 
 	_      cacheLinePad
 	closed atomic.Bool
-	notify atomic.Pointer[chan struct{}] // closed to wake parked readers; nil when none wait
+	sleepers atomic.Pointer[Reader[T]] // stack of parked readers (wait.go); nil when none wait
 	_      cacheLinePad
 
 	// The readers, for the writer's scans (R3) and for Readers and MaxLag.
@@ -212,7 +213,7 @@ func (r *Ring[T]) Publish(v T) uint64 {
 	}
 	r.put(v)
 	r.cursor.Store(r.wseq)
-	if r.notify.Load() != nil {
+	if r.sleepers.Load() != nil {
 		r.wakeAll()
 	}
 	return r.wseq
@@ -238,7 +239,7 @@ func (r *Ring[T]) PublishBatch(vs []T) uint64 {
 		vs = vs[n:]
 	}
 	r.cursor.Store(r.wseq)
-	if r.notify.Load() != nil {
+	if r.sleepers.Load() != nil {
 		r.wakeAll()
 	}
 	return r.wseq
@@ -382,7 +383,7 @@ func (r *Ring[T]) subscribe(seq uint64, opts []Option) (*Reader[T], error) {
 	} else if seq > c+1 || seq < r.oldest(c) {
 		return nil, &RangeError{Requested: seq, Oldest: r.oldest(c), Newest: c}
 	}
-	rd := &Reader[T]{ring: r, pos: seq, wait: o.wait, done: make(chan struct{})}
+	rd := &Reader[T]{ring: r, pos: seq, wait: o.wait, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	rd.state.Store(seq)
 	t := r.readers.Load()
 	switch n := len(r.vacant); {

@@ -1,18 +1,22 @@
 package ring
 
-// How readers wait. Blocking parks the goroutine on the ring's current
-// "generation" channel; the writer closes that channel to wake every parked
-// reader at once. No lock is taken on either side:
+// How readers wait. Blocking parks a reader on a one-slot channel of its own,
+// after pushing the reader onto the ring's stack of sleepers (a lock-free
+// Treiber stack through Reader.next). The writer, after storing the cursor,
+// loads the stack's head; when it is not nil it takes the whole stack with one
+// swap and sends each reader a token. No lock is taken and nothing is
+// allocated on either side:
 //
-//	writer: store cursor; load notify      (if a channel is there: swap in nil, close it)
-//	reader: load or install notify's channel; load cursor (sleep only if still behind)
+//	writer: store cursor; load sleepers         (if not nil: swap in nil, wake each)
+//	reader: push itself (or find itself queued); load cursor (sleep only if still behind)
 //
 // Sequential consistency makes the pair free of lost wake-ups: either the
-// writer sees the reader's channel (and closes it), or the reader sees the
-// new cursor. A reader that picks up a channel the writer has just closed
-// wakes at once and looks again. The writer pays one atomic load per publish
-// while nobody waits, and never allocates: the parked reader that finds no
-// channel makes the next one (one allocation per wake-up of all readers).
+// writer's swap takes a stack that holds the reader, or the reader's check
+// sees the new cursor. A reader stays queued until a writer pops it (queued
+// guards against a second push, which would corrupt next): a reader that
+// stopped waiting (ctx done, a value arrived) is popped and woken by a later
+// publish, harmlessly. Tokens left in a reader's channel only cause a
+// spurious return, after which the reader looks again.
 
 import (
 	"context"
@@ -91,20 +95,24 @@ func (rd *Reader[T]) waitFor(ctx context.Context, seq uint64) error {
 // is closed, or ctx is done.
 func (rd *Reader[T]) park(ctx context.Context, seq uint64) error {
 	r := rd.ring
-	ch := r.notify.Load()
-	if ch == nil {
-		fresh := make(chan struct{})
-		if r.notify.CompareAndSwap(nil, &fresh) {
-			ch = &fresh
-		} else if ch = r.notify.Load(); ch == nil {
-			return nil // the writer woke everyone in between: look again
+	select { // a token from an earlier wake-up; the check below covers it
+	case <-rd.wake:
+	default:
+	}
+	if !rd.queued.Swap(true) {
+		for {
+			head := r.sleepers.Load()
+			rd.next = head
+			if r.sleepers.CompareAndSwap(head, rd) {
+				break
+			}
 		}
 	}
 	if r.cursor.Load() >= seq || r.closed.Load() || rd.closed.Load() {
 		return nil
 	}
 	select {
-	case <-*ch:
+	case <-rd.wake:
 		return nil
 	case <-rd.done:
 		return nil
@@ -113,10 +121,17 @@ func (rd *Reader[T]) park(ctx context.Context, seq uint64) error {
 	}
 }
 
-// wakeAll wakes every parked reader by closing the current generation
-// channel. Readers that park afterwards install a new one.
+// wakeAll takes every queued reader off the stack and sends each a token. A
+// send never blocks: the channel has one slot, and one token is enough.
 func (r *Ring[T]) wakeAll() {
-	if ch := r.notify.Swap(nil); ch != nil {
-		close(*ch)
+	for rd := r.sleepers.Swap(nil); rd != nil; {
+		next := rd.next // before queued is cleared: then rd may push itself again
+		rd.next = nil
+		rd.queued.Store(false)
+		select {
+		case rd.wake <- struct{}{}:
+		default:
+		}
+		rd = next
 	}
 }

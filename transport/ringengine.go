@@ -446,14 +446,16 @@ func (s *ringSub) fill(b *batch) error {
 				continue
 			}
 		}
-		var lag *ring.LagError
+		// A type switch, not errors.As: &lag would escape and cost an
+		// allocation on every fill (the ring returns *LagError unwrapped).
+		lag, isLag := err.(*ring.LagError)
 		switch {
 		case err == ring.ErrEmpty:
 			if s.topic != nil && s.filtered() {
 				s.promote()
 			}
 			return nil
-		case errors.As(err, &lag):
+		case isLag:
 			if s.onTopicRing() && s.demote() {
 				err = nil // nothing lost: the global ring still had it
 				continue
