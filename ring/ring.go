@@ -117,10 +117,10 @@ type Ring[T any] struct {
 	free    []*page[T]
 	retired []*page[T] // ascending base; unreachable from slots (W2)
 
-	_      cacheLinePad
-	closed atomic.Bool
+	_        cacheLinePad
+	closed   atomic.Bool
 	sleepers atomic.Pointer[Reader[T]] // stack of parked readers (wait.go); nil when none wait
-	_      cacheLinePad
+	_        cacheLinePad
 
 	// The readers, for the writer's scans (R3) and for Readers and MaxLag.
 	readers  atomic.Pointer[readerTable[T]]
