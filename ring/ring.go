@@ -2,12 +2,18 @@
 // LMAX Disruptor: one writer publishes values of any type, any number of
 // readers consume them independently, and the writer never waits for anyone.
 //
-// A reader that falls more than Cap() values behind is overrun. It learns so
-// from the sequence gap and gets a *LagError carrying the exact number of
-// values it missed, then continues from the oldest value still held — the
-// semantics of tokio's broadcast Lagged(n), without its locks.
+// A reader that falls further behind than the ring holds (at least Cap()
+// values) is overrun. It learns so from the sequence gap and gets a *LagError
+// carrying the exact number of values it missed, then continues from the
+// oldest value still held — the semantics of tokio's broadcast Lagged(n),
+// without its locks.
 //
 // Sequences start at 1 and grow by one per value; 0 means "none".
+//
+// Reads return the *LagError itself, never wrapped, so a read loop can test
+// it with a type assertion (lag, ok := err.(*ring.LagError)); errors.As with
+// the address of a local also works but moves that local to the heap, an
+// allocation per call on a hot path.
 package ring
 
 // Design and invariants.
