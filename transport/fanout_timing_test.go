@@ -127,9 +127,16 @@ func BenchmarkFanoutThroughput(b *testing.B) {
 					cs, wg := fanout(b, ts, clients, "/events?topic=t")
 					b.ResetTimer()
 					start := time.Now()
+					// low is a lower bound on the slowest client (clients only
+					// advance): rescan the clients only when the bound would let
+					// the publisher past the window, not on every publish (a scan
+					// of 1000 counters per event took 9% of the CPU).
+					var low int64
 					for i := range b.N {
-						for int64(i)-slowest(cs) > window {
-							runtime.Gosched()
+						for int64(i)-low > window {
+							if low = slowest(cs); int64(i)-low > window {
+								runtime.Gosched()
+							}
 						}
 						if _, err := ts.Publish(Event{Topic: "t", Data: payload128}); err != nil {
 							b.Fatal(err)
