@@ -118,11 +118,7 @@ func FuzzPublishDelivers(f *testing.F) {
 	f.Add([]byte(`{"topic":"a","event":"e","data":"x\r\ny"}`), false)
 	f.Add([]byte("{\"topic\":\"a\"}\n{\"topic\":\"b\",\"data\":[1,\"\\n\"]}"), true)
 	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
-		format := formatJSON
-		if ndjson {
-			format = formatNDJSON
-		}
-		evs, err := parsePublish(body, format, 4096)
+		evs, err := fuzzParse(body, ndjson)
 		if err != nil {
 			return
 		}

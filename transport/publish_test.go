@@ -111,6 +111,15 @@ func TestPublishGoAPI(t *testing.T) {
 	}
 }
 
+// fuzzParse parses a fuzzer's body as one JSON event, or as NDJSON.
+func fuzzParse(body []byte, ndjson bool) ([]Event, error) {
+	format := formatJSON
+	if ndjson {
+		format = formatNDJSON
+	}
+	return parsePublish(body, format, 4096)
+}
+
 // FuzzParsePublish: whatever the body, the parser either rejects it with a
 // 400 or 413 and a message, or returns events that all pass validation and
 // encode to exactly one SSE event each.
@@ -122,11 +131,7 @@ func FuzzParsePublish(f *testing.F) {
 	f.Add([]byte(`[{"topic":"a"}]`), true)
 	f.Add([]byte("{\"topic\":\"\xff\"}"), false)
 	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
-		format := formatJSON
-		if ndjson {
-			format = formatNDJSON
-		}
-		evs, err := parsePublish(body, format, 4096)
+		evs, err := fuzzParse(body, ndjson)
 		if err != nil {
 			pe, ok := err.(*parseError)
 			if !ok || (pe.status != 400 && pe.status != 413) || pe.msg == "" {

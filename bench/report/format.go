@@ -77,20 +77,17 @@ func withSpread(s Stat, f func(float64) string) string {
 // fmtRatio renders b/a as "12×" (or "0.52×"), "~" when the difference is
 // not significant.
 func fmtRatio(a, b Stat) string {
-	r := Ratio(a, b)
-	switch {
-	case math.IsNaN(r) || math.IsInf(r, 0):
-		return "–"
-	case !Significant(a, b):
-		return "~"
-	case r >= 10:
-		return fmt.Sprintf("%.0f×", r)
-	}
-	return fmt.Sprintf("%.2g×", r)
+	return fmtRelative(a, b, func(r float64) string { return fmt.Sprintf("%.2g×", r) })
 }
 
 // fmtChange renders b relative to a as "+12%", "~" when not significant.
 func fmtChange(a, b Stat) string {
+	return fmtRelative(a, b, func(r float64) string { return fmt.Sprintf("%+.0f%%", 100*(r-1)) })
+}
+
+// fmtRelative renders the ratio b/a: "–" when undefined, "~" when not
+// significant, "12×" from 10× up, and small(r) below.
+func fmtRelative(a, b Stat, small func(r float64) string) string {
 	r := Ratio(a, b)
 	switch {
 	case math.IsNaN(r) || math.IsInf(r, 0):
@@ -100,7 +97,7 @@ func fmtChange(a, b Stat) string {
 	case r >= 10:
 		return fmt.Sprintf("%.0f×", r)
 	}
-	return fmt.Sprintf("%+.0f%%", 100*(r-1))
+	return small(r)
 }
 
 // table is a markdown table under construction. Columns are right-aligned

@@ -10,6 +10,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,36 +81,17 @@ func (c *Config) setDefaults() error {
 	if len(c.Subscribers) == 0 {
 		c.Subscribers = []int{100, 1000}
 	}
-	if c.StartDeliveries == 0 {
-		c.StartDeliveries = 100_000
-	}
-	if c.MaxPoints == 0 {
-		c.MaxPoints = 6
-	}
-	if c.GoalSubscribers == 0 {
-		c.GoalSubscribers = 1000
-	}
-	if c.GoalRate == 0 {
-		c.GoalRate = 1000
-	}
-	if c.PointDuration == 0 {
-		c.PointDuration = 4 * time.Second
-	}
-	if c.Payload == 0 {
-		c.Payload = 128
-	}
-	if c.IdleConnections == 0 {
-		c.IdleConnections = 10_000
-	}
-	if c.IdleHold == 0 {
-		c.IdleHold = 3 * time.Second
-	}
-	if c.ConnectRate == 0 {
-		c.ConnectRate = 5000
-	}
-	if c.Budget == 0 {
-		c.Budget = 8 * time.Minute
-	}
+	// Zero means the default.
+	c.StartDeliveries = cmp.Or(c.StartDeliveries, 100_000)
+	c.MaxPoints = cmp.Or(c.MaxPoints, 6)
+	c.GoalSubscribers = cmp.Or(c.GoalSubscribers, 1000)
+	c.GoalRate = cmp.Or(c.GoalRate, 1000)
+	c.PointDuration = cmp.Or(c.PointDuration, 4*time.Second)
+	c.Payload = cmp.Or(c.Payload, 128)
+	c.IdleConnections = cmp.Or(c.IdleConnections, 10_000)
+	c.IdleHold = cmp.Or(c.IdleHold, 3*time.Second)
+	c.ConnectRate = cmp.Or(c.ConnectRate, 5000)
+	c.Budget = cmp.Or(c.Budget, 8*time.Minute)
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
