@@ -13,7 +13,7 @@ func TestSustainedFindsARate(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	sc := Scenario{Strategy: "chan-block", Readers: 2, Batch: 4, Payload: 64}
 	var probes int
-	res, err := Sustained(sc, SustainOptions{Probe: 5 * time.Millisecond, Steps: 2, Progress: func(float64, bool, string) { probes++ }})
+	res, err := Sustained(sc, SustainOptions{Probe: 40 * time.Millisecond, Steps: 2, Progress: func(float64, bool, string) { probes++ }})
 	if err != nil {
 		t.Fatal(err)
 	}
