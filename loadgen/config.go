@@ -28,6 +28,12 @@ const (
 	ScenarioIdle = "idle"
 )
 
+// Readers: how steady subscribers read their sockets (Config.Reader).
+const (
+	ReaderEpoll     = "epoll"
+	ReaderGoroutine = "goroutine"
+)
+
 // Scenarios lists the scenario names.
 var Scenarios = []string{ScenarioSteady, ScenarioBurst, ScenarioSlow, ScenarioChurn, ScenarioIdle}
 
@@ -124,6 +130,11 @@ type Config struct {
 	Interval time.Duration
 	// ReadBuffer is each subscriber's socket read size (16 KiB).
 	ReadBuffer int
+	// Reader is how steady subscribers read their sockets: "epoll" (the
+	// default on Linux) multiplexes them over GOMAXPROCS event loops;
+	// "goroutine" blocks one goroutine per subscriber in Read, as on other
+	// systems. Slow and churning subscribers always read in a goroutine.
+	Reader string
 	// MaxEventBytes bounds one SSE line or event (1 MiB).
 	MaxEventBytes int
 
@@ -257,6 +268,20 @@ func (c *Config) setDefaults() error {
 		c.ReadBuffer = 512
 	}
 	def(&c.MaxEventBytes, DefaultMaxEventBytes)
+	switch c.Reader {
+	case "":
+		c.Reader = ReaderGoroutine
+		if pollSupported {
+			c.Reader = ReaderEpoll
+		}
+	case ReaderGoroutine:
+	case ReaderEpoll:
+		if !pollSupported {
+			return errors.New("reader epoll: only on Linux (use goroutine)")
+		}
+	default:
+		return fmt.Errorf("reader %q: want %s or %s", c.Reader, ReaderEpoll, ReaderGoroutine)
+	}
 	if c.AdminURL == "" {
 		c.AdminURL = "http://127.0.0.1:6060"
 	}

@@ -162,6 +162,12 @@ type ClientStats struct {
 	CPUCores   float64 `json:"cpu_cores"`
 	RSS        int64   `json:"rss"`
 	Goroutines int     `json:"goroutines"`
+	// Reader is how steady subscribers read (Config.Reader); with "epoll",
+	// EventLoops is the number of loops and LoopStreams the streams (one per
+	// connection, reconnects included) they read.
+	Reader      string `json:"reader"`
+	EventLoops  int    `json:"event_loops,omitempty"`
+	LoopStreams int64  `json:"loop_streams,omitempty"`
 	// Hiccup is how late the client woke from 1 ms sleeps during the
 	// measured phase: a lower bound on the delay the machine (not the
 	// server) adds to every latency measured.
@@ -291,8 +297,12 @@ func (r *Result) WriteText(w io.Writer) error {
 	} else {
 		p("server\tno statistics (give --server-pid or a /metrics URL)")
 	}
-	p("client\tCPU %.2f cores, RSS %s, %d goroutines; hiccups (late wake-ups of a 1 ms sleep) p50 %s p99 %s max %s",
-		r.Client.CPUCores, FormatBytes(r.Client.RSS), r.Client.Goroutines,
+	reader := r.Client.Reader
+	if r.Client.EventLoops > 0 {
+		reader = fmt.Sprintf("%s (%d loops)", reader, r.Client.EventLoops)
+	}
+	p("client\tCPU %.2f cores, RSS %s, %d goroutines, reader %s; hiccups (late wake-ups of a 1 ms sleep) p50 %s p99 %s max %s",
+		r.Client.CPUCores, FormatBytes(r.Client.RSS), r.Client.Goroutines, reader,
 		FormatMs(r.Client.Hiccup.P50Ms), FormatMs(r.Client.Hiccup.P99Ms), FormatMs(r.Client.Hiccup.MaxMs))
 	if len(r.Errors) > 0 {
 		keys := make([]string, 0, len(r.Errors))

@@ -57,6 +57,7 @@ type run struct {
 	peakConn     atomic.Int64
 
 	readyOnConnect bool
+	loopStreams    atomic.Int64 // streams handed to event loops
 
 	connMu   sync.Mutex
 	connHist *hdrhistogram.Histogram
@@ -274,9 +275,28 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		defer close(progDone)
 		r.progressLoop(progCtx)
 	}()
+	var loops *pollGroup
+	if cfg.Reader == ReaderEpoll {
+		var err error
+		if loops, err = startPollGroup(subCtx, r); err != nil {
+			stopProgress()
+			<-progDone
+			return nil, fmt.Errorf("epoll reader: %v", err)
+		}
+		k := 0
+		for _, s := range r.subs {
+			if s.class == classSteady {
+				s.loop = loops.loops[k%len(loops.loops)]
+				k++
+			}
+		}
+	}
 	stop := func() {
 		cancelSubs()
 		r.subsWG.Wait()
+		if loops != nil {
+			loops.wait()
+		}
 		stopProgress()
 		<-progDone
 	}
@@ -359,6 +379,11 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	r.httpc.CloseIdleConnections()
 	r.finish(res)
 	res.Client = r.clientStats(cpuStart, cpuEnd, res.Measured)
+	res.Client.Reader = cfg.Reader
+	if loops != nil {
+		res.Client.EventLoops = len(loops.loops)
+		res.Client.LoopStreams = r.loopStreams.Load()
+	}
 	res.Client.Hiccup = summarize(hiccup)
 	if r.procSrc != nil {
 		res.Server = r.serverStats(baseline, atStart, final, srvErr, res.Measured)

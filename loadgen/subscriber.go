@@ -4,6 +4,12 @@ package loadgen
 //
 //   - One goroutine owns a subscriber: its socket, buffers, parser, per-topic
 //     positions, counters and latency histogram. Nothing there is locked.
+//     With the epoll reader, the subscriber's goroutine dials and reads the
+//     response head, then hands the socket and the subscriber to its event
+//     loop, which owns both until the stream ends and hands them back (with
+//     the reason) through a channel; the goroutine waits and touches nothing
+//     meanwhile. rec is set only while a loop owns the subscriber: latency
+//     then goes to the loop's recorder, never to hist.
 //   - What other goroutines need while it runs (progress, the drain wait) is
 //     published once per socket read, not per event, through the atomics
 //     deliveredA and posA, each written only by the owner.
@@ -52,6 +58,9 @@ type subscriber struct {
 	dec    chunkDecoder
 	recvNs int64
 	rng    *rand.Rand
+
+	loop *pollLoop      // the event loop that reads steady streams, or nil
+	rec  *denseRecorder // the loop's recorder while the loop owns s
 
 	hist         *hdrhistogram.PackedHistogram
 	histInterval int64
@@ -140,6 +149,10 @@ func (s *subscriber) onEvent(ev *Event) {
 
 	start := s.r.measureStart.Load()
 	interval := (st.IntendedNs - start) / s.r.intervalNs
+	if s.rec != nil {
+		s.rec.record(s.class, interval, latencyUs(s.recvNs-st.IntendedNs))
+		return
+	}
 	if interval != s.histInterval {
 		s.flushHist()
 		s.histInterval = interval
@@ -266,6 +279,15 @@ func (s *subscriber) session(ctx context.Context) error {
 	s.recvNs = s.r.now()
 	if err := s.consume(body, head, &remaining); err != nil {
 		return err
+	}
+	if s.loop != nil {
+		if remaining == 0 || (head.chunked && s.dec.done()) {
+			return &streamError{"closed", io.EOF}
+		}
+		if err, ok := s.loop.serve(s, conn, head, remaining); ok {
+			return err
+		}
+		// The loop has stopped: read here.
 	}
 	slow := s.class == classSpecial && cfg.Scenario == ScenarioSlow
 	churn := s.class == classSpecial && cfg.Scenario == ScenarioChurn

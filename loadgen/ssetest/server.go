@@ -47,6 +47,10 @@ type Options struct {
 	// event for that stream. NotifyDrops sends a lagged notice first.
 	Drop        func(seq uint64, data []byte) bool
 	NotifyDrops bool
+	// CloseAfter, when set, is asked for every event a stream sends: true
+	// ends that stream (cleanly, with the last chunk) right after the event,
+	// so the client must reconnect and resume with Last-Event-ID.
+	CloseAfter func(seq uint64, data []byte) bool
 	// Epoch prefixes event ids ("e1").
 	Epoch string
 	// Admin, when set, serves net/http/pprof on a second loopback listener.
@@ -386,6 +390,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			writeEvent(&buf, s.id(seq), ev)
+			if s.opts.CloseAfter != nil && s.opts.CloseAfter(seq, ev.data) {
+				w.Write(buf.Bytes())
+				return
+			}
 		}
 		next = newest + 1
 	}

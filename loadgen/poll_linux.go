@@ -1,0 +1,324 @@
+//go:build linux
+
+package loadgen
+
+// Event loop invariants (the epoll reader):
+//
+//   - A pollLoop is one goroutine with one level-triggered epoll instance. It
+//     owns every stream registered with it: the socket's file descriptor and,
+//     until the stream ends, its subscriber (parser, chunk decoder, positions,
+//     counters). A subscriber's goroutine hands a stream over through the
+//     mutex-guarded adds queue and a byte on the wake pipe; the loop answers
+//     exactly once on the stream's done channel, after which the goroutine
+//     owns the subscriber again. The mutex and the channel are the
+//     happens-before edges; epoll itself carries none.
+//   - Each readiness gets one read(2) into the loop's buffer; the bytes go
+//     through the same chunk decoder, parser and accounting as the goroutine
+//     reader before the next read, so the buffer is free again. A read that
+//     finds nothing (EAGAIN, EINTR) is dropped: level triggering reports the
+//     socket again while bytes wait.
+//   - The socket is a duplicate of the dialled connection's, which is closed
+//     at hand-over: Go's netpoller no longer watches it, so an arrival costs
+//     one epoll report and one read instead of a netpoller wake-up, a
+//     goroutine switch, the read and a second read that returns EAGAIN.
+//   - Only the loop removes and closes a registered descriptor, exactly once:
+//     when its stream ends (EOF, error, end of the body) or when the loop
+//     stops. The context's end stops the loop (through the wake pipe); it
+//     closes every stream it owns, answers each with errLoopStopped, flushes
+//     its latency recorder and refuses later hand-overs.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+)
+
+const pollSupported = true
+
+// errLoopStopped answers a stream whose loop stopped with the run.
+var errLoopStopped = errors.New("event loop stopped")
+
+// pollEvents is how many readiness reports one epoll_wait returns at most.
+const pollEvents = 256
+
+type pollStream struct {
+	fd        int
+	s         *subscriber
+	head      streamHead
+	remaining int64
+	done      chan error
+}
+
+type pollLoop struct {
+	epfd         int
+	wakeR, wakeW int
+	buf          []byte
+	rec          denseRecorder
+	streams      []*pollStream // by descriptor
+
+	mu       sync.Mutex
+	adds     []*pollStream
+	stopping bool
+	stopped  bool
+}
+
+// pollGroup is the run's event loops.
+type pollGroup struct {
+	loops []*pollLoop
+	wg    sync.WaitGroup
+}
+
+// startPollGroup starts GOMAXPROCS loops that stop when ctx ends; wait for
+// them with wait.
+func startPollGroup(ctx context.Context, r *run) (*pollGroup, error) {
+	g := &pollGroup{}
+	for range runtime.GOMAXPROCS(0) {
+		l, err := newPollLoop(r)
+		if err != nil {
+			for _, l := range g.loops {
+				l.closeFDs()
+			}
+			return nil, err
+		}
+		g.loops = append(g.loops, l)
+	}
+	for _, l := range g.loops {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			l.run()
+		}()
+		context.AfterFunc(ctx, l.stop)
+	}
+	return g, nil
+}
+
+func (g *pollGroup) wait() { g.wg.Wait() }
+
+func newPollLoop(r *run) (*pollLoop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	l := &pollLoop{epfd: epfd, wakeR: p[0], wakeW: p[1], buf: make([]byte, r.cfg.ReadBuffer)}
+	l.rec.coll = r.coll
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wakeR)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wakeR, &ev); err != nil {
+		l.closeFDs()
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	return l, nil
+}
+
+func (l *pollLoop) closeFDs() {
+	syscall.Close(l.epfd)
+	syscall.Close(l.wakeR)
+	syscall.Close(l.wakeW)
+}
+
+// wake makes the loop look at its queue. A full pipe already holds a wake-up.
+func (l *pollLoop) wake() {
+	b := [1]byte{1}
+	for {
+		_, err := syscall.Write(l.wakeW, b[:])
+		if err != syscall.EINTR {
+			return
+		}
+	}
+}
+
+func (l *pollLoop) stop() {
+	l.mu.Lock()
+	l.stopping = true
+	l.mu.Unlock()
+	l.wake()
+}
+
+// serve hands the stream on conn to the loop and waits until it ends. ok is
+// false when the loop has stopped before taking it: conn is untouched and the
+// caller reads it itself.
+func (l *pollLoop) serve(s *subscriber, conn net.Conn, head streamHead, remaining int64) (err error, ok bool) {
+	l.mu.Lock()
+	stopped := l.stopped || l.stopping
+	l.mu.Unlock()
+	if stopped {
+		return nil, false
+	}
+	fd, err := detach(conn)
+	if err != nil {
+		return &streamError{"read", err}, true
+	}
+	st := &pollStream{fd: fd, s: s, head: head, remaining: remaining, done: make(chan error, 1)}
+	l.mu.Lock()
+	if l.stopped || l.stopping {
+		l.mu.Unlock()
+		syscall.Close(fd)
+		return errLoopStopped, true
+	}
+	s.rec = &l.rec
+	l.adds = append(l.adds, st)
+	l.mu.Unlock()
+	s.r.loopStreams.Add(1)
+	l.wake()
+	return <-st.done, true
+}
+
+// detach returns a non-blocking duplicate of conn's socket and closes conn,
+// which takes the original out of Go's netpoller.
+func detach(conn net.Conn) (int, error) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		conn.Close()
+		return -1, errors.New("connection has no file descriptor")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		conn.Close()
+		return -1, err
+	}
+	fd := -1
+	var dupErr error
+	if err := raw.Control(func(s uintptr) {
+		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
+		if e != 0 {
+			dupErr = os.NewSyscallError("fcntl", e)
+			return
+		}
+		fd = int(r)
+	}); err != nil {
+		dupErr = err
+	}
+	conn.Close()
+	if dupErr != nil {
+		return -1, dupErr
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return fd, nil
+}
+
+func (l *pollLoop) run() {
+	events := make([]syscall.EpollEvent, pollEvents)
+	for {
+		n, err := syscall.EpollWait(l.epfd, events, -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			l.shutdown(&streamError{"read", os.NewSyscallError("epoll_wait", err)})
+			return
+		}
+		for i := range events[:n] {
+			fd := int(events[i].Fd)
+			if fd == l.wakeR {
+				if l.takeAdds() {
+					l.shutdown(errLoopStopped)
+					return
+				}
+				continue
+			}
+			if fd < len(l.streams) && l.streams[fd] != nil {
+				l.read(l.streams[fd])
+			}
+		}
+	}
+}
+
+// takeAdds registers the queued streams; true when the loop must stop.
+func (l *pollLoop) takeAdds() bool {
+	var b [64]byte
+	for {
+		if n, err := syscall.Read(l.wakeR, b[:]); n <= 0 && err != syscall.EINTR {
+			break
+		}
+	}
+	l.mu.Lock()
+	adds, stopping := l.adds, l.stopping
+	l.adds = nil
+	l.mu.Unlock()
+	for _, st := range adds {
+		if stopping {
+			l.end(st, errLoopStopped, false)
+			continue
+		}
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(st.fd)}
+		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, st.fd, &ev); err != nil {
+			l.end(st, &streamError{"read", os.NewSyscallError("epoll_ctl", err)}, false)
+			continue
+		}
+		if st.fd >= len(l.streams) {
+			l.streams = append(l.streams, make([]*pollStream, st.fd+1-len(l.streams))...)
+		}
+		l.streams[st.fd] = st
+	}
+	return stopping
+}
+
+// read does one read(2) for a ready stream, as the goroutine reader's loop
+// body does one conn.Read.
+func (l *pollLoop) read(st *pollStream) {
+	n, err := syscall.Read(st.fd, l.buf)
+	s := st.s
+	if n > 0 {
+		s.recvNs = s.r.now()
+		if ferr := s.consume(l.buf[:n], st.head, &st.remaining); ferr != nil {
+			l.end(st, ferr, true)
+			return
+		}
+		s.publishProgress()
+		if st.remaining == 0 || (st.head.chunked && s.dec.done()) {
+			l.end(st, &streamError{"closed", io.EOF}, true)
+		}
+		return
+	}
+	switch {
+	case n == 0:
+		l.end(st, &streamError{"closed", io.EOF}, true)
+	case err == syscall.EAGAIN || err == syscall.EINTR:
+	default:
+		l.end(st, &streamError{"read", os.NewSyscallError("read", err)}, true)
+	}
+}
+
+// end closes a stream's socket and hands its subscriber back.
+func (l *pollLoop) end(st *pollStream, err error, registered bool) {
+	if registered {
+		syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, st.fd, nil)
+		l.streams[st.fd] = nil
+	}
+	syscall.Close(st.fd)
+	st.s.rec = nil
+	st.done <- err
+}
+
+// shutdown ends every stream, flushes the recorder and closes the loop.
+func (l *pollLoop) shutdown(err error) {
+	l.mu.Lock()
+	l.stopped = true
+	adds := l.adds
+	l.adds = nil
+	l.mu.Unlock()
+	for _, st := range adds {
+		l.end(st, err, false)
+	}
+	for _, st := range l.streams {
+		if st != nil {
+			l.end(st, err, true)
+		}
+	}
+	l.rec.flush(math.MaxInt64)
+	l.closeFDs()
+}
