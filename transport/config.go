@@ -65,7 +65,7 @@ type Config struct {
 	KeepAlive    time.Duration // interval of ": keep-alive" comments on an idle stream
 	Retry        time.Duration // the "retry:" sent first: the client's reconnection delay
 	WriteTimeout time.Duration // a write that takes longer drops the client
-	BatchWindow  time.Duration // extra wait after the first ready event, to send more per write
+	BatchWindow  time.Duration // a stream writes at most once per window (pacing; see stream.pace)
 	Debounce     time.Duration // keep only the latest event per (topic, key) within this window
 
 	MaxEventBytes int // largest accepted event (its JSON object) in bytes: 413 beyond

@@ -257,20 +257,49 @@ func TestDebounce(t *testing.T) {
 	}
 }
 
+// TestBatchWindow checks the pacing: an event that finds its stream idle for
+// a window goes out at once; events that follow within the window wait until a
+// window has passed since that write and share one write.
 func TestBatchWindow(t *testing.T) {
-	ts := startServer(t, Config{BatchWindow: 30 * time.Millisecond})
+	const window = 600 * time.Millisecond
+	ts := startServer(t, Config{BatchWindow: window})
 	c := dial(t, ts.addr, eventsPath(), dialOpt{})
 	waitFor(t, "stream", 5*time.Second, func() bool { return ts.nStreams.Load() == 1 })
-	for i := range 5 {
-		ts.publish(Event{Topic: "a", Data: []byte(strconv.Itoa(i))})
+	var st *stream
+	ts.streamsMu.Lock()
+	for s := range ts.streams {
+		st = s
 	}
-	if got := seqs(t, c.next(5, 5*time.Second)); got != "1 2 3 4 5" {
+	ts.streamsMu.Unlock()
+	// The response head counts as a write: wait until the stream has been
+	// idle for a window, so that the next event is not paced.
+	waitFor(t, "an idle window", 5*time.Second, func() bool { return time.Duration(st.idle()) > window })
+
+	t0 := time.Now()
+	ts.publish(Event{Topic: "a", Data: []byte("0")})
+	if got := seqs(t, c.next(1, 5*time.Second)); got != "1" {
 		t.Fatalf("got %s", got)
 	}
-	// Five publishes within the window went out in fewer writes. (The
-	// metrics are updated after the write returns: wait for them.)
+	first := time.Since(t0)
+	if first >= window/2 {
+		t.Fatalf("the first event after an idle window took %v: it should not wait for the window (%v)", first, window)
+	}
+	t1 := time.Now()
+	for i := 1; i < 5; i++ {
+		ts.publish(Event{Topic: "a", Data: []byte(strconv.Itoa(i))})
+	}
+	if got := seqs(t, c.next(4, 5*time.Second)); got != "2 3 4 5" {
+		t.Fatalf("got %s", got)
+	}
+	// The stream wrote event 1 before t1, so events 2-5 may go out no sooner
+	// than a window after that write: at least window - (t1 - t0) after t1.
+	if d, min := time.Since(t1), window-t1.Sub(t0); d < min {
+		t.Fatalf("events published within the window arrived %v later; pacing allows no less than %v", d, min)
+	}
+	// Four publishes within the window went out in one write. (The metrics
+	// are updated after the write returns: wait for them.)
 	waitFor(t, "the write metrics", 5*time.Second, func() bool { return ts.metric("ringcast_events_delivered_total") == 5 })
-	if n := ts.metric("ringcast_batch_events_count"); n >= 5 {
-		t.Fatalf("%v writes for 5 events published within the batch window", n)
+	if n := ts.metric("ringcast_batch_events_count"); n != 2 {
+		t.Fatalf("%v writes of events; want 2 (one unpaced, one for the four paced events)", n)
 	}
 }

@@ -47,7 +47,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	keepAlive := fs.Duration("keepalive", d.KeepAlive, "interval of the \": keep-alive\" comment on an idle stream; a departed client\nis noticed within one interval")
 	retry := fs.Duration("retry", d.Retry, "reconnection delay sent to clients in the first frame (retry:)")
 	writeTimeout := fs.Duration("write-timeout", d.WriteTimeout, "a client whose socket does not take a write within this is dropped")
-	batchWindow := fs.Duration("batch-window", 0, "after the first ready event, wait this long to send more in the same write\n(0: send what is ready at once)")
+	batchWindow := fs.Duration("batch-window", d.BatchWindow, "a stream writes at most once per window: an event that finds its stream idle\nfor a window goes out at once, later ones wait for the window and share one\nwrite (0: every stream writes whenever something is ready)")
 	debounce := fs.Duration("debounce", 0, "keep only the latest event per topic and key within this window (0: off)")
 	maxEventBytes := fs.Int("max-event-bytes", d.MaxEventBytes, "largest event accepted by /publish (its JSON object), in bytes: 413 beyond")
 	maxBodyBytes := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest /publish body, in bytes: 413 beyond")
