@@ -55,38 +55,43 @@ type frame struct {
 	topicSeq uint64 // 1 + the number of earlier events of the same topic
 	prevSeq  uint64 // global sequence of the previous event of the topic, 0 if none
 	topic    string
-	bytes    []byte // "id: <id>\n" [event: <name>\n] data lines "\n"
-	idStart  int    // bytes = buf[idStart:]; the id is written right-aligned before the body
+	bytes    []byte // "id: <epoch>-<seq>/<topic>\n" [event: <name>\n] data lines "\n"
+	idStart  int    // bytes = buf[idStart:]; the position is written right-aligned before "/<topic>"
 	buf      []byte
 	key      string // debounce key, "" when none
 }
 
-// idRoom is the space reserved before a body for "id: <epoch>-<seq>\n".
-const idRoom = len("id: ") + eventid.MaxEpochLen + 1 + 20 + 1
+// idRoom is the space reserved before "/<topic>\n" for "id: <epoch>-<seq>",
+// the part of the id only known under the engine's lock.
+const idRoom = len("id: ") + eventid.MaxPositionLen
 
-// encodeFrame encodes ev's body, leaving room for the id that publish stamps
-// under its lock; the expensive part of encoding happens outside the lock.
+// encodeFrame encodes ev's body and the topic part of its id, leaving room
+// for the position that publish stamps under its lock: all but a few bytes
+// of encoding happen outside the lock, once per event whatever the number of
+// clients.
 func encodeFrame(ev *Event) *frame {
-	n := sse.EventLen(ev.Event, ev.Data)
+	n := len("/") + len(ev.Topic) + len("\n") + sse.EventLen(ev.Event, ev.Data)
 	buf := make([]byte, idRoom, idRoom+n)
+	buf = eventid.AppendTopic(buf, ev.Topic)
+	buf = append(buf, '\n')
 	buf = sse.AppendEvent(buf, ev.Event, ev.Data)
 	return &frame{topic: ev.Topic, buf: buf, key: ev.Key}
 }
 
-// stamp writes the id line for seq in front of the body and sets f.bytes.
+// stamp writes "id: <epoch>-<seq>" in front of the topic part of the id line
+// and sets f.bytes.
 func (f *frame) stamp(epoch string, seq uint64) {
 	var tmp [idRoom]byte
 	id := append(tmp[:0], "id: "...)
-	id = eventid.Append(id, epoch, seq)
-	id = append(id, '\n')
+	id = eventid.AppendPosition(id, epoch, seq)
 	f.seq = seq
 	f.idStart = idRoom - len(id)
 	copy(f.buf[f.idStart:], id)
 	f.bytes = f.buf[f.idStart:]
 }
 
-// id returns the frame's event id.
-func (f *frame) id(epoch string) string { return eventid.Format(epoch, f.seq) }
+// id returns the frame's event id (the position alone when f.topic is "").
+func (f *frame) id(epoch string) string { return eventid.Format(epoch, f.seq, f.topic) }
 
 // selection is the set of topics a client follows.
 type selection struct {
@@ -139,7 +144,7 @@ func parseResume(raw string) resumePoint {
 		return resumePoint{}
 	}
 	r := resumePoint{given: true, raw: raw}
-	e, seq, err := eventid.Parse(raw)
+	e, seq, _, err := eventid.Parse(raw) // the topic part is informative only
 	if err != nil {
 		r.malformed = true
 		return r
@@ -157,7 +162,7 @@ func appendReset(dst []byte, reason, lastID string, missed int64) []byte {
 	dst = append(dst, "event: reset\ndata: {\"reason\":\""...)
 	dst = append(dst, reason...)
 	dst = append(dst, "\",\"lastEventId\":"...)
-	dst = appendJSONString(dst, lastID, 256)
+	dst = appendJSONString(dst, lastID, eventid.MaxLen)
 	dst = append(dst, ",\"missed\":"...)
 	if missed < 0 {
 		dst = append(dst, "null"...)

@@ -8,9 +8,10 @@ package transport
 //     resume logic, yields either a resume (only for an id this server
 //     issued) or exactly one well-formed reset notice, with the right reason
 //     and the id quoted safely.
-//   - FuzzPublishDelivers: whatever a publish body holds, every event the
-//     parser accepts reaches a WHATWG parser as exactly one event with its
-//     id, name and data intact.
+//   - FuzzPublishDelivers: whatever a publish body holds, the parser
+//     accepts it only when it is valid UTF-8, and every event it accepts
+//     reaches a WHATWG parser as exactly one event with its id (naming its
+//     topic), name and data intact.
 //
 // Seed corpora: testdata/fuzz/FuzzResume, testdata/fuzz/FuzzPublishDelivers.
 // Run: go test -run '^$' -fuzz FuzzResume -fuzztime 30s ./transport/
@@ -28,7 +29,7 @@ import (
 )
 
 func FuzzResume(f *testing.F) {
-	for _, s := range []string{"", "fz-3", "fz-99", "zz-1", "x", "fz-1\nevent: evil\n\n", "\xff-1"} {
+	for _, s := range []string{"", "fz-3", "fz-99", "zz-1", "x", "fz-1\nevent: evil\n\n", "\xff-1", "fz-3/a", "fz-3/", "fz-3/\xff", "zz-1/b"} {
 		f.Add(s, byte(0))
 	}
 	selections := [][]string{nil, {"a"}, {"a", "b"}, {"nosuch"}}
@@ -49,7 +50,7 @@ func FuzzResume(f *testing.F) {
 		}
 		defer sub.close()
 
-		epoch, seq, perr := eventid.Parse(raw)
+		epoch, seq, _, perr := eventid.Parse(raw)
 		issued := perr == nil && epoch == "fz" && seq <= published
 		if reset == nil {
 			if raw != "" && !issued {
@@ -91,11 +92,12 @@ func FuzzResume(f *testing.F) {
 		if n.Missed != nil && (n.Reason != "too-old" || *n.Missed < 0) {
 			t.Fatalf("Last-Event-ID %q: missed %d with reason %s", raw, *n.Missed, n.Reason)
 		}
-		// The id comes back cut to 256 bytes on a rune boundary, each
-		// invalid byte replaced: what a client sent, made safe.
+		// The id comes back cut to the longest valid id on a rune
+		// boundary, each invalid byte replaced: what a client sent, made
+		// safe.
 		cut := raw
-		if len(cut) > 256 {
-			i := 256
+		if len(cut) > eventid.MaxLen {
+			i := eventid.MaxLen
 			for i > 0 && !utf8.RuneStart(cut[i]) {
 				i--
 			}
@@ -117,10 +119,15 @@ func (s *Server) publishForFuzz(t *testing.T, topic string) {
 func FuzzPublishDelivers(f *testing.F) {
 	f.Add([]byte(`{"topic":"a","event":"e","data":"x\r\ny"}`), false)
 	f.Add([]byte("{\"topic\":\"a\"}\n{\"topic\":\"b\",\"data\":[1,\"\\n\"]}"), true)
+	f.Add([]byte("{\"topic\":\"a/b \\\"\u20ac\",\"data\":\"x\"}"), false)
+	f.Add([]byte("{\"topic\":\"a\",\"data\":\"\xff\"}"), false)
 	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
 		evs, err := fuzzParse(body, ndjson)
 		if err != nil {
 			return
+		}
+		if !utf8.Valid(body) {
+			t.Fatalf("accepted a body that is not valid UTF-8: %q", body)
 		}
 		var stream []byte
 		for i := range evs {
@@ -141,8 +148,9 @@ func FuzzPublishDelivers(f *testing.F) {
 				wantType = "message"
 			}
 			wantData := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(string(ev.Data))
-			if g := got[i]; g.LastEventID != "fz-"+strconv.Itoa(i+1) || g.Type != wantType || g.Data != wantData {
-				t.Fatalf("event %d: parsed back as %+v; want id fz-%d, type %q, data %q", i, g, i+1, wantType, wantData)
+			wantID := "fz-" + strconv.Itoa(i+1) + "/" + ev.Topic
+			if g := got[i]; g.LastEventID != wantID || g.Type != wantType || g.Data != wantData {
+				t.Fatalf("event %d: parsed back as %+v; want id %q, type %q, data %q", i, g, wantID, wantType, wantData)
 			}
 		}
 	})

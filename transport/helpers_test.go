@@ -380,7 +380,7 @@ func (c *sseClient) expectNothing(d time.Duration) {
 // seqOf returns the sequence in an event id.
 func seqOf(t testing.TB, id string) uint64 {
 	t.Helper()
-	_, seq, err := eventid.Parse(id)
+	_, seq, _, err := eventid.Parse(id)
 	if err != nil {
 		t.Fatalf("id %q: %v", id, err)
 	}

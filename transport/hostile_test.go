@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ringcast/ringcast/transport/internal/eventid"
 )
 
 func TestHostilePublish(t *testing.T) {
@@ -82,18 +84,17 @@ func TestHostilePublish(t *testing.T) {
 		want = append(want, accepted{r.IDs[0], strings.Repeat("[", 500) + strings.Repeat("]", 500)})
 	}
 
-	// Invalid UTF-8. Outside strings it is malformed JSON. Inside strings
-	// the JSON decoder replaces it with U+FFFD, so what is published, and
-	// every byte on the wire, is valid UTF-8.
-	expect("invalid UTF-8 outside a string", js, "{\"topic\":\"a\",\"data\":\xff}", 400, "malformed JSON")
-	code, resp := ts.post(js, "{\"topic\":\"good\",\"data\":\"a\xffb\xc3\"}")
-	if code != 200 {
-		t.Errorf("invalid UTF-8 in data: %d %s", code, resp)
-	} else {
-		var r struct{ IDs []string }
-		_ = json.Unmarshal([]byte(resp), &r)
-		want = append(want, accepted{r.IDs[0], "a\uFFFDb\uFFFD"})
-	}
+	// Invalid UTF-8, anywhere in the JSON text: a 400 that says where (JSON
+	// text must be UTF-8, RFC 8259), never a U+FFFD the publisher did not
+	// send. Bytes count from 1, as in the malformed-JSON message.
+	expect("invalid UTF-8 outside a string", js, "{\"topic\":\"a\",\"data\":\xff}", 400, "not valid UTF-8 at byte 21")
+	expect("invalid UTF-8 in data", js, "{\"topic\":\"good\",\"data\":\"a\xffb\xc3\"}", 400, "not valid UTF-8 at byte 26")
+	expect("invalid UTF-8 in topic", js, "{\"topic\":\"\xc3(\"}", 400, "not valid UTF-8 at byte 11")
+	expect("truncated rune in event", js, "{\"topic\":\"a\",\"event\":\"\xe2\x82\"}", 400, "not valid UTF-8 at byte 23")
+	expect("surrogate half in key", js, "{\"topic\":\"a\",\"key\":\"\xed\xa0\x80\"}", 400, "not valid UTF-8 at byte 21")
+	expect("overlong encoding in data", js, "{\"topic\":\"a\",\"data\":{\"k\":\"\xc0\xaf\"}}", 400, "not valid UTF-8 at byte 27")
+	expect("invalid UTF-8 on line 3 of a batch", nd,
+		"{\"topic\":\"a\"}\n{\"topic\":\"b\"}\r\n{\"topic\":\"c\",\"data\":\"\xff\"}\n{\"topic\":\"d\"}", 400, "line 3: not valid UTF-8 at byte 22")
 
 	// NUL and line breaks where a single line is required.
 	for _, field := range []string{"event", "key"} {
@@ -354,7 +355,15 @@ func TestHostileLastEventID(t *testing.T) {
 		{name: "unicode", header: "tést-1", reason: "malformed"},
 		{name: "quotes and backslashes", header: `"\",\\-1`, reason: "malformed"},
 		{name: "invalid UTF-8", header: "\xff\xfe-1", reason: "malformed", quoted: "\uFFFD\uFFFD-1"},
-		{name: "long", header: long, reason: "malformed", quoted: long[:256]},
+		{name: "long", header: long, reason: "malformed", quoted: long[:eventid.MaxLen]},
+		// The topic part: ignored for positioning, but malformed is malformed.
+		{name: "empty topic", header: "test-1/", reason: "malformed"},
+		{name: "topic too long", header: "test-1/" + strings.Repeat("t", MaxTopicLen+1), reason: "malformed"},
+		{name: "topic of invalid UTF-8", header: "test-1/\xff", reason: "malformed", quoted: "test-1/\uFFFD"},
+		{name: "topic with a tab", header: "test-1/a\tb", reason: "malformed"},
+		{name: "topic with DEL (query)", query: "test-1/a\x7f", reason: "malformed"},
+		{name: "topic with LF (query)", query: "test-1/a\nid: evil", reason: "malformed"},
+		{name: "other epoch with a topic", header: "zz9-2/a", reason: "epoch"},
 		{name: "leading space (query)", query: " test-1", reason: "malformed"},
 		{name: "LF and a forged event (query)", query: "test-1\nevent: evil\ndata: x\n\n", reason: "malformed"},
 		{name: "CR (query)", query: "test-1\rid: evil", reason: "malformed"},
@@ -411,8 +420,10 @@ func TestHostileLastEventID(t *testing.T) {
 		}
 	}
 	// And the valid id still resumes exactly.
-	c := dial(t, ts.addr, "/events?topic=a", dialOpt{lastID: "test-2"})
-	if evs := c.next(2, 5*time.Second); evs[0].LastEventID != "test-3" || evs[1].LastEventID != id {
-		t.Fatalf("valid resume: %s", fmtEvents(evs))
+	for _, valid := range []string{"test-2", "test-2/a", "test-2/" + strings.Repeat("t", MaxTopicLen)} {
+		c := dial(t, ts.addr, "/events?topic=a", dialOpt{lastID: valid})
+		if evs := c.next(2, 5*time.Second); evs[0].LastEventID != "test-3/a" || evs[1].LastEventID != id {
+			t.Fatalf("valid resume after %.20q: %s", valid, fmtEvents(evs))
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ringcast/ringcast/transport/internal/eventid"
 	"github.com/ringcast/ringcast/transport/internal/sse"
 )
 
@@ -31,7 +32,7 @@ type Event struct {
 
 // MaxTopicLen bounds a topic name, MaxNameLen an event name or key.
 const (
-	MaxTopicLen = 256
+	MaxTopicLen = eventid.MaxTopicLen // the topic travels in every event id
 	MaxNameLen  = 256
 )
 
@@ -54,41 +55,70 @@ func (e *ValidationError) Error() string {
 
 // checkTopic returns why topic cannot be used, or "".
 func checkTopic(topic string) string {
-	switch {
-	case topic == "":
+	switch eventid.CheckTopic(topic) {
+	case nil:
+		return ""
+	case eventid.ErrTopicEmpty:
 		return `"topic" is missing or empty`
-	case len(topic) > MaxTopicLen:
+	case eventid.ErrTopicTooLong:
 		return fmt.Sprintf(`"topic" is %d bytes; the limit is %d`, len(topic), MaxTopicLen)
-	case !utf8.ValidString(topic):
-		return `"topic" is not valid UTF-8`
+	case eventid.ErrTopicUTF8:
+		return `"topic" is not valid UTF-8` + atByte(invalidUTF8At([]byte(topic)))
 	}
-	for _, r := range topic {
-		if r < 0x20 || r == 0x7f {
-			return `"topic" must not contain control characters`
-		}
-	}
-	return ""
+	return `"topic" must not contain control characters`
 }
 
 // validate checks ev and returns why it cannot be published, or "".
+//
+// Every field must be valid UTF-8: an event stream is UTF-8, and a client
+// would decode an invalid byte as U+FFFD, so the event would not arrive as
+// published. The check is one pass per event at publish time, never per
+// client.
 func validate(ev *Event) string {
 	if why := checkTopic(ev.Topic); why != "" {
 		return why
 	}
 	switch {
+	case !utf8.ValidString(ev.Event):
+		return `"event" is not valid UTF-8` + atByte(invalidUTF8At([]byte(ev.Event)))
 	case sse.CheckName(ev.Event) != nil:
-		return `"event" must be one line: no CR, LF or NUL, valid UTF-8`
+		return `"event" must be one line: no CR, LF or NUL`
 	case len(ev.Event) > MaxNameLen:
 		return fmt.Sprintf(`"event" is %d bytes; the limit is %d`, len(ev.Event), MaxNameLen)
 	case ev.Event == EventLagged || ev.Event == EventReset:
 		return fmt.Sprintf(`"event" %q is reserved for the server's notices`, ev.Event)
+	case !utf8.ValidString(ev.Key):
+		return `"key" is not valid UTF-8` + atByte(invalidUTF8At([]byte(ev.Key)))
 	case sse.CheckName(ev.Key) != nil:
-		return `"key" must be one line: no CR, LF or NUL, valid UTF-8`
+		return `"key" must be one line: no CR, LF or NUL`
 	case len(ev.Key) > MaxNameLen:
 		return fmt.Sprintf(`"key" is %d bytes; the limit is %d`, len(ev.Key), MaxNameLen)
+	case !utf8.Valid(ev.Data):
+		return `"data" is not valid UTF-8` + atByte(invalidUTF8At(ev.Data))
 	}
 	return ""
 }
+
+// invalidUTF8At returns the offset of the first byte of b that does not
+// start a valid UTF-8 sequence, or -1 when b is valid UTF-8.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// atByte says where the invalid byte at offset i is, counting from 1 as the
+// malformed-JSON message does.
+func atByte(i int) string { return fmt.Sprintf(" at byte %d", i+1) }
 
 // wireEvent is the JSON form of an event on POST /publish.
 type wireEvent struct {
@@ -120,6 +150,9 @@ func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, error) {
 		if len(obj) > maxEventBytes {
 			return nil, &parseError{413, fmt.Sprintf("the event is %d bytes; the limit is %d (--max-event-bytes)", len(obj), maxEventBytes)}
 		}
+		if !utf8.Valid(obj) {
+			return nil, &parseError{400, "not valid UTF-8" + atByte(invalidUTF8At(obj)) + ": JSON text must be UTF-8"}
+		}
 		ev, why := parseEvent(obj)
 		if why != "" {
 			return nil, &parseError{400, why}
@@ -140,6 +173,9 @@ func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, error) {
 		}
 		if len(line) > maxEventBytes {
 			return nil, &parseError{413, fmt.Sprintf("line %d: the event is %d bytes; the limit is %d (--max-event-bytes)", n, len(line), maxEventBytes)}
+		}
+		if !utf8.Valid(line) {
+			return nil, &parseError{400, fmt.Sprintf("line %d: not valid UTF-8%s: JSON text must be UTF-8", n, atByte(invalidUTF8At(line)))}
 		}
 		ev, why := parseEvent(line)
 		if why != "" {
@@ -191,13 +227,13 @@ func parseEvent(obj []byte) (Event, string) {
 		if err := json.Unmarshal(w.Data, &s); err != nil {
 			return Event{}, describeJSONError(err)
 		}
-		ev.Data = []byte(strings.ToValidUTF8(s, "\uFFFD"))
+		ev.Data = []byte(s)
 	default:
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, w.Data); err != nil {
 			return Event{}, describeJSONError(err)
 		}
-		ev.Data = bytes.ToValidUTF8(buf.Bytes(), []byte("\uFFFD"))
+		ev.Data = buf.Bytes()
 	}
 	if why := validate(&ev); why != "" {
 		return Event{}, why

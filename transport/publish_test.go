@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestPublishHTTP(t *testing.T) {
@@ -27,6 +28,9 @@ func TestPublishHTTP(t *testing.T) {
 		{"event with CR", "application/json", `{"topic":"a","event":"x\ry"}`, 400, `"event" must be one line`},
 		{"event with NUL", "application/json", `{"topic":"a","event":"x\u0000"}`, 400, `"event" must be one line`},
 		{"reserved event", "application/json", `{"topic":"a","event":"reset"}`, 400, "reserved"},
+		{"invalid UTF-8 in data", "application/json", "{\"topic\":\"a\",\"data\":\"\xff\"}", 400, "not valid UTF-8 at byte 22"},
+		{"invalid UTF-8 in topic", "application/json", "{\"topic\":\"\xfe\"}", 400, "not valid UTF-8 at byte 11"},
+		{"invalid UTF-8 on line 3", "application/x-ndjson", "{\"topic\":\"a\"}\n{\"topic\":\"b\"}\n{\"topic\":\"c\",\"event\":\"\xc3\"}", 400, "line 3: not valid UTF-8 at byte 23"},
 		{"unknown field", "application/json", `{"topic":"a","dta":1}`, 400, `unknown field "dta"`},
 		{"trailing data", "application/json", `{"topic":"a"} {"topic":"b"}`, 400, "after the JSON object"},
 		{"empty body", "application/json", ``, 400, "empty"},
@@ -57,16 +61,16 @@ func TestPublishHTTP(t *testing.T) {
 	}
 	// Nothing was published: the next good batch gets the first ids.
 	code, body = ts.post("application/x-ndjson; charset=utf-8", `{"topic":"a","data":1}`+"\r\n\r\n"+`{"topic":"b","data":"two","key":"k"}`)
-	if code != 200 || body != `{"ids":["test-1","test-2"]}`+"\n" {
+	if code != 200 || body != `{"ids":["test-1/a","test-2/b"]}`+"\n" {
 		t.Fatalf("good batch: %d %s", code, body)
 	}
 	evs := c.next(2, 5*time.Second)
-	if evs[0].LastEventID != "test-1" || evs[0].Data != "1" || evs[1].Data != "two" {
+	if evs[0].LastEventID != "test-1/a" || evs[1].LastEventID != "test-2/b" || evs[0].Data != "1" || evs[1].Data != "two" {
 		t.Fatalf("events: %s", fmtEvents(evs))
 	}
 	c.expectNothing(50 * time.Millisecond)
-	if got := ts.metric(`ringcast_publish_rejected_total{reason="bad-request"}`); got != 15 {
-		t.Errorf("bad-request rejections = %v; want 15", got)
+	if got := ts.metric(`ringcast_publish_rejected_total{reason="bad-request"}`); got != 18 {
+		t.Errorf("bad-request rejections = %v; want 18", got)
 	}
 	if got := ts.metric(`ringcast_publish_rejected_total{reason="too-large"}`); got != 3 {
 		t.Errorf("too-large rejections = %v; want 3", got)
@@ -106,8 +110,26 @@ func TestPublishGoAPI(t *testing.T) {
 	if _, err := ts.Publish(); err == nil {
 		t.Fatalf("Publish of nothing succeeded")
 	}
-	if ids := ts.publish(Event{Topic: "a"}, Event{Topic: "b"}); ids[0] != "test-1" || ids[1] != "test-2" {
-		t.Fatalf("ids %v", ids)
+	// Every field must be valid UTF-8: a stream is UTF-8, and a browser
+	// would show U+FFFD for what was published.
+	for _, tc := range []struct {
+		ev   Event
+		want string
+	}{
+		{Event{Topic: "a\xff"}, `event 2: "topic" is not valid UTF-8 at byte 2`},
+		{Event{Topic: "a", Event: "\xe2\x82"}, `event 2: "event" is not valid UTF-8 at byte 1`},
+		{Event{Topic: "a", Key: "k\xc0\xaf"}, `event 2: "key" is not valid UTF-8 at byte 2`},
+		{Event{Topic: "a", Data: []byte("ok €\n\xed\xa0\x80")}, `event 2: "data" is not valid UTF-8 at byte 8`},
+	} {
+		_, err := ts.Publish(Event{Topic: "fine"}, tc.ev)
+		if !errors.As(err, &ve) || ve.Index != 1 || err.Error() != tc.want {
+			t.Errorf("Publish(%+v): %v; want a *ValidationError %q", tc.ev, err, tc.want)
+		}
+	}
+	// Nothing was published: the next batch gets the first ids, each
+	// naming its topic, exactly as the stream's ids do.
+	if ids := ts.publish(Event{Topic: "a"}, Event{Topic: "b/c \"€\""}); ids[0] != "test-1/a" || ids[1] != "test-2/b/c \"€\"" {
+		t.Fatalf("ids %q", ids)
 	}
 }
 
@@ -130,6 +152,7 @@ func FuzzParsePublish(f *testing.F) {
 	f.Add([]byte(`{"topic":"a","event":"reset"}`), false)
 	f.Add([]byte(`[{"topic":"a"}]`), true)
 	f.Add([]byte("{\"topic\":\"\xff\"}"), false)
+	f.Add([]byte("{\"topic\":\"a\"}\n{\"topic\":\"a\",\"data\":\"\xc3\"}"), true)
 	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
 		evs, err := fuzzParse(body, ndjson)
 		if err != nil {
@@ -141,6 +164,11 @@ func FuzzParsePublish(f *testing.F) {
 		}
 		if len(evs) == 0 {
 			t.Fatalf("no error and no events")
+		}
+		// JSON text is UTF-8 (RFC 8259): a body with an invalid byte
+		// anywhere is rejected, never repaired with U+FFFD.
+		if !utf8.Valid(body) {
+			t.Fatalf("accepted a body that is not valid UTF-8: %q", body)
 		}
 		for i := range evs {
 			if why := validate(&evs[i]); why != "" {

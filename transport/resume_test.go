@@ -1,11 +1,13 @@
 package transport
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ringcast/ringcast/transport/internal/eventid"
 	"github.com/ringcast/ringcast/transport/internal/ssetest"
 )
 
@@ -47,6 +49,11 @@ func TestResumeInsideWindow(t *testing.T) {
 		{"one topic, up to date", eventsPath("b"), "test-10", false, "12"},
 		{"several topics", eventsPath("a", "b"), "test-7", false, "8 9 10 11 12"},
 		{"all topics, up to date", eventsPath(), "test-10", false, "11 12"},
+		// An id as the stream sends it, with its topic: the topic is
+		// informative, only the position counts.
+		{"all topics, id with its topic", eventsPath(), "test-4/b", false, "5 6 7 8 9 10 11 12"},
+		{"one topic, id naming another topic", eventsPath("a"), "test-3/zzz", false, "5 7 9 11"},
+		{"several topics, id with a topic by query", eventsPath("a", "b") + "&lastEventId=test-7%2Fa", "", true, "8 9 10 11 12"},
 	}
 	var clients []*sseClient
 	for _, tc := range cases {
@@ -63,11 +70,60 @@ func TestResumeInsideWindow(t *testing.T) {
 		}
 		clients[i].expectNothing(20 * time.Millisecond)
 	}
-	if got := ts.metric("ringcast_replayed_events_total"); got != 6+6+3+3+3 {
-		t.Errorf("replayed = %v; want 21", got)
+	if got := ts.metric("ringcast_replayed_events_total"); got != 6+6+3+3+3+6+3+3 {
+		t.Errorf("replayed = %v; want 33", got)
 	}
 	if got := ts.metric(`ringcast_resets_total{reason="too-old"}`); got != 0 {
 		t.Errorf("too-old resets = %v", got)
+	}
+}
+
+// TestResumeLongestID resumes with ids that carry the longest topic (256
+// bytes, multi-byte runes), as a header and as a query parameter under the
+// default limits, and checks that the guard admits an id of eventid.MaxLen
+// bytes even at the smallest --max-header-bytes.
+func TestResumeLongestID(t *testing.T) {
+	for _, engine := range []Engine{EngineRing, EngineChan} {
+		t.Run(string(engine), func(t *testing.T) {
+			ts := startServer(t, Config{Engine: engine})
+			topic := strings.Repeat("€", 85) + "a"
+			if len(topic) != MaxTopicLen {
+				t.Fatalf("topic of %d bytes", len(topic))
+			}
+			first := ts.publish(Event{Topic: topic, Data: []byte("1")})[0]
+			if first != "test-1/"+topic {
+				t.Fatalf("id %q; want test-1/<topic>", first)
+			}
+			byHeader := dial(t, ts.addr, eventsPath(topic), dialOpt{lastID: first})
+			byQuery := dial(t, ts.addr, eventsPath(topic)+"&lastEventId="+url.QueryEscape(first), dialOpt{})
+			waitFor(t, "streams", 5*time.Second, func() bool { return ts.nStreams.Load() == 2 })
+			second := ts.publish(Event{Topic: topic, Data: []byte("2")})[0]
+			for _, c := range []*sseClient{byHeader, byQuery} {
+				if c.status() != 200 {
+					t.Fatalf("resume: %s", c.Head)
+				}
+				evs := c.next(1, 5*time.Second)
+				if evs[0].LastEventID != second || evs[0].Data != "2" {
+					t.Fatalf("after %s: %s; want only %s", first, fmtEvents(evs), second)
+				}
+				c.expectNothing(20 * time.Millisecond)
+			}
+		})
+	}
+
+	ts := startServer(t, Config{MaxHeaderBytes: 1 << 10, Epoch: strings.Repeat("e", eventid.MaxEpochLen)})
+	longest := eventid.Format(ts.Config().Epoch, 1<<64-1, strings.Repeat("x", MaxTopicLen))
+	if len(longest) != eventid.MaxLen {
+		t.Fatalf("%d bytes; want %d", len(longest), eventid.MaxLen)
+	}
+	c := dial(t, ts.addr, eventsPath(strings.Repeat("x", MaxTopicLen)), dialOpt{lastID: longest})
+	if c.status() != 200 {
+		t.Fatalf("the longest id at --max-header-bytes 1024: %s", c.Head)
+	}
+	// Never issued by this server: a reset that quotes it whole.
+	ev := c.next(1, 5*time.Second)[0]
+	if n := decodeNotice(t, ev); ev.Type != "reset" || n.Reason != resetMalformed || n.LastEventID != longest {
+		t.Fatalf("the longest id: %s %q; want a malformed reset quoting it whole", ev.Type, ev.Data)
 	}
 }
 

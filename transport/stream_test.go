@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -34,22 +35,31 @@ func TestStreamBytes(t *testing.T) {
 	// Over HTTP, as a publisher would: JSON strings are sent as their text,
 	// anything else as compact JSON.
 	bodies := []struct{ json, want string }{
-		{`{"topic":"t","data":"plain"}`, "id: test-1\ndata: plain\n\n"},
-		{`{"topic":"t","event":"upd","data":"a\nb"}`, "id: test-2\nevent: upd\ndata: a\ndata: b\n\n"},
-		{`{"topic":"t","data":"a\rb"}`, "id: test-3\ndata: a\ndata: b\n\n"},
-		{`{"topic":"t","data":"a\r\nb"}`, "id: test-4\ndata: a\ndata: b\n\n"},
-		{`{"topic":"t","data":"x\n\r\n\ry\n"}`, "id: test-5\ndata: x\ndata: \ndata: \ndata: y\ndata: \n\n"},
-		{`{"topic":"t","data":""}`, "id: test-6\ndata: \n\n"},
-		{`{"topic":"t"}`, "id: test-7\ndata: \n\n"},
-		{`{"topic":"t","data": {"b": [1, 2], "s": "x\ny"} }`, "id: test-8\ndata: {\"b\":[1,2],\"s\":\"x\\ny\"}\n\n"},
-		{`{"topic":"t","data":null}`, "id: test-9\ndata: null\n\n"},
-		{`{"topic":"t","data":"  spaced"}`, "id: test-10\ndata:   spaced\n\n"},
-		{`{"topic":"t","data":"nul\u0000byte"}`, "id: test-11\ndata: nul\x00byte\n\n"},
+		{`{"topic":"t","data":"plain"}`, "id: test-1/t\ndata: plain\n\n"},
+		{`{"topic":"t","event":"upd","data":"a\nb"}`, "id: test-2/t\nevent: upd\ndata: a\ndata: b\n\n"},
+		{`{"topic":"t","data":"a\rb"}`, "id: test-3/t\ndata: a\ndata: b\n\n"},
+		{`{"topic":"t","data":"a\r\nb"}`, "id: test-4/t\ndata: a\ndata: b\n\n"},
+		{`{"topic":"t","data":"x\n\r\n\ry\n"}`, "id: test-5/t\ndata: x\ndata: \ndata: \ndata: y\ndata: \n\n"},
+		{`{"topic":"t","data":""}`, "id: test-6/t\ndata: \n\n"},
+		{`{"topic":"t"}`, "id: test-7/t\ndata: \n\n"},
+		{`{"topic":"t","data": {"b": [1, 2], "s": "x\ny"} }`, "id: test-8/t\ndata: {\"b\":[1,2],\"s\":\"x\\ny\"}\n\n"},
+		{`{"topic":"t","data":null}`, "id: test-9/t\ndata: null\n\n"},
+		{`{"topic":"t","data":"  spaced"}`, "id: test-10/t\ndata:   spaced\n\n"},
+		{`{"topic":"t","data":"nul\u0000byte"}`, "id: test-11/t\ndata: nul\x00byte\n\n"},
+		// The id ends with the topic, whatever it holds but control characters.
+		{`{"topic":"news/sports \"x\" \\ü\u2028","data":"y"}`, "id: test-12/news/sports \"x\" \\ü\u2028\ndata: y\n\n"},
+		{`{"topic":"` + strings.Repeat("€", 85) + `a","data":"z"}`, "id: test-13/" + strings.Repeat("€", 85) + "a\ndata: z\n\n"},
 	}
 	var want strings.Builder
 	for _, b := range bodies {
-		if code, resp := ts.post("application/json", b.json); code != 200 {
-			t.Fatalf("POST %s: %d %s", b.json, code, resp)
+		code, resp := ts.post("application/json", b.json)
+		var answer struct{ IDs []string }
+		if err := json.Unmarshal([]byte(resp), &answer); code != 200 || err != nil || len(answer.IDs) != 1 {
+			t.Fatalf("POST %s: %d %s (%v)", b.json, code, resp, err)
+		}
+		// The answer names the id the stream carries.
+		if id := answer.IDs[0]; !strings.HasPrefix(b.want, "id: "+id+"\n") {
+			t.Fatalf("POST %s answered id %q; the stream will carry %q", b.json, id, b.want)
 		}
 		want.WriteString(b.want)
 	}
@@ -58,7 +68,8 @@ func TestStreamBytes(t *testing.T) {
 	}
 	// What EventSource would make of it.
 	evs, _ := ssetest.Parse([]byte(want.String()))
-	if evs[1].Type != "upd" || evs[1].Data != "a\nb" || evs[4].Data != "x\n\n\ny\n" || evs[0].Type != "message" {
+	if evs[1].Type != "upd" || evs[1].Data != "a\nb" || evs[4].Data != "x\n\n\ny\n" || evs[0].Type != "message" ||
+		evs[11].LastEventID != "test-12/news/sports \"x\" \\ü\u2028" {
 		t.Fatalf("parsed: %s", fmtEvents(evs))
 	}
 }
@@ -78,7 +89,7 @@ func TestKeepAliveAndHTTP10(t *testing.T) {
 	for _, e := range c.next(1, 5*time.Second) {
 		evs = append(evs, e.LastEventID+" "+e.Data)
 	}
-	if evs[0] != "test-1 x" {
+	if evs[0] != "test-1/a x" {
 		t.Fatalf("event %v", evs)
 	}
 }
@@ -139,6 +150,12 @@ func TestTopicsFilter(t *testing.T) {
 				var got []string
 				for _, e := range c.next(n, 5*time.Second) {
 					got = append(got, e.Data)
+					// Each id names its event's topic, the first
+					// letter of its data: a client of several topics
+					// tells them apart.
+					if _, topic, _ := strings.Cut(e.LastEventID, "/"); topic != e.Data[:1] {
+						t.Errorf("event %q has id %q; want it to end in /%s", e.Data, e.LastEventID, e.Data[:1])
+					}
 				}
 				if strings.Join(got, " ") != want {
 					t.Errorf("got %v; want %s", got, want)

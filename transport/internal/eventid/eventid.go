@@ -1,15 +1,29 @@
 // Package eventid encodes and decodes the SSE event ids of ringcast.
 //
-// An id is "<epoch>-<seq>": the stream epoch, chosen afresh every time a
-// server starts, then the event's global sequence in decimal. Clients treat it
-// as opaque; the server reads it back from Last-Event-ID to decide between an
-// exact replay and a reset. The epoch is what makes an id from before a
-// restart recognisable: sequences start again at 1, and without it a resume
-// would silently skip or repeat events.
+// An id is "<epoch>-<seq>/<topic>": the stream epoch, chosen afresh every
+// time a server starts, the event's global sequence in decimal, and the
+// event's topic. The server reads the id back from Last-Event-ID to decide
+// between an exact replay and a reset; only "<epoch>-<seq>", the position,
+// counts there. The epoch is what makes an id from before a restart
+// recognisable: sequences start again at 1, and without it a resume would
+// silently skip or repeat events. The topic is informative: it is the one
+// field besides the publisher's event name and data that EventSource shows
+// a client, so a client of several topics reads each event's topic after
+// the first '/'. Parse also accepts the position alone (the id form before
+// topics were added), so a client's stored id keeps resuming.
 //
-// Invariants: an id never contains anything but [0-9a-z-], so it is always a
-// valid single-line SSE field; Parse(Format(e, s)) == (e, s) for every valid
-// epoch and s >= 1.
+// Invariants:
+//   - An id is "<epoch>-<seq>" ([0-9a-z-] only) or that followed by "/" and
+//     a valid topic (see CheckTopic: 1 to MaxTopicLen bytes of UTF-8 without
+//     control characters), at most MaxLen bytes. So it is always a valid
+//     single-line SSE field (no CR, LF, NUL) and a valid HTTP header value
+//     when EventSource sends it back as Last-Event-ID.
+//   - The first '/' of an id ends its position: epochs and sequences hold no
+//     '/', and a topic may (it is everything after the first one).
+//   - Parse(Format(e, s, t)) == (e, s, t) for every valid epoch e, s >= 1
+//     and valid topic t, or t == "" (Format then writes the position alone).
+//   - Append(e, s, t) == AppendTopic(AppendPosition(e, s), t): a writer may
+//     encode the topic part ahead of time and the position when it knows it.
 package eventid
 
 import (
@@ -17,14 +31,30 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxEpochLen bounds an epoch; NewEpoch returns 8 characters.
 const MaxEpochLen = 16
 
-// Errors returned by Parse.
+// MaxTopicLen bounds a topic, in bytes.
+const MaxTopicLen = 256
+
+// MaxPositionLen is the longest "<epoch>-<seq>": a sequence has at most 20
+// digits.
+const MaxPositionLen = MaxEpochLen + 1 + 20
+
+// MaxLen is the longest id: position, '/', topic.
+const MaxLen = MaxPositionLen + 1 + MaxTopicLen
+
+// Errors returned by Parse and CheckTopic.
 var (
 	ErrMalformed = errors.New("malformed event id")
+
+	ErrTopicEmpty   = errors.New("empty topic")
+	ErrTopicTooLong = errors.New("topic too long")
+	ErrTopicUTF8    = errors.New("topic not valid UTF-8")
+	ErrTopicControl = errors.New("topic with a control character")
 )
 
 // NewEpoch returns a random 8-character epoch (40 bits of base-32).
@@ -53,38 +83,79 @@ func ValidEpoch(e string) bool {
 	return true
 }
 
-// Append appends the id of seq in epoch to dst.
-func Append(dst []byte, epoch string, seq uint64) []byte {
+// CheckTopic returns nil for a valid topic, else the first thing wrong with
+// it: empty, longer than MaxTopicLen bytes, not valid UTF-8, or holding a
+// control character (C0 or DEL), any of which could break an SSE line or an
+// HTTP header.
+func CheckTopic(t string) error {
+	switch {
+	case t == "":
+		return ErrTopicEmpty
+	case len(t) > MaxTopicLen:
+		return ErrTopicTooLong
+	case !utf8.ValidString(t):
+		return ErrTopicUTF8
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c < 0x20 || c == 0x7f {
+			return ErrTopicControl
+		}
+	}
+	return nil
+}
+
+// AppendPosition appends "<epoch>-<seq>" to dst.
+func AppendPosition(dst []byte, epoch string, seq uint64) []byte {
 	dst = append(dst, epoch...)
 	dst = append(dst, '-')
 	return strconv.AppendUint(dst, seq, 10)
 }
 
-// Format returns the id of seq in epoch.
-func Format(epoch string, seq uint64) string {
-	return string(Append(make([]byte, 0, len(epoch)+21), epoch, seq))
+// AppendTopic appends "/<topic>" to dst, or nothing when topic is "".
+func AppendTopic(dst []byte, topic string) []byte {
+	if topic == "" {
+		return dst
+	}
+	dst = append(dst, '/')
+	return append(dst, topic...)
 }
 
-// Parse splits an id into its epoch and sequence. It accepts exactly what
-// Format produces: a valid epoch, one dash, and a decimal sequence >= 1
-// without sign or leading zeros.
-func Parse(id string) (epoch string, seq uint64, err error) {
-	i := strings.IndexByte(id, '-')
-	if i < 0 || !ValidEpoch(id[:i]) {
-		return "", 0, ErrMalformed
+// Append appends the id of seq on topic in epoch to dst; topic "" gives
+// the position alone.
+func Append(dst []byte, epoch string, seq uint64, topic string) []byte {
+	return AppendTopic(AppendPosition(dst, epoch, seq), topic)
+}
+
+// Format returns the id of seq on topic in epoch (see Append).
+func Format(epoch string, seq uint64, topic string) string {
+	return string(Append(make([]byte, 0, MaxPositionLen+1+len(topic)), epoch, seq, topic))
+}
+
+// Parse splits an id into its epoch, sequence and topic ("" when the id is
+// the position alone). It accepts exactly what Format produces: a valid
+// epoch, one dash, a decimal sequence >= 1 without sign or leading zeros,
+// then nothing or a '/' and a valid topic.
+func Parse(id string) (epoch string, seq uint64, topic string, err error) {
+	pos, topic, hasTopic := strings.Cut(id, "/")
+	if hasTopic && CheckTopic(topic) != nil {
+		return "", 0, "", ErrMalformed
 	}
-	digits := id[i+1:]
+	i := strings.IndexByte(pos, '-')
+	if i < 0 || !ValidEpoch(pos[:i]) {
+		return "", 0, "", ErrMalformed
+	}
+	digits := pos[i+1:]
 	if digits == "" || len(digits) > 20 || digits[0] == '0' {
-		return "", 0, ErrMalformed
+		return "", 0, "", ErrMalformed
 	}
 	for j := 0; j < len(digits); j++ {
 		if digits[j] < '0' || digits[j] > '9' {
-			return "", 0, ErrMalformed
+			return "", 0, "", ErrMalformed
 		}
 	}
 	seq, err = strconv.ParseUint(digits, 10, 64)
 	if err != nil {
-		return "", 0, ErrMalformed
+		return "", 0, "", ErrMalformed
 	}
-	return id[:i], seq, nil
+	return pos[:i], seq, topic, nil
 }
