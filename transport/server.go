@@ -377,7 +377,7 @@ func (s *Server) Publish(evs ...Event) ([]string, error) {
 	}
 	ids := make([]string, len(seqs))
 	for i, seq := range seqs {
-		ids[i] = (&frame{seq: seq}).id(s.cfg.Epoch)
+		ids[i] = (&frame{seq: seq, topic: evs[i].Topic}).id(s.cfg.Epoch)
 	}
 	s.m.publishDur.UpdateDuration(start)
 	return ids, nil
@@ -499,9 +499,7 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '"')
-		b = append(b, id...)
-		b = append(b, '"')
+		b = appendJSONString(b, id, len(id)) // the topic in the id may hold '"' or '\\'
 	}
 	b = append(b, "]}\n"...)
 	ctx.SetContentType("application/json")
