@@ -237,7 +237,7 @@ func TestDebounce(t *testing.T) {
 		Event{Topic: "a", Key: "k", Data: []byte("v3")},
 	)
 	// The keyless event went at once; the three of (a, k) became the last.
-	if ids[1] != "test-1" || ids[0] != ids[2] || ids[2] != ids[4] || ids[0] == ids[3] {
+	if ids[1] != "test-1/a" || ids[0] != ids[2] || ids[2] != ids[4] || ids[0] == ids[3] {
 		t.Fatalf("ids %v", ids)
 	}
 	evs := c.next(3, 5*time.Second)
@@ -245,7 +245,7 @@ func TestDebounce(t *testing.T) {
 	for _, e := range evs {
 		got = append(got, e.LastEventID+"="+e.Data)
 	}
-	want := []string{"test-1=keyless", ids[0] + "=v3", ids[3] + "=other topic"}
+	want := []string{"test-1/a=keyless", ids[0] + "=v3", ids[3] + "=other topic"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("got %v; want %v", got, want)
 	}

@@ -64,8 +64,8 @@ func Example() {
 	fmt.Printf("after shutdown: %q\n", rest)
 	// Output:
 	// retry: 3000
-	// [demo-1]
-	// id: demo-1
+	// [demo-1/greetings]
+	// id: demo-1/greetings
 	// event: hello
 	// data: hi
 	// data: there
