@@ -31,7 +31,7 @@ func runE2E(args []string, stdout, stderr io.Writer) error {
 	engines := fs.String("engines", "ring,chan", "engines to compare, the first over the second")
 	subs := fs.String("subscribers", "100,1000", "subscriber counts of the load ladders")
 	fs.Float64Var(&c.StartDeliveries, "start-deliveries", 100_000, "first point of each ladder in deliveries/s (subscribers × rate); doubled per point")
-	fs.IntVar(&c.MaxPoints, "max-points", 6, "most doublings per ladder")
+	fs.IntVar(&c.MaxPoints, "max-points", 8, "most doublings per ladder")
 	fs.IntVar(&c.GoalSubscribers, "goal-subscribers", 1000, "subscribers of the goal point")
 	fs.Float64Var(&c.GoalRate, "goal-rate", 1000, "events/s of the goal point")
 	fs.DurationVar(&c.PointDuration, "point-duration", 4*time.Second, "measured phase of each point")

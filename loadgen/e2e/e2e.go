@@ -43,7 +43,7 @@ type Config struct {
 	// a point loses events or MaxPoints; then one point halfway between the
 	// last loss-free and the first lossy one refines the answer.
 	StartDeliveries float64
-	MaxPoints       int // 6
+	MaxPoints       int // 8
 	// GoalSubscribers × GoalRate is always measured (1000 × 1000).
 	GoalSubscribers int
 	GoalRate        float64
@@ -83,7 +83,7 @@ func (c *Config) setDefaults() error {
 	}
 	// Zero means the default.
 	c.StartDeliveries = cmp.Or(c.StartDeliveries, 100_000)
-	c.MaxPoints = cmp.Or(c.MaxPoints, 6)
+	c.MaxPoints = cmp.Or(c.MaxPoints, 8)
 	c.GoalSubscribers = cmp.Or(c.GoalSubscribers, 1000)
 	c.GoalRate = cmp.Or(c.GoalRate, 1000)
 	c.PointDuration = cmp.Or(c.PointDuration, 4*time.Second)
@@ -163,6 +163,9 @@ type Report struct {
 	// run: above the core count, other work was competing for the CPU.
 	LoadBefore, LoadAfter float64
 	ServeCmd              string
+	// Unbounded lists the ladders ("ring 1000") that ended at MaxPoints or
+	// the budget without a lossy point: their highest rate is a lower bound.
+	Unbounded []string
 }
 
 // Run measures every engine and returns the report. It fails only when a
@@ -206,6 +209,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // once between the last good and the first bad point.
 func (rep *Report) ladder(ctx context.Context, cfg *Config, engine string, n int, deadline time.Time) {
 	var good, bad float64
+	defer func() {
+		if good > 0 && bad == 0 {
+			rep.Unbounded = append(rep.Unbounded, fmt.Sprintf("%s %d", engine, n))
+		}
+	}()
 	for k := 0; k < cfg.MaxPoints && ctx.Err() == nil; k++ {
 		offered := cfg.StartDeliveries * float64(int(1)<<k)
 		if time.Now().After(deadline) {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -238,7 +239,7 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 		if bp == nil {
 			return "none", ""
 		}
-		return loadgen.FormatRate(bp.Summary.Delivered), fmt.Sprintf("%d × %s/s", bp.Subscribers, loadgen.FormatRate(bp.Rate))
+		return rep.atLeast(bp) + loadgen.FormatRate(bp.Summary.Delivered), fmt.Sprintf("%d × %s/s", bp.Subscribers, loadgen.FormatRate(bp.Rate))
 	}
 	for _, e := range cfg.Engines {
 		best, at := pointAt(rep.Best(e))
@@ -267,7 +268,7 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 		ratioOK := false
 		if a != nil && c != nil && c.Summary.Delivered > 0 {
 			r := a.Summary.Delivered / c.Summary.Delivered
-			ratio = fmt.Sprintf("%.2f×", r)
+			ratio = fmt.Sprintf("%s%.2f×", rep.atLeast(a), r)
 			ratioOK = r >= GoalRatio
 		}
 		bounded := "n/a"
@@ -374,4 +375,13 @@ func firstLine(s string) string {
 		s = s[:117] + "..."
 	}
 	return s
+}
+
+// atLeast is "≥ " when p is the highest point of a ladder that never lost an
+// event (it ran out of points or time): the engine's limit lies above it.
+func (rep *Report) atLeast(p *Point) string {
+	if slices.Contains(rep.Unbounded, fmt.Sprintf("%s %d", p.Engine, p.Subscribers)) {
+		return "≥ "
+	}
+	return ""
 }
