@@ -141,13 +141,20 @@ func (st *stream) finish(sub subscription, reason string) {
 // run is the stream's loop; it returns why the stream ended.
 func (st *stream) run(sub subscription) string {
 	s := st.srv
+	paced := false
 	for {
 		w := st.wake.Load()
-		err := sub.wait(w) // S4: no batch held while waiting
-		if err == nil {
+		if paced {
+			// Pace before waiting, not after: a stream that has more to send
+			// when the window ends finds it ready, without the writer having
+			// to wake it.
 			if d := s.cfg.BatchWindow - time.Duration(st.idle()); d > 0 {
 				st.pace(d, w)
 			}
+			paced = false
+		}
+		err := sub.wait(w) // S4: no batch held while waiting
+		if err == nil {
 			b := getBatch()
 			err = sub.fill(b)
 			if !b.empty() {
@@ -158,6 +165,7 @@ func (st *stream) run(sub subscription) string {
 				if h := s.testHookAfterWrite; h != nil {
 					h()
 				}
+				paced = s.cfg.BatchWindow > 0
 			}
 			putBatch(b)
 		}
