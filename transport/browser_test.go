@@ -249,6 +249,46 @@ func TestBrowserPage(t *testing.T) {
 		t.Fatalf("the refusal was not counted: %v", got)
 	}
 
+	// A page following all topics tells events apart by the topic in their
+	// ids, whatever the topic holds; the id of an event on a topic with
+	// '/', quotes and non-ASCII letters goes back byte for byte as
+	// Last-Event-ID, and the resume is exact.
+	d := startBrowserServer(t, "delta", Config{})
+	dproxy := startCutProxy(t, d.addr)
+	if err := page.Navigate(ctx, "http://"+dproxy.addr()+"/"); err != nil {
+		t.Fatal(err)
+	}
+	step("the all-topics stream opens", 10*time.Second, func(v pageView) bool { return v.State == "open" && v.Epoch == "delta" })
+	odd := `news/sports "ünï" €`
+	type sent struct{ id, topic string }
+	var all []sent
+	for _, e := range []struct{ topic, data string }{{"demo", "d1"}, {odd, "n1"}, {"prices", "p1"}, {odd, "n2"}} {
+		all = append(all, sent{post(d.addr, e.topic, e.data), e.topic})
+	}
+	check := func(what string, v pageView) {
+		t.Helper()
+		evs := v.events()
+		if len(evs) != len(all) {
+			t.Fatalf("%s: %d events; want %d:\n%s", what, len(evs), len(all), v)
+		}
+		for i, e := range evs {
+			if e.ID != all[i].id || e.Topic != all[i].topic || e.ID != "delta-"+strconv.Itoa(i+1)+"/"+all[i].topic {
+				t.Fatalf("%s: row %d is %+v; want id %s, topic %q:\n%s", what, i, e, all[i].id, all[i].topic, v)
+			}
+		}
+	}
+	check("several topics", step("four events appear", 10*time.Second, func(v pageView) bool { return len(v.Rows) >= len(all) }))
+	dproxy.pause()
+	dproxy.cutAll()
+	step("the page notices the drop", 10*time.Second, func(v pageView) bool { return v.State == "reconnecting" })
+	all = append(all, sent{post(d.addr, "prices", "p2"), "prices"}, sent{post(d.addr, odd, "n3"), odd})
+	dproxy.resume()
+	v = step("the missed events arrive", 10*time.Second, func(v pageView) bool { return len(v.Rows) >= len(all) && v.State == "open" })
+	check("after the resume", v)
+	if got := d.lastEventIDs(); len(got) != 2 || got[0] != "" || got[1] != all[3].id {
+		t.Fatalf("the server saw Last-Event-ID %q; want %q on the reconnection", got, all[3].id)
+	}
+
 	for _, l := range br.Logs() {
 		if strings.HasPrefix(l, "exception:") {
 			t.Errorf("the page threw: %s", l)

@@ -16,7 +16,6 @@
   let notices = 0;
   let retryTimer = 0;
   let retryDelay = 5000;
-  const published = new Map(); // id -> topic, for events this page published
 
   function setState(s, why) {
     const el = $('state');
@@ -24,9 +23,14 @@
     el.textContent = why ? s + ': ' + why : s;
   }
 
+  // An id is "<epoch>-<seq>/<topic>" (docs/protocol.md): the topic is
+  // everything after the first '/', the rest is opaque. An id without one
+  // comes from an older server, which named no topics.
   function topicOf(id) {
+    const i = id.indexOf('/');
+    if (i >= 0) return id.slice(i + 1);
     if (topics.length === 1) return topics[0];
-    return published.get(id) || '';
+    return '';
   }
 
   function age(t) {
@@ -68,7 +72,7 @@
     li.append(
       cell('id', e.lastEventId),
       topic ? cell('topic', topic) : cell('topic unknown', topics.length ? 'one of ' + topics.join(' ') : 'any',
-        'the stream does not name the topic of each event'),
+        'this server does not name the topic in its event ids'),
       cell('type', e.type),
       cell('age', age(t)),
       cell('data', e.data));
@@ -169,18 +173,6 @@
         return;
       }
       if (name && !names.includes(name)) { names.push(name); listen(name); }
-      for (const id of j.ids) {
-        published.set(id, body.topic);
-        // The event may have arrived before this answer.
-        for (const li of document.querySelectorAll('#events li.event')) {
-          if (li.dataset.id === id && !li.dataset.topic) {
-            li.dataset.topic = body.topic;
-            const c = li.querySelector('.topic');
-            c.className = 'topic';
-            c.textContent = body.topic;
-          }
-        }
-      }
       out.textContent = 'published ' + j.ids.join(', ');
     } catch (err) {
       out.className = 'error';
