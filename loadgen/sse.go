@@ -182,15 +182,25 @@ func (p *Parser) Feed(b []byte) error {
 }
 
 func (p *Parser) feed(b []byte) error {
+	// cr is the index in b of its first CR, or -1 when it has none: b is
+	// scanned for CR once, and again only after a CR is passed, so a stream
+	// without CR (the usual one) costs one IndexByte per line, not two.
+	cr := bytes.IndexByte(b, '\r')
 	for len(b) > 0 {
 		if p.skipLF {
 			p.skipLF = false
 			if b[0] == '\n' {
 				b = b[1:]
+				if cr > 0 {
+					cr-- // b[0] was LF, so the CR lies further on
+				}
 				continue
 			}
 		}
-		i := lineEnd(b)
+		i := bytes.IndexByte(b, '\n')
+		if cr >= 0 && (i < 0 || cr < i) {
+			i = cr
+		}
 		if i < 0 {
 			if len(p.line)+len(b) > p.limit() {
 				return ErrEventTooLarge
@@ -218,6 +228,11 @@ func (p *Parser) feed(b []byte) error {
 			}
 		}
 		b = b[i+1:]
+		if cr >= 0 {
+			if cr -= i + 1; cr < 0 {
+				cr = bytes.IndexByte(b, '\r')
+			}
+		}
 		err := p.processLine(line)
 		p.line = p.line[:0]
 		if err != nil {
@@ -225,20 +240,6 @@ func (p *Parser) feed(b []byte) error {
 		}
 	}
 	return nil
-}
-
-// lineEnd returns the index of the first CR or LF in b, or -1. LF is searched
-// first with the vectorised IndexByte; CR is rare, so its scan is usually short.
-func lineEnd(b []byte) int {
-	lf := bytes.IndexByte(b, '\n')
-	scope := b
-	if lf >= 0 {
-		scope = b[:lf]
-	}
-	if cr := bytes.IndexByte(scope, '\r'); cr >= 0 {
-		return cr
-	}
-	return lf
 }
 
 func (p *Parser) processLine(line []byte) error {

@@ -33,24 +33,33 @@ func BenchmarkDecodePayload(b *testing.B) {
 }
 
 // BenchmarkSubscriberEvent is the whole per-event cost on the client after the
-// socket read: parse, decode, sequence check, latency record.
+// socket read: parse, decode, sequence check, latency record. "goroutine"
+// records into the subscriber's sparse histogram (the goroutine reader),
+// "loop" into an event loop's dense one (the epoll reader).
 func BenchmarkSubscriberEvent(b *testing.B) {
-	r := &run{coll: newCollector(), intervalNs: 1e9}
-	s := &subscriber{r: r, next: make([]uint64, 1), hist: newPacked()}
-	s.parser = NewParser(s.onEvent)
-	frames := make([][]byte, 1024)
-	for i := range frames {
-		frames[i] = []byte("id: e-1\ndata: " + string(AppendPayload(nil, Stamp{Seq: uint64(i), IntendedNs: int64(i) * 1000}, 128)) + "\n\n")
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if i == len(frames) {
-			i = 0
-			s.next[0] = 0
-		}
-		s.recvNs = int64(i)*1000 + int64(i%97)*10_000
-		s.parser.Feed(frames[i])
-		i++
+	for _, recorder := range []string{"goroutine", "loop"} {
+		b.Run(recorder, func(b *testing.B) {
+			r := &run{coll: newCollector(), intervalNs: 1e9}
+			s := &subscriber{r: r, next: make([]uint64, 1), hist: newPacked()}
+			if recorder == "loop" {
+				s.rec = &denseRecorder{coll: r.coll}
+			}
+			s.parser = NewParser(s.onEvent)
+			frames := make([][]byte, 1024)
+			for i := range frames {
+				frames[i] = []byte("id: e-1\ndata: " + string(AppendPayload(nil, Stamp{Seq: uint64(i), IntendedNs: int64(i) * 1000}, 128)) + "\n\n")
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if i == len(frames) {
+					i = 0
+					s.next[0] = 0
+				}
+				s.recvNs = int64(i)*1000 + int64(i%97)*10_000
+				s.parser.Feed(frames[i])
+				i++
+			}
+		})
 	}
 }
