@@ -16,13 +16,16 @@ import (
 // Event is one event to publish.
 type Event struct {
 	// Topic is required: a non-empty line of at most MaxTopicLen bytes of
-	// valid UTF-8 without control characters.
+	// valid UTF-8 without control characters. Every id of the event ends
+	// with "/" and its topic, so a client of several topics can tell its
+	// events apart.
 	Topic string
 	// Event is the SSE event name; empty means the client's default
 	// ("message"). It must be one line without NUL, and not one of the names
 	// the server uses for its notices ("lagged", "reset").
 	Event string
-	// Data is the text of the event. Line breaks (LF, CR, CRLF) become
+	// Data is the text of the event, valid UTF-8 (as are Topic, Event and
+	// Key: an event stream is UTF-8). Line breaks (LF, CR, CRLF) become
 	// separate data lines; a client reads them back joined by LF.
 	Data []byte
 	// Key, with --debounce, identifies events of a topic that supersede one
