@@ -5,6 +5,11 @@ package loadgen
 // Event loop invariants (the epoll reader):
 //
 //   - A pollLoop is one goroutine with one level-triggered epoll instance. It
+//     takes ready sockets with a non-blocking epoll_wait and parks only when
+//     there are none, in Go's netpoller, on the epoll descriptor itself
+//     (readable while its ready list is not empty): no thread sits in a
+//     blocking system call holding a P, and it yields after each batch so
+//     that the publisher and the hiccup meter are not held back. It
 //     owns every stream registered with it: the socket's file descriptor and,
 //     until the stream ends, its subscriber (parser, chunk decoder, positions,
 //     counters). A subscriber's goroutine hands a stream over through the
@@ -45,7 +50,7 @@ const pollSupported = true
 var errLoopStopped = errors.New("event loop stopped")
 
 // pollEvents is how many readiness reports one epoll_wait returns at most.
-const pollEvents = 256
+const pollEvents = 64
 
 type pollStream struct {
 	fd        int
@@ -57,6 +62,8 @@ type pollStream struct {
 
 type pollLoop struct {
 	epfd         int
+	ep           *os.File        // epfd, watched by Go's netpoller
+	epRaw        syscall.RawConn // waits on ep without holding a thread
 	wakeR, wakeW int
 	buf          []byte
 	rec          denseRecorder
@@ -118,11 +125,28 @@ func newPollLoop(r *run) (*pollLoop, error) {
 		l.closeFDs()
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
+	// An epoll descriptor is readable while its ready list is not empty, so
+	// Go's netpoller can wait on it: the loop parks like any goroutine
+	// blocked in a read, instead of keeping a thread (and its P, until sysmon
+	// takes it back) in epoll_wait.
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		l.closeFDs()
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	l.ep = os.NewFile(uintptr(epfd), "epoll")
+	if l.epRaw, err = l.ep.SyscallConn(); err != nil {
+		l.closeFDs()
+		return nil, err
+	}
 	return l, nil
 }
 
 func (l *pollLoop) closeFDs() {
-	syscall.Close(l.epfd)
+	if l.ep != nil {
+		l.ep.Close()
+	} else {
+		syscall.Close(l.epfd)
+	}
 	syscall.Close(l.wakeR)
 	syscall.Close(l.wakeW)
 }
@@ -213,12 +237,22 @@ func detach(conn net.Conn) (int, error) {
 func (l *pollLoop) run() {
 	events := make([]syscall.EpollEvent, pollEvents)
 	for {
-		n, err := syscall.EpollWait(l.epfd, events, -1)
+		// Take what is ready without blocking; park in the netpoller only
+		// when nothing is.
+		var n int
+		var werr error
+		err := l.epRaw.Read(func(fd uintptr) bool {
+			n, werr = syscall.EpollWait(int(fd), events, 0)
+			return n > 0 || werr != nil
+		})
+		if werr == syscall.EINTR {
+			continue
+		}
+		if err == nil && werr != nil {
+			err = os.NewSyscallError("epoll_wait", werr)
+		}
 		if err != nil {
-			if err == syscall.EINTR {
-				continue
-			}
-			l.shutdown(&streamError{"read", os.NewSyscallError("epoll_wait", err)})
+			l.shutdown(&streamError{"read", err})
 			return
 		}
 		for i := range events[:n] {
@@ -234,6 +268,10 @@ func (l *pollLoop) run() {
 				l.read(l.streams[fd])
 			}
 		}
+		// A busy loop never blocks, so without this the publisher, the
+		// hiccup meter and the other loop would wait for preemption (10 ms)
+		// whenever every P runs a loop.
+		runtime.Gosched()
 	}
 }
 
