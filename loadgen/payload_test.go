@@ -1,7 +1,10 @@
 package loadgen
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"testing"
 	"testing/quick"
 )
@@ -27,6 +30,37 @@ func TestPayloadRoundTrip(t *testing.T) {
 
 // A server may keep the JSON quoting of a string data field, or embed the
 // payload in a larger object: the marker is found anyway.
+// parseHex8 agrees with strconv on 8 digits with any byte in any position.
+func TestParseHex8(t *testing.T) {
+	prop := func(v uint32, pos uint8, c byte) bool {
+		b := []byte(fmt.Sprintf("%08x", v))
+		if pos%2 == 0 {
+			b = bytes.ToUpper(b)
+		}
+		if pos%3 != 0 {
+			b[pos%8] = c
+		}
+		want, err := strconv.ParseUint(string(b), 16, 32)
+		got, ok := parseHex8(b)
+		return ok == (err == nil && !bytes.ContainsAny(b, "+-_xX")) && (!ok || uint64(got) == want)
+	}
+	if err := quick.Check(prop, &quick.Config{MaxCount: 200000}); err != nil {
+		t.Fatal(err)
+	}
+	for c := 0; c < 256; c++ {
+		b := []byte("0123abCD")
+		for i := range b {
+			orig := b[i]
+			b[i] = byte(c)
+			_, err := strconv.ParseUint(string(b), 16, 32)
+			if _, ok := parseHex8(b); ok != (err == nil && c != '_') {
+				t.Fatalf("%q: ok %v, strconv %v", b, ok, err)
+			}
+			b[i] = orig
+		}
+	}
+}
+
 func TestPayloadInsideJSON(t *testing.T) {
 	st := Stamp{Topic: 3, Seq: 99, IntendedNs: 123456789}
 	p := AppendPayload(nil, st, 128)
