@@ -65,8 +65,14 @@ type Config struct {
 	KeepAlive    time.Duration // interval of ": keep-alive" comments on an idle stream
 	Retry        time.Duration // the "retry:" sent first: the client's reconnection delay
 	WriteTimeout time.Duration // a write that takes longer drops the client
-	BatchWindow  time.Duration // a stream writes at most once per window (pacing; see stream.pace)
-	Debounce     time.Duration // keep only the latest event per (topic, key) within this window
+	// BatchWindow: a stream writes at most once per window (pacing.go). 0,
+	// the default, sizes the window to keep writes within WriteBudget;
+	// NoBatchWindow turns pacing off.
+	BatchWindow time.Duration
+	// WriteBudget is the writes per second the automatic window aims at
+	// (default 25,000 per GOMAXPROCS).
+	WriteBudget int
+	Debounce    time.Duration // keep only the latest event per (topic, key) within this window
 
 	MaxEventBytes int // largest accepted event (its JSON object) in bytes: 413 beyond
 	MaxBodyBytes  int // largest accepted publish body in bytes: 413 beyond
@@ -198,8 +204,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("retry %v must not be negative", c.Retry)
 	case c.WriteTimeout < time.Millisecond:
 		return c, fmt.Errorf("write-timeout %v must be at least 1ms", c.WriteTimeout)
-	case c.BatchWindow < 0 || c.BatchWindow > time.Second:
+	case c.BatchWindow < NoBatchWindow || c.BatchWindow > time.Second:
 		return c, fmt.Errorf("batch-window %v out of range [0, 1s]", c.BatchWindow)
+	case c.WriteBudget < 0:
+		return c, fmt.Errorf("write-budget %d must not be negative", c.WriteBudget)
 	case c.Debounce < 0 || c.Debounce > time.Minute:
 		return c, fmt.Errorf("debounce %v out of range [0, 1m]", c.Debounce)
 	case c.MaxEventBytes < 64:

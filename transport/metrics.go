@@ -34,6 +34,7 @@ const (
 	mRejected        = "ringcast_publish_rejected_total"
 	mKeepAlives      = "ringcast_keepalives_total"
 	mTopicFallbacks  = "ringcast_topic_fallbacks_total"
+	mBatchWindow     = "ringcast_batch_window_seconds"
 )
 
 // Reasons a stream ends, the label of ringcast_disconnects_total.
@@ -77,7 +78,7 @@ type serverMetrics struct {
 	disconnects, resets, rejected   map[string]*metrics.Counter
 }
 
-func newServerMetrics(connections, maxLag, topics func() float64) *serverMetrics {
+func newServerMetrics(connections, maxLag, topics, batchWindow func() float64) *serverMetrics {
 	s := metrics.NewSet()
 	m := &serverMetrics{
 		set:            s,
@@ -112,6 +113,7 @@ func newServerMetrics(connections, maxLag, topics func() float64) *serverMetrics
 	s.NewGauge(mConnections, connections)
 	s.NewGauge(mMaxLag, maxLag)
 	s.NewGauge(mTopics, topics)
+	s.NewGauge(mBatchWindow, batchWindow)
 	return m
 }
 

@@ -49,6 +49,7 @@ type Server struct {
 	corsAny      bool
 	corsOrigins  []string
 	tick         time.Duration // the sweeper's period
+	pacer        *pacer        // the batch window (pacing.go)
 	start        time.Time     // stream clocks count from here
 	keepAliveDue int64         // idle nanoseconds after which a keep-alive is sent
 
@@ -101,11 +102,13 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.tick = min(max(cfg.KeepAlive/8, time.Millisecond), time.Second)
+	s.pacer = newPacer(cfg.BatchWindow, cfg.WriteBudget)
 	s.keepAliveDue = int64(cfg.KeepAlive - s.tick)
 	s.m = newServerMetrics(
 		func() float64 { return float64(s.nStreams.Load()) },
 		func() float64 { return float64(s.eng.maxLag()) },
 		func() float64 { return float64(s.eng.topicCount()) },
+		func() float64 { return s.pacer.current().Seconds() },
 	)
 	switch cfg.Engine {
 	case EngineChan:

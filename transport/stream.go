@@ -34,12 +34,13 @@ import (
 )
 
 type stream struct {
-	srv       *Server
-	conn      net.Conn
-	chunked   bool
-	wake      atomic.Pointer[wakeCtx]
-	lastWrite atomic.Int64 // nanoseconds since srv.start
-	deadline  int64        // the write deadline set last, Unix nanoseconds (the goroutine's own)
+	srv        *Server
+	conn       net.Conn
+	chunked    bool
+	wake       atomic.Pointer[wakeCtx]
+	lastWrite  atomic.Int64 // nanoseconds since srv.start
+	deadline   int64        // the write deadline set last, Unix nanoseconds (the goroutine's own)
+	activeTick uint64       // the pacer's tick this stream last counted itself active in (its own)
 }
 
 // wakeCtx is a cancel-only context the stream waits on, cheaper than
@@ -148,7 +149,7 @@ func (st *stream) run(sub subscription) string {
 			// Pace before waiting, not after: a stream that has more to send
 			// when the window ends finds it ready, without the writer having
 			// to wake it.
-			if d := s.cfg.BatchWindow - time.Duration(st.idle()); d > 0 {
+			if d := s.pacer.current() - time.Duration(st.idle()); d > 0 {
 				st.pace(d, w)
 			}
 			paced = false
@@ -165,7 +166,7 @@ func (st *stream) run(sub subscription) string {
 				if h := s.testHookAfterWrite; h != nil {
 					h()
 				}
-				paced = s.cfg.BatchWindow > 0
+				paced = s.pacer.current() > 0
 			}
 			putBatch(b)
 		}
@@ -206,13 +207,8 @@ func (st *stream) run(sub subscription) string {
 
 var keepAliveFrame = []byte(": keep-alive\n\n")
 
-// pace holds the stream until a batch window has passed since its last
-// write (S2: it holds no batch). A stream thus writes at most once per window
-// whatever the event rate, and an event that finds it idle for a window goes
-// out at once: pacing costs nothing at low rates and, at high ones, bounds
-// the writes per second — the system calls that are most of the server's CPU
-// — to clients / window, so that the server stays out of CPU saturation,
-// where Go polls the network only every 10 ms and every latency grows.
+// pace holds the stream for d, until a batch window has passed since its
+// last write (pacing.go; S2 and S4: it holds no batch).
 func (st *stream) pace(d time.Duration, w *wakeCtx) {
 	if d <= maxUninterruptedPace {
 		// The goroutine's own sleep timer: no allocation, no select. Shutdown
@@ -303,6 +299,7 @@ func (st *stream) write(b *batch, head []byte) error {
 	t1 := time.Now()
 	st.lastWrite.Store(int64(t1.Sub(s.start)))
 	if b.events > 0 {
+		s.pacer.wrote(&st.activeTick)
 		s.m.writeDur.Update(t1.Sub(t0).Seconds())
 		s.m.batchSize.Update(float64(b.events))
 		s.m.batchBytes.Update(float64(len(p)))
@@ -385,16 +382,26 @@ func (s *Server) removeStream(st *stream) {
 	s.streamsWG.Done()
 }
 
-// sweep wakes the streams whose keep-alive is due, every tick.
+// sweep wakes the streams whose keep-alive is due, every tick, and adjusts
+// the automatic batch window every paceTick (pacing.go).
 func (s *Server) sweep() {
 	defer close(s.sweepDone)
 	t := time.NewTicker(s.tick)
 	defer t.Stop()
+	var paceC <-chan time.Time
+	if s.pacer.auto() {
+		pt := time.NewTicker(paceTick)
+		defer pt.Stop()
+		paceC = pt.C
+	}
 	var due []*stream
 	for {
 		select {
 		case <-s.sweepStop:
 			return
+		case now := <-paceC:
+			s.pacer.adjust(now)
+			continue
 		case <-t.C:
 		}
 		now := int64(time.Since(s.start))

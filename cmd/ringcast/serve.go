@@ -47,7 +47,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	keepAlive := fs.Duration("keepalive", d.KeepAlive, "interval of the \": keep-alive\" comment on an idle stream; a departed client\nis noticed within one interval")
 	retry := fs.Duration("retry", d.Retry, "reconnection delay sent to clients in the first frame (retry:)")
 	writeTimeout := fs.Duration("write-timeout", d.WriteTimeout, "a client whose socket does not take a write within this is dropped")
-	batchWindow := fs.Duration("batch-window", d.BatchWindow, "a stream writes at most once per window: an event that finds its stream idle\nfor a window goes out at once, later ones wait for the window and share one\nwrite (0: every stream writes whenever something is ready)")
+	batchWindow := fs.String("batch-window", "auto", "a stream writes at most once per window: an event that finds its stream idle\nfor a window goes out at once, later ones wait and share one write, so the\nwrites (system calls, most of the server's CPU) stay bounded under load. auto:\nthe window grows and shrinks to keep writes within --write-budget (it stays 0\nat low rates); off: every stream writes whenever something is ready; or a\nfixed duration such as 20ms")
+	writeBudget := fs.Int("write-budget", 0, "writes per second the automatic --batch-window aims at (0: 25000 per core)")
 	debounce := fs.Duration("debounce", 0, "keep only the latest event per topic and key within this window (0: off)")
 	maxEventBytes := fs.Int("max-event-bytes", d.MaxEventBytes, "largest event accepted by /publish (its JSON object), in bytes: 413 beyond")
 	maxBodyBytes := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest /publish body, in bytes: 413 beyond")
@@ -79,6 +80,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if *cors != "" {
 		origins = strings.Split(*cors, ",")
 	}
+	window, err := parseBatchWindow(*batchWindow)
+	if err != nil {
+		return err
+	}
 	srv, err := transport.New(transport.Config{
 		Engine:        transport.Engine(*engine),
 		SlowClient:    transport.SlowClient(*slow),
@@ -89,7 +94,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		KeepAlive:     *keepAlive,
 		Retry:         *retry,
 		WriteTimeout:  *writeTimeout,
-		BatchWindow:   *batchWindow,
+		BatchWindow:   window,
+		WriteBudget:   *writeBudget,
 		Debounce:      *debounce,
 		MaxEventBytes: *maxEventBytes,
 		MaxBodyBytes:  *maxBodyBytes,
@@ -157,4 +163,22 @@ func addrOf(ln net.Listener) string {
 		return "off"
 	}
 	return ln.Addr().String()
+}
+
+// parseBatchWindow reads --batch-window: auto, off, or a duration.
+func parseBatchWindow(v string) (time.Duration, error) {
+	switch v {
+	case "auto", "":
+		return 0, nil
+	case "off", "0":
+		return transport.NoBatchWindow, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--batch-window %q: want auto, off or a duration such as 20ms", v)
+	}
+	if d == 0 {
+		return transport.NoBatchWindow, nil
+	}
+	return d, nil
 }
