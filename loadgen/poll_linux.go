@@ -13,7 +13,8 @@ package loadgen
 //     owns every stream registered with it: the socket's file descriptor and,
 //     until the stream ends, its subscriber (parser, chunk decoder, positions,
 //     counters). A subscriber's goroutine hands a stream over through the
-//     mutex-guarded adds queue and a byte on the wake pipe; the loop answers
+//     mutex-guarded adds queue and a byte on the wake pipe (written under the
+//     mutex, and never once the loop has stopped); the loop answers
 //     exactly once on the stream's done channel, after which the goroutine
 //     owns the subscriber again. The mutex and the channel are the
 //     happens-before edges; epoll itself carries none.
@@ -152,8 +153,11 @@ func (l *pollLoop) closeFDs() {
 	syscall.Close(l.wakeW)
 }
 
-// wake makes the loop look at its queue. A full pipe already holds a wake-up.
-func (l *pollLoop) wake() {
+// wakeLocked makes the loop look at its queue; l.mu is held and the loop has
+// not stopped, so the pipe is still open (a closed descriptor's number may
+// already belong to someone else's socket). A full pipe already holds a
+// wake-up.
+func (l *pollLoop) wakeLocked() {
 	b := [1]byte{1}
 	for {
 		_, err := syscall.Write(l.wakeW, b[:])
@@ -165,9 +169,11 @@ func (l *pollLoop) wake() {
 
 func (l *pollLoop) stop() {
 	l.mu.Lock()
-	l.stopping = true
+	if !l.stopped {
+		l.stopping = true
+		l.wakeLocked()
+	}
 	l.mu.Unlock()
-	l.wake()
 }
 
 // serve hands the stream on conn to the loop and waits until it ends. ok is
@@ -193,9 +199,9 @@ func (l *pollLoop) serve(s *subscriber, conn net.Conn, head streamHead, remainin
 	}
 	s.rec = &l.rec
 	l.adds = append(l.adds, st)
+	l.wakeLocked()
 	l.mu.Unlock()
 	s.r.loopStreams.Add(1)
-	l.wake()
 	return <-st.done, true
 }
 
