@@ -22,6 +22,10 @@ import (
 // maxHeadBytes bounds the response head of a stream.
 const maxHeadBytes = 64 << 10
 
+// headBufferBytes is the first buffer for the response head of a stream that
+// an event loop will read.
+const headBufferBytes = 2 << 10
+
 // streamError is a failure of one subscriber connection, with the phase it
 // happened in, so the report can count them apart.
 type streamError struct {

@@ -208,7 +208,6 @@ func (r *run) buildSubscribers() {
 			idx:       i,
 			dialer:    dialers[i%nAddrs],
 			allTopics: cfg.AllTopics,
-			buf:       make([]byte, cfg.ReadBuffer),
 			rng:       rand.New(rand.NewSource(seed + int64(i))),
 			hist:      newPacked(),
 		}
@@ -216,6 +215,13 @@ func (r *run) buildSubscribers() {
 		if special > 0 && i*special/cfg.Subscribers != (i+1)*special/cfg.Subscribers {
 			s.class = classSpecial
 		}
+		// An event loop reads into its own buffer; the subscriber's only takes
+		// the response head (and grows for a large one).
+		bufSize := cfg.ReadBuffer
+		if cfg.Reader == ReaderEpoll && s.class == classSteady {
+			bufSize = min(bufSize, headBufferBytes)
+		}
+		s.buf = make([]byte, bufSize)
 		if cfg.AllTopics {
 			s.next = make([]uint64, cfg.Topics)
 			s.uri = r.ep.requestURI(nil)
