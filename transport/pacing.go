@@ -16,9 +16,13 @@ package transport
 // default, automatic: every paceTick the pacer compares the rate of writes
 // with a budget (--write-budget, 25,000 writes/s per core by default) and
 //
-//   - above the budget, scales the window by rate/budget (from minAutoWindow
-//     when it was off): when the window binds every active stream, rate =
-//     active/window, so one step lands on active/budget;
+//   - above the budget with pacing off, opens the window at active/budget
+//     (the streams that wrote in the tick over the budget): every stream
+//     faster than its share is then held to it, so the rate lands on the
+//     budget in one tick, before a saturated CPU has queued much;
+//   - above the budget with a window, scales it by rate/budget: when the
+//     window binds every active stream, rate = active/window, so one step
+//     lands on active/budget;
 //   - below half the budget, halves it (which at most doubles the rate, so
 //     it stays within the budget and the window does not oscillate); under
 //     minAutoWindow it turns pacing off, but only when the window no longer
@@ -116,8 +120,12 @@ func (p *pacer) adjust(now time.Time) {
 // wrote rate times a second in all.
 func nextWindow(w time.Duration, rate, active, budget float64) time.Duration {
 	switch {
+	case rate > budget && w < minAutoWindow:
+		// Unpaced, each active stream writes at its own rate; paced by
+		// active/budget, those above the budget's share are held to it.
+		w = max(time.Duration(active/budget*float64(time.Second)), minAutoWindow)
 	case rate > budget:
-		w = time.Duration(float64(max(w, minAutoWindow)) * rate / budget)
+		w = time.Duration(float64(w) * rate / budget)
 	case rate < budget/2 && w > 0:
 		// binds: the fraction of the windows in which a stream wrote.
 		binds := rate * w.Seconds() / max(active, 1)

@@ -57,7 +57,7 @@ func TestPacerModes(t *testing.T) {
 	}{
 		{NoBatchWindow, 0},
 		{30 * time.Millisecond, 30 * time.Millisecond},
-		{0, maxAutoWindow},
+		{0, 10 * time.Millisecond}, // one active stream, 100 writes/s: one write per 10 ms
 	} {
 		p := newPacer(tc.window, 100)
 		var tick uint64
@@ -66,7 +66,7 @@ func TestPacerModes(t *testing.T) {
 		}
 		p.adjust(p.last.Add(paceTick))
 		if got := p.current(); got != tc.want {
-			t.Errorf("window %v: after 10M writes/s the window is %v; want %v", tc.window, got, tc.want)
+			t.Errorf("window %v: after 10M writes/s by one stream the window is %v; want %v", tc.window, got, tc.want)
 		}
 	}
 }
