@@ -70,7 +70,7 @@ type Config struct {
 	// NoBatchWindow turns pacing off.
 	BatchWindow time.Duration
 	// WriteBudget is the writes per second the automatic window aims at
-	// (default 30,000 per GOMAXPROCS).
+	// (default 25,000 per GOMAXPROCS).
 	WriteBudget int
 	Debounce    time.Duration // keep only the latest event per (topic, key) within this window
 

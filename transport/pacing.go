@@ -14,7 +14,7 @@ package transport
 //
 // The window is fixed (--batch-window D), off (--batch-window off), or, by
 // default, automatic: every paceTick the pacer compares the rate of writes
-// with a budget (--write-budget, 30,000 writes/s per core by default) and
+// with a budget (--write-budget, 25,000 writes/s per core by default) and
 //
 //   - above the budget with pacing off, opens the window at active/budget
 //     (the streams that wrote in the tick over the budget): every stream
@@ -56,10 +56,11 @@ const (
 	// their latency to save CPU the machine had to spare.
 	maxAutoWindow = 50 * time.Millisecond
 	// defaultWritesPerCore is the automatic window's budget per core: at
-	// ~10 µs a write (loopback, 2-core VM), under a third of each core. At
-	// 1,000 clients × 1,000 events/s on 2 cores (a 17 ms window) it gave the
-	// lowest p99 of 25k, 29k and 33k per core (docs/transport.md).
-	defaultWritesPerCore = 30_000
+	// ~10 µs a write (loopback, 2-core VM), a quarter of each core. At 1,000
+	// clients × 1,000 events/s on 2 cores (a 20 ms window) its p99 was within
+	// the noise of 29k and 33k per core, with the most CPU left over
+	// (docs/transport.md).
+	defaultWritesPerCore = 25_000
 )
 
 // NoBatchWindow in Config.BatchWindow turns pacing off: every stream writes

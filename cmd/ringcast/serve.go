@@ -48,7 +48,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	retry := fs.Duration("retry", d.Retry, "reconnection delay sent to clients in the first frame (retry:)")
 	writeTimeout := fs.Duration("write-timeout", d.WriteTimeout, "a client whose socket does not take a write within this is dropped")
 	batchWindow := fs.String("batch-window", "auto", "a stream writes at most once per window: an event that finds its stream idle\nfor a window goes out at once, later ones wait and share one write, so the\nwrites (system calls, most of the server's CPU) stay bounded under load. auto:\nthe window grows and shrinks to keep writes within --write-budget (it stays 0\nat low rates); off: every stream writes whenever something is ready; or a\nfixed duration such as 20ms")
-	writeBudget := fs.Int("write-budget", 0, "writes per second the automatic --batch-window aims at (0: 30000 per core)")
+	writeBudget := fs.Int("write-budget", 0, "writes per second the automatic --batch-window aims at (0: 25000 per core)")
 	debounce := fs.Duration("debounce", 0, "keep only the latest event per topic and key within this window (0: off)")
 	maxEventBytes := fs.Int("max-event-bytes", d.MaxEventBytes, "largest event accepted by /publish (its JSON object), in bytes: 413 beyond")
 	maxBodyBytes := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest /publish body, in bytes: 413 beyond")
