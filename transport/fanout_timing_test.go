@@ -119,8 +119,8 @@ func BenchmarkFanoutThroughput(b *testing.B) {
 	const window = 512
 	for _, engine := range []Engine{EngineRing, EngineChan} {
 		for _, clients := range []int{10, 100, 1000} {
-			for _, bw := range []time.Duration{0, 2 * time.Millisecond} {
-				name := fmt.Sprintf("engine=%s/clients=%d/batch-window=%v", engine, clients, bw)
+			for _, bw := range []time.Duration{NoBatchWindow, 0, 2 * time.Millisecond} {
+				name := fmt.Sprintf("engine=%s/clients=%d/batch-window=%s", engine, clients, windowName(bw))
 				b.Run(name, func(b *testing.B) {
 					// The rings and channels hold more than the window.
 					ts := benchServer(b, Config{Engine: engine, BatchWindow: bw, TopicCapacity: 4 * window, ChanBuffer: 2 * window})
@@ -392,4 +392,14 @@ func dialIdle(b *testing.B, addr, path string) net.Conn {
 		got += n
 	}
 	return conn
+}
+
+func windowName(bw time.Duration) string {
+	switch bw {
+	case NoBatchWindow:
+		return "off"
+	case 0:
+		return "auto"
+	}
+	return bw.String()
 }
