@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -69,16 +68,6 @@ func readProc(pid int) (procSample, error) {
 		RSS:    rssPages * int64(os.Getpagesize()),
 		CPUSec: float64(utime+stime) / clockTicks,
 	}, nil
-}
-
-// selfCPU returns the CPU seconds (user + system) this process has used, with
-// the microsecond precision of getrusage.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // metricsSource scrapes a Prometheus text endpoint for the standard process
@@ -187,21 +176,4 @@ func counterDeltas(before, after map[string]float64) []CounterDelta {
 		return out[i].Series < out[j].Series
 	})
 	return out
-}
-
-// RaiseOpenFileLimit lifts this process's soft RLIMIT_NOFILE to its hard
-// limit (thousands of connections need as many descriptors; child processes
-// inherit the raised limit) and returns the new soft limit.
-func RaiseOpenFileLimit() (uint64, error) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, err
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			return 0, err
-		}
-	}
-	return lim.Cur, nil
 }

@@ -13,8 +13,9 @@ func defaultMaxConns() int {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == 0 {
 		return -1
 	}
-	n := rl.Cur / 10 * 9
-	if rl.Cur == ^uint64(0) || n > 1<<30 { // RLIM_INFINITY
+	cur := uint64(rl.Cur) // int64 on the BSDs
+	n := cur / 10 * 9
+	if cur == ^uint64(0) || n > 1<<30 { // RLIM_INFINITY
 		return -1
 	}
 	return int(max(n, 64))
