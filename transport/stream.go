@@ -8,9 +8,11 @@ package transport
 //   S1. Only the stream's goroutine writes to its connection, except that
 //       Shutdown may close the connection to unblock a write that outlives
 //       the shutdown deadline.
-//   S2. The goroutine blocks only in fill (on a wake context) and in a write
-//       (bounded by --write-timeout). Whoever needs it to look up — the
-//       sweeper when a keep-alive is due, Shutdown — fires the wake context.
+//   S2. The goroutine blocks only in fill (on a wake context), in a write
+//       (bounded by --write-timeout) and in pace (at most one batch window;
+//       beyond maxUninterruptedPace on the wake context too). Whoever needs
+//       it to look up — the sweeper when a keep-alive is due, Shutdown —
+//       fires the wake context.
 //   S3. A stream is registered (streams, streamsWG) before it subscribes and
 //       unregistered after it has closed its subscription, so that once
 //       streamsWG is zero no stream holds a reader.
@@ -256,8 +258,10 @@ func (st *stream) idle() int64 {
 	return int64(time.Since(st.srv.start)) - st.lastWrite.Load()
 }
 
-func (st *stream) setDeadline() {
-	d := time.Now().Add(st.srv.cfg.WriteTimeout)
+func (st *stream) setDeadline() { st.setDeadlineFrom(time.Now()) }
+
+func (st *stream) setDeadlineFrom(now time.Time) {
+	d := now.Add(st.srv.cfg.WriteTimeout)
 	_ = st.conn.SetWriteDeadline(d)
 	st.deadline = d.UnixNano()
 }
@@ -269,9 +273,7 @@ func (st *stream) setDeadline() {
 func (st *stream) refreshDeadline(now time.Time) {
 	timeout := st.srv.cfg.WriteTimeout
 	if now.Add(timeout-timeout/4).UnixNano() > st.deadline {
-		d := now.Add(timeout)
-		_ = st.conn.SetWriteDeadline(d)
-		st.deadline = d.UnixNano()
+		st.setDeadlineFrom(now)
 	}
 }
 
