@@ -37,6 +37,12 @@ const (
 // Scenarios lists the scenario names.
 var Scenarios = []string{ScenarioSteady, ScenarioBurst, ScenarioSlow, ScenarioChurn, ScenarioIdle}
 
+// Default socket read sizes (Config.ReadBuffer).
+const (
+	goroutineReadBuffer = 16 << 10
+	loopReadBuffer      = 64 << 10
+)
+
 // Config describes one load generator run. Zero fields take the defaults
 // documented on each.
 type Config struct {
@@ -128,7 +134,11 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Interval is the progress and latency-series interval (1s).
 	Interval time.Duration
-	// ReadBuffer is each subscriber's socket read size (16 KiB).
+	// ReadBuffer is the socket read size; 0 reads 16 KiB for a subscriber
+	// read by its own goroutine and 64 KiB for an event loop, which has one
+	// buffer for all its subscribers (at high rates a paced server writes
+	// 30 KiB at once, and one read of it instead of two cost the client
+	// 5-10% less CPU).
 	ReadBuffer int
 	// Reader is how steady subscribers read their sockets: "epoll" (the
 	// default on Linux) multiplexes them over GOMAXPROCS event loops;
@@ -263,8 +273,7 @@ func (c *Config) setDefaults() error {
 	}
 	defDur(&c.DrainTimeout, 5*time.Second)
 	defDur(&c.Interval, time.Second)
-	def(&c.ReadBuffer, 16<<10)
-	if c.ReadBuffer < 512 {
+	if c.ReadBuffer > 0 && c.ReadBuffer < 512 {
 		c.ReadBuffer = 512
 	}
 	def(&c.MaxEventBytes, DefaultMaxEventBytes)

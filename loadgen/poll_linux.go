@@ -34,6 +34,7 @@ package loadgen
 //     its latency recorder and refuses later hand-overs.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -120,7 +121,7 @@ func newPollLoop(r *run) (*pollLoop, error) {
 		syscall.Close(epfd)
 		return nil, os.NewSyscallError("pipe2", err)
 	}
-	l := &pollLoop{epfd: epfd, wakeR: p[0], wakeW: p[1], buf: make([]byte, r.cfg.ReadBuffer)}
+	l := &pollLoop{epfd: epfd, wakeR: p[0], wakeW: p[1], buf: make([]byte, cmp.Or(r.cfg.ReadBuffer, loopReadBuffer))}
 	l.rec.coll = r.coll
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wakeR)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wakeR, &ev); err != nil {

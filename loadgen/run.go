@@ -20,6 +20,7 @@ package loadgen
 //     reads the final measureStart.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -217,7 +218,7 @@ func (r *run) buildSubscribers() {
 		}
 		// An event loop reads into its own buffer; the subscriber's only takes
 		// the response head (and grows for a large one).
-		bufSize := cfg.ReadBuffer
+		bufSize := cmp.Or(cfg.ReadBuffer, goroutineReadBuffer)
 		if cfg.Reader == ReaderEpoll && s.class == classSteady {
 			bufSize = min(bufSize, headBufferBytes)
 		}

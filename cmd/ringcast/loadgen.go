@@ -68,7 +68,7 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.WarmupTimeout, "warmup-timeout", 0, "limit on waiting for every subscriber to be live (0: connect time + 10s)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 5*time.Second, "limit on waiting for the last events after publishing ends")
 	fs.DurationVar(&c.Interval, "interval", time.Second, "progress and latency-series interval")
-	fs.IntVar(&c.ReadBuffer, "read-buffer", 16<<10, "bytes read per socket read")
+	fs.IntVar(&c.ReadBuffer, "read-buffer", 0, "bytes read per socket read (0: 16 KiB for a subscriber read by its own goroutine,\n64 KiB for an epoll event loop)")
 	fs.StringVar(&c.Reader, "reader", "", "how steady subscribers read: epoll (one event loop per core; the default on Linux)\nor goroutine (one goroutine blocked in read per connection)")
 	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", loadgen.DefaultMaxEventBytes, "largest SSE line or event accepted from the server")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "server process id: its RSS and CPU are read from /proc")
