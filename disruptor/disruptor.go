@@ -233,7 +233,8 @@ func (d *Disruptor[T]) Shutdown(ctx context.Context) error {
 		}
 		close(d.done)
 	case stateRunning:
-		s.setState(stateClosed) // Q4: store state, then load the cursor
+		s.limit.Store(pendingLimit) // Q3: before the cursor is loaded
+		s.setState(stateClosed)     // Q4: store state, then load the cursor
 		s.target = s.cursor.v.Load()
 		s.limit.Store(s.target)
 		close(s.targetSet)

@@ -96,12 +96,12 @@ func (p *processor[T]) process() (stopped bool) {
 		}
 	}()
 	for {
-		avail := p.available(next)
-		if lim := s.limit.Load(); avail > lim {
+		avail := p.available(next) // then the limit (Q3)
+		if lim := s.drainLimit(); avail > lim {
 			avail = lim
 		}
 		if avail < next {
-			if next > s.limit.Load() {
+			if next > s.drainLimit() {
 				return true // E4
 			}
 			p.next = next

@@ -68,3 +68,7 @@ const noLimit int64 = math.MaxInt64
 // haltLimit is the drain limit after a halt: below every sequence, so every
 // handler stops at its next batch boundary.
 const haltLimit int64 = math.MinInt64
+
+// pendingLimit is the drain limit while Shutdown is choosing its target
+// (Q4): a handler that reads it waits for the target (sequencer.drainLimit).
+const pendingLimit int64 = math.MinInt64 + 1

@@ -18,7 +18,15 @@ package disruptor
 //       the cached bound says the ring might be full.
 //   Q3. A handler never processes an entry above limit. limit is noLimit
 //       while running, the drain target while shutting down, haltLimit
-//       after a halt.
+//       after a halt, and pendingLimit from just before Shutdown loads the
+//       cursor until it has stored the target. A handler loads what is
+//       available (the cursor) and then limit, and waits for the target if
+//       it reads pendingLimit. So a handler that saw noLimit loaded the
+//       cursor before Shutdown did (sequential consistency), and what it
+//       saw is <= target: without pendingLimit a single producer's entry,
+//       published after Shutdown loaded the cursor and so refused at
+//       Commit, could still be processed by a handler that read the new
+//       cursor before Shutdown stored the target as limit.
 //   Q4. Closing: Shutdown sets the state to closed, then loads the cursor
 //       and makes that the drain target. A producer that claimed (multi) or
 //       published (single) and then loaded ctl and saw running did so before
@@ -237,6 +245,17 @@ func (s *sequencer) checkRunning() error {
 	}
 	s.refused.Add(1)
 	return ErrClosed
+}
+
+// drainLimit is limit as a handler must read it, after loading what is
+// available (Q3).
+func (s *sequencer) drainLimit() int64 {
+	lim := s.limit.Load()
+	if lim == pendingLimit {
+		<-s.targetSet // stored just before it was closed
+		lim = s.limit.Load()
+	}
+	return lim
 }
 
 // acceptedBeforeClose is the slow half of Q4, for a producer that saw the
