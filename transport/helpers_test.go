@@ -64,13 +64,19 @@ func startServer(t testing.TB, cfg Config) *testServer {
 		t.Fatalf("New: %v", err)
 	}
 	s.fast.MaxIdleWorkerDuration = 50 * time.Millisecond // idle workers leave quickly (goroutine baselines)
+	return &testServer{Server: s, addr: serveLoopback(t, s), t: t}
+}
+
+// serveLoopback serves s on a fresh 127.0.0.1 port until the test ends, then
+// shuts it down, failing the test if either goes wrong; it returns the address.
+func serveLoopback(t testing.TB, s *Server) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
-	ts := &testServer{Server: s, addr: ln.Addr().String(), t: t}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -81,7 +87,7 @@ func startServer(t testing.TB, cfg Config) *testServer {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return ts
+	return ln.Addr().String()
 }
 
 // publish publishes through the Go API and returns the ids.
