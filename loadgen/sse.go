@@ -17,6 +17,13 @@ package loadgen
 //   - Nothing is dispatched without its blank line: at the end of a stream the
 //     pending line and buffers are discarded (Reset), never delivered.
 //   - Once warm, Feed allocates nothing: every buffer keeps its capacity.
+//   - The fast path (fastEvent) takes a whole event of the shape servers
+//     send most ("id: ", an optional "event: ", one "data: " line, a blank
+//     line, all LF-terminated) straight from the caller's slice, and only
+//     when nothing is pending (no partial line, no buffered field): it
+//     yields exactly what the line-by-line path would. Its id stays in the
+//     caller's slice (pendingID) until the run of such events ends, and is
+//     copied into idBuf and lastID then, before anything else reads them.
 //
 // The parser works on bytes and does not apply UTF-8 replacement: CR, LF, ':'
 // and ' ' cannot occur inside a multi-byte UTF-8 sequence, so the structure is
@@ -24,6 +31,7 @@ package loadgen
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -72,6 +80,11 @@ type Parser struct {
 	evType []byte
 	idBuf  []byte
 	lastID []byte
+	// pendingID is the last event ID of a run of fast-path events, still
+	// in the caller's slice; nil when idBuf and lastID are current.
+	pendingID []byte
+	// lineByLine turns the fast path off (tests and benchmarks compare).
+	lineByLine bool
 
 	bom     [3]byte
 	bomLen  int
@@ -186,7 +199,15 @@ func (p *Parser) feed(b []byte) error {
 	// scanned for CR once, and again only after a CR is passed, so a stream
 	// without CR (the usual one) costs one IndexByte per line, not two.
 	cr := bytes.IndexByte(b, '\r')
+	defer p.settleID()
 	for len(b) > 0 {
+		if cr < 0 && !p.skipLF && len(p.line) == 0 && len(p.data) == 0 && len(p.evType) == 0 && !p.lineByLine {
+			if n := p.fastEvent(b); n > 0 {
+				b = b[n:]
+				continue
+			}
+			p.settleID()
+		}
 		if p.skipLF {
 			p.skipLF = false
 			if b[0] == '\n' {
@@ -240,6 +261,78 @@ func (p *Parser) feed(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// The fast path's field prefixes, compared a word at a time (little endian).
+const (
+	idPrefix    = "id: "
+	eventPrefix = "event: "
+	dataPrefix  = "data: "
+	idWord      = uint32('i') | uint32('d')<<8 | uint32(':')<<16 | uint32(' ')<<24
+	dataWord    = uint32('d') | uint32('a')<<8 | uint32('t')<<16 | uint32('a')<<24
+	colonSpace  = uint16(':') | uint16(' ')<<8
+	eventWord   = uint32('e') | uint32('v')<<8 | uint32('e')<<16 | uint32('n')<<24
+	tColonSpace = uint32('t') | uint32(':')<<8 | uint32(' ')<<16
+)
+
+// fastEvent dispatches the event that b starts with and returns its length,
+// when it has the common shape (see the invariants) and fits the limits;
+// otherwise it returns 0 and changes nothing. b holds no CR.
+func (p *Parser) fastEvent(b []byte) int {
+	if len(b) < len(idPrefix) || binary.LittleEndian.Uint32(b) != idWord {
+		return 0
+	}
+	limit := p.limit()
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 || i > limit {
+		return 0
+	}
+	id := b[len(idPrefix):i]
+	rest := b[i+1:]
+	var evType []byte
+	if len(rest) >= len(eventPrefix) && binary.LittleEndian.Uint32(rest) == eventWord &&
+		binary.LittleEndian.Uint32(rest[3:])>>8 == tColonSpace {
+		j := bytes.IndexByte(rest, '\n')
+		if j < 0 || j > limit {
+			return 0
+		}
+		evType = rest[len(eventPrefix):j]
+		rest = rest[j+1:]
+	}
+	if len(rest) < len(dataPrefix) || binary.LittleEndian.Uint32(rest) != dataWord ||
+		binary.LittleEndian.Uint16(rest[4:]) != colonSpace {
+		return 0
+	}
+	j := bytes.IndexByte(rest, '\n')
+	// The data line, its LF in the data buffer, and the blank line.
+	if j < 0 || j > limit || j+1-len(dataPrefix) > limit || j+1 >= len(rest) || rest[j+1] != '\n' {
+		return 0
+	}
+	if bytes.IndexByte(id, 0) >= 0 {
+		return 0 // the spec ignores such an id: the slow path knows how
+	}
+	p.pendingID = id
+	p.ev.ID = id
+	p.ev.Data = rest[len(dataPrefix):j]
+	p.ev.Type = evType
+	if len(evType) == 0 {
+		p.ev.Type = messageType
+	}
+	p.handler(&p.ev)
+	p.ev = Event{}
+	return len(b) - len(rest) + j + 2
+}
+
+// settleID copies a fast-path run's last event ID into the parser's buffers.
+func (p *Parser) settleID() {
+	if p.pendingID == nil {
+		return
+	}
+	p.idBuf = append(p.idBuf[:0], p.pendingID...)
+	if !bytes.Equal(p.lastID, p.idBuf) {
+		p.lastID = append(p.lastID[:0], p.idBuf...)
+	}
+	p.pendingID = nil
 }
 
 func (p *Parser) processLine(line []byte) error {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/quick"
 	"time"
 )
 
@@ -284,6 +287,10 @@ func FuzzParser(f *testing.F) {
 		"data\n\ndata\ndata\n\ndata:\n",
 		"event: add\r\ndata: 1\r\n\r\nretry: 100\rdata: x\r\r",
 		"\xEF\xBB\xBFid: a\x00\ndata: \xff\xfe\n\n",
+		// The fast path's shape, and near misses of it.
+		"id: e-1/t\ndata: rc1|x\n\nid: e-2/t\nevent: x\ndata: {}\n\nid: e\x003\ndata: y\n\n",
+		"id: a\ndata: b\ndata: c\n\nid: a\ndata: b\n: c\n\nid:a\ndata: b\n\nid: a\nevent: \ndata: \n\n",
+		"id: 1\ndata: x\r\n\nid: 2\nevent:x\ndata: y\n\nid: 3\ndata: z\n",
 	} {
 		f.Add([]byte(s), uint8(1))
 	}
@@ -317,5 +324,75 @@ func FuzzParser(f *testing.F) {
 		if bytes.Contains(p.LastEventID(), []byte{0}) {
 			t.Fatal("last event id holds NUL")
 		}
+		// Whole, so that the fast path sees complete events.
+		whole, _ := collect(t, string(input))
+		if len(whole) != len(wantEv) || (len(whole) > 0 && !reflect.DeepEqual(whole, wantEv)) {
+			t.Fatalf("events fed whole:\n got %q\nwant %q", whole, wantEv)
+		}
 	})
+}
+
+// TestParserFastPathMatchesReference feeds streams made mostly of events in
+// the fast path's shape, mixed with near misses of it, in random pieces:
+// both paths must agree with the spec's algorithm.
+func TestParserFastPathMatchesReference(t *testing.T) {
+	parts := []func(r *rand.Rand) string{
+		func(r *rand.Rand) string {
+			return "id: e-" + strconv.Itoa(r.Intn(1e6)) + "/t\ndata: rc1|" + strings.Repeat("x", r.Intn(40)) + "\n\n"
+		},
+		func(r *rand.Rand) string {
+			return "id: " + strconv.Itoa(r.Intn(9)) + "\nevent: ev" + strconv.Itoa(r.Intn(3)) + "\ndata: d\n\n"
+		},
+		func(r *rand.Rand) string { return "id: \ndata: \n\n" },             // empty id and data
+		func(r *rand.Rand) string { return "id: n\x00ul\ndata: x\n\n" },     // ignored id
+		func(r *rand.Rand) string { return "id: a\ndata: b\ndata: c\n\n" },  // two data lines
+		func(r *rand.Rand) string { return "id: a\ndata: b\n" },             // no blank line yet
+		func(r *rand.Rand) string { return "id:b\ndata:c\n\n" },             // no spaces
+		func(r *rand.Rand) string { return "id: c\r\ndata: d\r\n\r\n" },     // CRLF
+		func(r *rand.Rand) string { return "event: e\nid: f\ndata: g\n\n" }, // another order
+		func(r *rand.Rand) string { return ": keep-alive\n\n" },
+		func(r *rand.Rand) string { return "retry: " + strconv.Itoa(r.Intn(5000)) + "\n" },
+		func(r *rand.Rand) string { return "data: " + strings.Repeat("y", r.Intn(70)) + "\n\n" },
+		func(r *rand.Rand) string { return "id: long\ndata: " + strings.Repeat("z", 60+r.Intn(30)) + "\n\n" },
+	}
+	f := func(seed int64) bool {
+		r := rand.New(rand.NewSource(seed))
+		var sb strings.Builder
+		for range r.Intn(40) {
+			sb.WriteString(parts[r.Intn(len(parts))](r))
+		}
+		input := sb.String()
+		wantEv, wantID, _, _ := referenceParse(input)
+		for _, lineByLine := range []bool{false, true} {
+			var got []gotEvent
+			p := NewParser(func(ev *Event) { got = append(got, gotEvent{string(ev.Type), string(ev.Data), string(ev.ID)}) })
+			p.MaxEventBytes = 80 // some lines pass it: then both must fail alike
+			p.lineByLine = lineByLine
+			var err error
+			for b := []byte(input); len(b) > 0 && err == nil; {
+				n := min(len(b), 1+r.Intn(400))
+				err = p.Feed(b[:n])
+				b = b[n:]
+			}
+			tooLong := false
+			for _, line := range strings.FieldsFunc(input, func(c rune) bool { return c == '\n' || c == '\r' }) {
+				tooLong = tooLong || len(line) > 80
+			}
+			if tooLong {
+				if !errors.Is(err, ErrEventTooLarge) {
+					t.Logf("seed %d line-by-line %v: a line over the limit gave %v", seed, lineByLine, err)
+					return false
+				}
+				continue
+			}
+			if err != nil || !reflect.DeepEqual(got, wantEv) || string(p.LastEventID()) != wantID {
+				t.Logf("seed %d line-by-line %v: err %v\ngot  %q (last id %q)\nwant %q (last id %q)", seed, lineByLine, err, got, p.LastEventID(), wantEv, wantID)
+				return false
+			}
+		}
+		return true
+	}
+	if err := quick.Check(f, &quick.Config{MaxCount: 3000}); err != nil {
+		t.Fatal(err)
+	}
 }

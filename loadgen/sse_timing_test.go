@@ -11,16 +11,19 @@ var benchFrame = []byte("id: k3v9x2qa-1234567\ndata: " + string(AppendPayload(ni
 func BenchmarkParserFeed(b *testing.B) {
 	for _, batch := range []int{1, 16} {
 		buf := []byte(strings.Repeat(string(benchFrame), batch))
-		b.Run(map[int]string{1: "one-event-per-read", 16: "16-events-per-read"}[batch], func(b *testing.B) {
-			n := 0
-			p := NewParser(func(ev *Event) { n += len(ev.Data) })
-			b.SetBytes(int64(len(buf)))
-			b.ReportAllocs()
-			for b.Loop() {
-				p.Feed(buf)
-			}
-			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
-		})
+		for _, path := range []string{"fast", "line-by-line"} {
+			b.Run(map[int]string{1: "one-event-per-read", 16: "16-events-per-read"}[batch]+"/"+path, func(b *testing.B) {
+				n := 0
+				p := NewParser(func(ev *Event) { n += len(ev.Data) })
+				p.lineByLine = path == "line-by-line"
+				b.SetBytes(int64(len(buf)))
+				b.ReportAllocs()
+				for b.Loop() {
+					p.Feed(buf)
+				}
+				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
 	}
 }
 
