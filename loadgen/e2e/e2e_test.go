@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringcast/ringcast/loadgen"
 	"go.uber.org/goleak"
 
 	"github.com/ringcast/ringcast/loadgen/ssetest"
@@ -133,5 +134,33 @@ func TestRunWritesReport(t *testing.T) {
 	}
 	if strings.Count(md.String(), "| ring") < 3 {
 		t.Fatalf("report has too few ring rows:\n%s", md.String())
+	}
+}
+
+// TestReportServerCPUPerDelivery: the summary divides each engine's server CPU
+// by its deliveries at its best point, and compares the two.
+func TestReportServerCPUPerDelivery(t *testing.T) {
+	cfg := Config{Engines: []string{"ring", "chan"}}
+	if err := cfg.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	point := func(engine string, subs int, rate, cpu float64) *Point {
+		return &Point{Engine: engine, Subscribers: subs, Rate: rate, Offered: float64(subs) * rate, Result: &loadgen.Result{},
+			Summary: PointSummary{LossFree: true, KeptUp: true, Delivered: float64(subs) * rate, ServerCPU: cpu}}
+	}
+	rep := &Report{Config: cfg, Points: []*Point{
+		point("ring", 1000, 9600, 0.624),
+		point("ring", 1000, 4800, 0.5),
+		point("chan", 1000, 4800, 0.998),
+	}}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md, "e2e", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| ring | 9.60M | 1000 × 9600/s | 65 ns |", "| chan | 4.80M | 1000 × 4800/s | 208 ns |",
+		"the ring server spent 3.2× less CPU per delivery than the chan server (65 vs 208 ns)"} {
+		if !strings.Contains(md.String(), want) {
+			t.Fatalf("report lacks %q:\n%s", want, md.String())
+		}
 	}
 }

@@ -233,8 +233,8 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	p("")
 	p("## Summary")
 	p("")
-	p("| engine | highest loss-free deliveries/s | at | … with p99 ≤ %d ms | %d × %s/s: lost, p99 | memory per idle connection |", GoalP99Ms, cfg.GoalSubscribers, loadgen.FormatRate(cfg.GoalRate))
-	p("|---|---:|---|---:|---|---:|")
+	p("| engine | highest loss-free deliveries/s | at | server CPU per delivery there | … with p99 ≤ %d ms | %d × %s/s: lost, p99 | memory per idle connection |", GoalP99Ms, cfg.GoalSubscribers, loadgen.FormatRate(cfg.GoalRate))
+	p("|---|---:|---|---:|---:|---|---:|")
 	pointAt := func(bp *Point) (string, string) {
 		if bp == nil {
 			return "none", ""
@@ -259,7 +259,11 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 		} else if id != nil {
 			idle = "failed: " + firstLine(id.Err)
 		}
-		p("| %s | %s | %s | %s | %s | %s |", e, best, at, bounded, goal, idle)
+		perDelivery := "n/a"
+		if ns := serverNsPerDelivery(rep.Best(e)); ns > 0 {
+			perDelivery = fmt.Sprintf("%.0f ns", ns)
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s |", e, best, at, perDelivery, bounded, goal, idle)
 	}
 	p("")
 	if len(cfg.Engines) >= 2 {
@@ -276,6 +280,11 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 			bounded = fmt.Sprintf("%.2f×", a.Summary.Delivered/c.Summary.Delivered)
 		}
 		p("**Ratio %s/%s** of the highest loss-free delivery rates: %s (of those with p99 ≤ %d ms: %s).", cfg.Engines[0], cfg.Engines[1], ratio, GoalP99Ms, bounded)
+		if na, nc := serverNsPerDelivery(a), serverNsPerDelivery(c); na > 0 && nc > 0 {
+			p("At those points the %s server spent %.1f× less CPU per delivery than the %s server (%.0f vs %.0f ns): when",
+				cfg.Engines[0], nc/na, cfg.Engines[1], na, nc)
+			p("the two processes share the cores, the load generator's share caps the faster engine's rate first.")
+		}
 		p("")
 		p("### Goals (%s engine)", cfg.Engines[0])
 		p("")
@@ -366,6 +375,15 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	p("    ringcast loadgen --subscribers %d --rate %s --duration 30s --server-pid $! --html report.html", cfg.GoalSubscribers, loadgen.FormatRate(cfg.GoalRate))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// serverNsPerDelivery is the server's CPU time per delivered event at a
+// point, in nanoseconds; 0 when unknown.
+func serverNsPerDelivery(pt *Point) float64 {
+	if pt == nil || pt.Summary.Delivered <= 0 || pt.Summary.ServerCPU <= 0 {
+		return 0
+	}
+	return pt.Summary.ServerCPU * 1e9 / pt.Summary.Delivered
 }
 
 func firstLine(s string) string {
