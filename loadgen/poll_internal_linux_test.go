@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -112,5 +113,58 @@ func TestStreamEndWithoutChunking(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRecvArrivalTimestamp: a read reports when its bytes reached the socket
+// (once the socket asks for timestamps), not when they were read.
+func TestRecvArrivalTimestamp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fd, err := detach(cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.SetNonblock(fd, false); err != nil { // recv waits for the bytes
+		t.Fatal(err)
+	}
+	l := &pollLoop{}
+	l.setBuffer(make([]byte, 64))
+
+	srv.Write([]byte("before"))
+	if n, arrival, err := l.recv(fd); err != nil || string(l.buf[:n]) != "before" || arrival != 0 {
+		t.Fatalf("without timestamps: %q, arrival %d, %v; want \"before\", 0", l.buf[:max(n, 0)], arrival, err)
+	}
+
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1); err != nil {
+		t.Fatal(err)
+	}
+	const held = 100 * time.Millisecond
+	t0 := time.Now()
+	srv.Write([]byte("after"))
+	time.Sleep(held) // the delay under test: the bytes wait in the socket
+	n, arrival, err := l.recv(fd)
+	t1 := time.Now()
+	if err != nil || string(l.buf[:n]) != "after" {
+		t.Fatalf("recv: %q, %v", l.buf[:max(n, 0)], err)
+	}
+	if arrival < t0.UnixNano() || arrival > t1.UnixNano() {
+		t.Fatalf("arrival %v outside the write..read interval [%v, %v]", time.Unix(0, arrival), t0, t1)
+	}
+	if waited := t1.UnixNano() - arrival; waited < int64(held/2) {
+		t.Fatalf("the bytes waited %v in the socket by their timestamp; they were held %v", time.Duration(waited), held)
 	}
 }

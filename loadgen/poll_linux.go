@@ -18,11 +18,19 @@ package loadgen
 //     exactly once on the stream's done channel, after which the goroutine
 //     owns the subscriber again. The mutex and the channel are the
 //     happens-before edges; epoll itself carries none.
-//   - Each readiness gets one read(2) into the loop's buffer; the bytes go
+//   - Each readiness gets one recvmsg(2) into the loop's buffer; the bytes go
 //     through the same chunk decoder, parser and accounting as the goroutine
 //     reader before the next read, so the buffer is free again. A read that
 //     finds nothing (EAGAIN, EINTR) is dropped: level triggering reports the
 //     socket again while bytes wait.
+//   - Latency ends when the bytes reached the socket, not when the loop got
+//     round to reading them: every stream asks for the kernel's receive
+//     timestamps (SO_TIMESTAMPNS), and a read carries the time its last
+//     bytes arrived. Events from earlier arrivals in the same read get that
+//     later time, so their latency is overstated, never understated. Where a
+//     read has no timestamp (bytes queued before the option was set) the
+//     read time stands. The gap between arrival and read, the load
+//     generator's own delay, is kept apart (readDelay).
 //   - The socket is a duplicate of the dialled connection's, which is closed
 //     at hand-over: Go's netpoller no longer watches it, so an arrival costs
 //     one epoll report and one read instead of a netpoller wake-up, a
@@ -44,6 +52,10 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 const pollSupported = true
@@ -70,6 +82,15 @@ type pollLoop struct {
 	wakeR, wakeW int
 	buf          []byte
 	rec          denseRecorder
+
+	// One recvmsg's arguments, set up once: a read allocates nothing.
+	iov syscall.Iovec
+	msg syscall.Msghdr
+	oob [8]uint64 // control messages; uint64 for the alignment of a cmsghdr
+	// readDelay is how long the bytes of each timestamped read of the
+	// measured phase waited in the socket (µs): the load generator's delay,
+	// not the server's.
+	readDelay *hdrhistogram.Histogram
 	streams      []*pollStream // by descriptor
 
 	mu       sync.Mutex
@@ -111,6 +132,15 @@ func startPollGroup(ctx context.Context, r *run) (*pollGroup, error) {
 
 func (g *pollGroup) wait() { g.wg.Wait() }
 
+// readDelay merges the loops' read delays; call it after wait.
+func (g *pollGroup) readDelay() *hdrhistogram.Histogram {
+	h := newDense()
+	for _, l := range g.loops {
+		h.Merge(l.readDelay)
+	}
+	return h
+}
+
 func newPollLoop(r *run) (*pollLoop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
@@ -121,7 +151,8 @@ func newPollLoop(r *run) (*pollLoop, error) {
 		syscall.Close(epfd)
 		return nil, os.NewSyscallError("pipe2", err)
 	}
-	l := &pollLoop{epfd: epfd, wakeR: p[0], wakeW: p[1], buf: make([]byte, cmp.Or(r.cfg.ReadBuffer, loopReadBuffer))}
+	l := &pollLoop{epfd: epfd, wakeR: p[0], wakeW: p[1], readDelay: newDense()}
+	l.setBuffer(make([]byte, cmp.Or(r.cfg.ReadBuffer, loopReadBuffer)))
 	l.rec.coll = r.coll
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wakeR)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wakeR, &ev); err != nil {
@@ -305,6 +336,8 @@ func (l *pollLoop) takeAdds() bool {
 			l.end(st, &streamError{"read", os.NewSyscallError("epoll_ctl", err)}, false)
 			continue
 		}
+		// Without timestamps the read time stands in for the arrival.
+		_ = syscall.SetsockoptInt(st.fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
 		if st.fd >= len(l.streams) {
 			l.streams = append(l.streams, make([]*pollStream, st.fd+1-len(l.streams))...)
 		}
@@ -313,13 +346,20 @@ func (l *pollLoop) takeAdds() bool {
 	return stopping
 }
 
-// read does one read(2) for a ready stream, as the goroutine reader's loop
-// body does one conn.Read.
+// read does one recvmsg(2) for a ready stream, as the goroutine reader's
+// loop body does one conn.Read.
 func (l *pollLoop) read(st *pollStream) {
-	n, err := syscall.Read(st.fd, l.buf)
+	n, arrival, err := l.recv(st.fd)
 	s := st.s
 	if n > 0 {
-		s.recvNs = s.r.now()
+		t := time.Now()
+		s.recvNs = int64(t.Sub(s.r.base))
+		if d := t.UnixNano() - arrival; arrival > 0 && d >= 0 && d < maxReadDelay {
+			s.recvNs -= d
+			if s.r.measuring.Load() {
+				l.readDelay.RecordValue(latencyUs(d))
+			}
+		}
 		if ferr := s.consume(l.buf[:n], st.head, &st.remaining); ferr != nil {
 			l.end(st, ferr, true)
 			return
@@ -337,6 +377,44 @@ func (l *pollLoop) read(st *pollStream) {
 	default:
 		l.end(st, &streamError{"read", os.NewSyscallError("read", err)}, true)
 	}
+}
+
+// maxReadDelay bounds the arrival-to-read gap believed: a timestamp further
+// back than this (the wall clock stepped) is ignored for the read time.
+const maxReadDelay = int64(10 * time.Second)
+
+// setBuffer makes buf the loop's read buffer and points recv's arguments at it.
+func (l *pollLoop) setBuffer(buf []byte) {
+	l.buf = buf
+	l.iov.Base = &l.buf[0]
+	l.iov.SetLen(len(l.buf))
+	l.msg.Iov = &l.iov
+	l.msg.Iovlen = 1
+	l.msg.Control = (*byte)(unsafe.Pointer(&l.oob[0]))
+}
+
+// recv reads once from fd into l.buf. arrival is the kernel's receive
+// timestamp of the last bytes read (Unix nanoseconds), 0 when there is none.
+func (l *pollLoop) recv(fd int) (n int, arrival int64, err error) {
+	l.msg.SetControllen(int(unsafe.Sizeof(l.oob)))
+	l.msg.Flags = 0
+	r, _, e := syscall.Syscall(syscall.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&l.msg)), 0)
+	if e != 0 {
+		return -1, 0, e
+	}
+	oob := unsafe.Slice((*byte)(unsafe.Pointer(&l.oob[0])), int(l.msg.Controllen))
+	for len(oob) >= syscall.SizeofCmsghdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		size := int(h.Len)
+		if size < syscall.SizeofCmsghdr || size > len(oob) {
+			break
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS && size >= syscall.CmsgLen(int(unsafe.Sizeof(syscall.Timespec{}))) {
+			arrival = (*syscall.Timespec)(unsafe.Pointer(&oob[syscall.CmsgLen(0)])).Nano()
+		}
+		oob = oob[min(syscall.CmsgSpace(size-syscall.CmsgLen(0)), len(oob)):]
+	}
+	return int(r), arrival, nil
 }
 
 // end closes a stream's socket and hands its subscriber back.

@@ -75,6 +75,10 @@ func TestEpollReaderMatchesGoroutineReader(t *testing.T) {
 		gs.Lagged != es.Lagged || gs.Skipped != es.Skipped || gs.Reconnects != es.Reconnects || gs.Lost != es.Lost {
 		t.Errorf("readers disagree:\ngoroutine %+v\nepoll     %+v", gs, es)
 	}
+	// The loops timestamp their reads; goroutines read at read time.
+	if e.Client.ReadDelay.Count == 0 || g.Client.ReadDelay.Count != 0 {
+		t.Errorf("read delays recorded: epoll %d, goroutine %d; want some, none", e.Client.ReadDelay.Count, g.Client.ReadDelay.Count)
+	}
 	// Every connection, reconnects included, was read by a loop.
 	if e.Client.EventLoops < 1 || e.Client.LoopStreams != subs*4 || g.Client.LoopStreams != 0 {
 		t.Errorf("event loops %d read %d streams (want %d); goroutine reader's loops read %d",

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"net"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 const pollSupported = false
@@ -21,5 +23,7 @@ func startPollGroup(context.Context, *run) (*pollGroup, error) {
 }
 
 func (g *pollGroup) wait() {}
+
+func (g *pollGroup) readDelay() *hdrhistogram.Histogram { return nil }
 
 func (l *pollLoop) serve(*subscriber, net.Conn, streamHead, int64) (error, bool) { return nil, false }

@@ -12,7 +12,8 @@ import (
 
 // Result is what one run measured. Every count is over the measured phase
 // (warm-up events are not counted); latencies are from each event's intended
-// send time to the moment a subscriber read it.
+// send time to the moment it reached a subscriber's socket (the kernel's
+// receive timestamp, with the epoll reader) or, where that is not known, was read.
 type Result struct {
 	Scenario string        `json:"scenario"`
 	Target   string        `json:"target"`
@@ -172,6 +173,11 @@ type ClientStats struct {
 	// measured phase: a lower bound on the delay the machine (not the
 	// server) adds to every latency measured.
 	Hiccup Latency `json:"hiccup"`
+	// ReadDelay (epoll reader) is how long bytes waited in their socket for
+	// the load generator to read them, per read of the measured phase: its
+	// own delay, which the latency leaves out (it ends at the kernel's
+	// receive timestamp).
+	ReadDelay Latency `json:"read_delay"`
 }
 
 // IdleResult is the idle scenario's memory accounting.
@@ -304,6 +310,10 @@ func (r *Result) WriteText(w io.Writer) error {
 	p("client\tCPU %.2f cores, RSS %s, %d goroutines, reader %s; hiccups (late wake-ups of a 1 ms sleep) p50 %s p99 %s max %s",
 		r.Client.CPUCores, FormatBytes(r.Client.RSS), r.Client.Goroutines, reader,
 		FormatMs(r.Client.Hiccup.P50Ms), FormatMs(r.Client.Hiccup.P99Ms), FormatMs(r.Client.Hiccup.MaxMs))
+	if rd := r.Client.ReadDelay; rd.Count > 0 {
+		p("\tread delay (arrival in the socket to read, left out of latency) p50 %s p99 %s max %s over %d reads",
+			FormatMs(rd.P50Ms), FormatMs(rd.P99Ms), FormatMs(rd.MaxMs), rd.Count)
+	}
 	if len(r.Errors) > 0 {
 		keys := make([]string, 0, len(r.Errors))
 		for k := range r.Errors {

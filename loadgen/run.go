@@ -3,8 +3,11 @@ package loadgen
 // Run invariants:
 //
 //   - The run has one monotonic clock: now() is nanoseconds since base.
-//     Intended send times, read times and the measured phase's start are all on
-//     it, so latency never depends on wall-clock steps.
+//     Intended send times, receive times and the measured phase's start are
+//     all on it, so latency never depends on wall-clock steps. (The epoll
+//     reader moves a receive time back to the kernel's arrival timestamp by
+//     the difference of two wall-clock readings taken at most maxReadDelay
+//     apart, poll_linux.go.)
 //   - Warm-up before measurement: events flagged as warm-up go to every topic
 //     until every subscriber has received one. Only then is a subscription
 //     known to be live on the server, and only then do measured sequences
@@ -390,6 +393,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	if loops != nil {
 		res.Client.EventLoops = len(loops.loops)
 		res.Client.LoopStreams = r.loopStreams.Load()
+		res.Client.ReadDelay = summarize(loops.readDelay())
 	}
 	res.Client.Hiccup = summarize(hiccup)
 	if r.procSrc != nil {

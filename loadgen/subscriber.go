@@ -19,8 +19,10 @@ package loadgen
 //     pos = Σ next, so the drain is over once pos reaches what was published.
 //   - A gap that follows a lagged or reset notice is "notified"; a gap with
 //     no notice before it is silent loss, the one thing a server must never do.
-//   - Latency is the read time minus the event's intended send time, both on
-//     the run's monotonic clock; every event of one read shares the read time.
+//   - Latency is the receive time minus the event's intended send time, both
+//     on the run's monotonic clock; every event of one read shares its
+//     receive time: when its last bytes reached the socket (epoll reader,
+//     poll_linux.go) or else when it was read.
 
 import (
 	"bytes"

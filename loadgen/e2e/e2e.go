@@ -134,6 +134,7 @@ type PointSummary struct {
 	ClientCPU      float64 `json:"client_cpu_cores"`
 	ServerRSS      int64   `json:"server_rss_peak"`
 	HiccupP99      float64 `json:"client_hiccup_p99_ms"`
+	ReadDelayP99   float64 `json:"client_read_delay_p99_ms"`
 	NotKeptUpPct   float64 `json:"-"`
 }
 
@@ -383,7 +384,7 @@ func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate fl
 	s.Delivered, s.Expected, s.Lost = res.DeliveriesPerSec, res.Expected, res.Lost
 	s.Lagged, s.Resets, s.Reconnects, s.PublishRate = res.Lagged, res.Resets, res.Reconnects, res.PublishRate
 	s.P50, s.P99, s.P999, s.Max = res.Latency.P50Ms, res.Latency.P99Ms, res.Latency.P999Ms, res.Latency.MaxMs
-	s.ClientCPU, s.HiccupP99 = res.Client.CPUCores, res.Client.Hiccup.P99Ms
+	s.ClientCPU, s.HiccupP99, s.ReadDelayP99 = res.Client.CPUCores, res.Client.Hiccup.P99Ms, res.Client.ReadDelay.P99Ms
 	if res.Server != nil {
 		s.ServerCPU, s.ServerRSS = res.Server.CPUCores, res.Server.RSSPeak
 	}

@@ -224,9 +224,10 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	p("**Method.** Every point starts a fresh `%s` on 127.0.0.1 (its RSS and CPU read from", rep.ServeCmd)
 	p("`/proc/<pid>`), opens the subscribers from 127.0.0.x, waits until each has received a warm-up event, then")
 	p("publishes events at a fixed open-loop rate for %v as NDJSON batches to `/publish`, %d-byte payloads, one topic.", cfg.PointDuration, cfg.Payload)
-	p("Latency runs from each event's *intended* send time to the moment a subscriber read it (no coordinated")
-	p("omission). A point is **loss-free** when every subscriber received every event exactly once, nobody")
-	p("lagged, reset or reconnected, and the publisher kept the schedule (events handed to the server at most %d ms", MaxMeanPublishLagMs)
+	p("Latency runs from each event's *intended* send time to the moment it reached a subscriber's socket (the")
+	p("kernel's receive timestamp of the read that completed it): no coordinated omission, and the load generator's")
+	p("own delay in reading is left out (it is the *client read delay* column). A point is **loss-free** when every")
+	p("subscriber received every event exactly once, nobody lagged, reset or reconnected, and the publisher kept the schedule (events handed to the server at most %d ms", MaxMeanPublishLagMs)
 	p("late on average: a server that accepts events slower than the rate is not offered that rate). Each ladder doubles")
 	p("the offered deliveries/s (subscribers × rate) from %s until a point is not loss-free, then measures once", loadgen.FormatRate(cfg.StartDeliveries))
 	p("halfway between the last loss-free and the first lossy point.")
@@ -307,8 +308,8 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	}
 	p("## All points")
 	p("")
-	p("| engine | subscribers | events/s | offered/s | delivered/s | lost | lagged | p50 | p99 | p99.9 | max | server CPU | client CPU | client hiccup p99 | server RSS | verdict |")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	p("| engine | subscribers | events/s | offered/s | delivered/s | lost | lagged | p50 | p99 | p99.9 | max | server CPU | client CPU | client hiccup p99 | client read delay p99 | server RSS | verdict |")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, pt := range rep.Points {
 		s := pt.Summary
 		name := pt.Engine
@@ -316,7 +317,7 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 			name += " (goal)"
 		}
 		if pt.Result == nil {
-			p("| %s | %d | %s | %s | | | | | | | | | | | | error: %s |", name, pt.Subscribers, loadgen.FormatRate(pt.Rate), loadgen.FormatRate(pt.Offered), firstLine(pt.Err))
+			p("| %s | %d | %s | %s | | | | | | | | | | | | | error: %s |", name, pt.Subscribers, loadgen.FormatRate(pt.Rate), loadgen.FormatRate(pt.Offered), firstLine(pt.Err))
 			continue
 		}
 		verdict := "loss-free"
@@ -326,14 +327,15 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 				verdict = fmt.Sprintf("publisher behind (mean lag %s)", loadgen.FormatMs(s.PublishLagMean))
 			}
 		}
-		p("| %s | %d | %s | %s | %s | %d | %d | %s | %s | %s | %s | %.2f | %.2f | %s | %s | %s |", name, pt.Subscribers, loadgen.FormatRate(pt.Rate),
+		p("| %s | %d | %s | %s | %s | %d | %d | %s | %s | %s | %s | %.2f | %.2f | %s | %s | %s | %s |", name, pt.Subscribers, loadgen.FormatRate(pt.Rate),
 			loadgen.FormatRate(pt.Offered), loadgen.FormatRate(s.Delivered), s.Lost, s.Lagged, loadgen.FormatMs(s.P50), loadgen.FormatMs(s.P99),
-			loadgen.FormatMs(s.P999), loadgen.FormatMs(s.Max), s.ServerCPU, s.ClientCPU, loadgen.FormatMs(s.HiccupP99), loadgen.FormatBytes(s.ServerRSS), verdict)
+			loadgen.FormatMs(s.P999), loadgen.FormatMs(s.Max), s.ServerCPU, s.ClientCPU, loadgen.FormatMs(s.HiccupP99), loadgen.FormatMs(s.ReadDelayP99), loadgen.FormatBytes(s.ServerRSS), verdict)
 	}
 	p("")
 	p("Server and client CPU are in cores (%d available in total): when their sum nears that, the machine, not the", runtime.NumCPU())
 	p("engine, is the limit. *Client hiccup* is how late the load generator woke from a 1 ms sleep (jHiccup's")
-	p("measure): delay the machine adds to every latency in that row, whatever the server does.")
+	p("measure): delay the machine adds to every latency in that row, whatever the server does. *Client read delay*")
+	p("is how long bytes waited in their socket before the load generator read them, per read: left out of latency.")
 	if len(rep.Skipped) > 0 {
 		p("")
 		p("Skipped (over the %v budget): %s.", cfg.Budget, strings.Join(rep.Skipped, "; "))
