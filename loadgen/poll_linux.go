@@ -91,7 +91,7 @@ type pollLoop struct {
 	// measured phase waited in the socket (µs): the load generator's delay,
 	// not the server's.
 	readDelay *hdrhistogram.Histogram
-	streams      []*pollStream // by descriptor
+	streams   []*pollStream // by descriptor
 
 	mu       sync.Mutex
 	adds     []*pollStream
