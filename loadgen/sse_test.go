@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand"
 	"reflect"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"testing/quick"
 	"time"
+
+	"github.com/ringcast/ringcast/internal/ssespec"
 )
 
 type gotEvent struct {
@@ -217,67 +220,14 @@ func TestReadFrom(t *testing.T) {
 	}
 }
 
-// referenceParse is a direct transcription of the spec's algorithm on a whole
-// string, written for clarity, not speed: the oracle of the fuzz test.
-func referenceParse(input string) (events []gotEvent, lastID string, retry int64, retrySet bool) {
-	input = strings.TrimPrefix(input, "\xEF\xBB\xBF")
-	var lines []string
-	for {
-		i := strings.IndexAny(input, "\r\n")
-		if i < 0 {
-			break // an unterminated last line is never interpreted
-		}
-		lines = append(lines, input[:i])
-		if input[i] == '\r' && i+1 < len(input) && input[i+1] == '\n' {
-			i++
-		}
-		input = input[i+1:]
+// reference interprets input with the shared transcription of the standard,
+// on bytes as Parser does (see ssespec.Parser.KeepBytes).
+func reference(input []byte) (events []gotEvent, ref *ssespec.Parser) {
+	ref = &ssespec.Parser{KeepBytes: true}
+	for _, e := range ref.Feed(input) {
+		events = append(events, gotEvent{e.Type, e.Data, e.LastEventID})
 	}
-	var data, evType, idBuf strings.Builder
-	idBuf.Reset()
-	id := ""
-	for _, line := range lines {
-		switch {
-		case line == "":
-			lastID = id
-			if data.Len() == 0 {
-				evType.Reset()
-				continue
-			}
-			d := strings.TrimSuffix(data.String(), "\n")
-			t := evType.String()
-			if t == "" {
-				t = "message"
-			}
-			events = append(events, gotEvent{t, d, lastID})
-			data.Reset()
-			evType.Reset()
-			continue
-		case line[0] == ':':
-			continue
-		}
-		field, value, found := strings.Cut(line, ":")
-		if found {
-			value = strings.TrimPrefix(value, " ")
-		}
-		switch field {
-		case "event":
-			evType.Reset()
-			evType.WriteString(value)
-		case "data":
-			data.WriteString(value)
-			data.WriteByte('\n')
-		case "id":
-			if !strings.Contains(value, "\x00") {
-				id = value
-			}
-		case "retry":
-			if v, ok := parseDigits([]byte(value)); ok {
-				retry, retrySet = v, true
-			}
-		}
-	}
-	return events, lastID, retry, retrySet
+	return events, ref
 }
 
 func FuzzParser(f *testing.F) {
@@ -295,7 +245,12 @@ func FuzzParser(f *testing.F) {
 		f.Add([]byte(s), uint8(1))
 	}
 	f.Fuzz(func(t *testing.T, input []byte, split uint8) {
-		wantEv, wantID, wantRetry, wantRetrySet := referenceParse(string(input))
+		wantEv, ref := reference(input)
+		wantID := ref.LastEventID()
+		wantRetry, wantRetrySet := ref.Retry()
+		// A Duration holds less than the standard's integer: Parser
+		// saturates there.
+		wantRetry = min(wantRetry, math.MaxInt64/int64(time.Millisecond))
 		var got []gotEvent
 		p := NewParser(func(ev *Event) {
 			got = append(got, gotEvent{string(ev.Type), string(ev.Data), string(ev.ID)})
@@ -362,7 +317,8 @@ func TestParserFastPathMatchesReference(t *testing.T) {
 			sb.WriteString(parts[r.Intn(len(parts))](r))
 		}
 		input := sb.String()
-		wantEv, wantID, _, _ := referenceParse(input)
+		wantEv, ref := reference([]byte(input))
+		wantID := ref.LastEventID()
 		for _, lineByLine := range []bool{false, true} {
 			var got []gotEvent
 			p := NewParser(func(ev *Event) { got = append(got, gotEvent{string(ev.Type), string(ev.Data), string(ev.ID)}) })

@@ -24,8 +24,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/ringcast/ringcast/internal/ssespec"
 	"github.com/ringcast/ringcast/transport/internal/eventid"
-	"github.com/ringcast/ringcast/transport/internal/ssetest"
 )
 
 func FuzzResume(f *testing.F) {
@@ -64,7 +64,7 @@ func FuzzResume(f *testing.F) {
 		if !utf8.Valid(reset) || bytes.ContainsAny(reset, "\r\x00") || bytes.Count(reset, []byte("\n\n")) != 1 || !bytes.HasSuffix(reset, []byte("\n\n")) {
 			t.Fatalf("the notice is not one clean frame: %q", reset)
 		}
-		evs, _ := ssetest.Parse(reset)
+		evs, _ := ssespec.Parse(reset)
 		if len(evs) != 1 || evs[0].Type != EventReset || evs[0].LastEventID != "" {
 			t.Fatalf("the notice parses to %+v", evs)
 		}
@@ -138,7 +138,7 @@ func FuzzPublishDelivers(f *testing.F) {
 		if !utf8.Valid(stream) {
 			t.Fatalf("the frames are not valid UTF-8: %q", stream)
 		}
-		got, _ := ssetest.Parse(stream)
+		got, _ := ssespec.Parse(stream)
 		if len(got) != len(evs) {
 			t.Fatalf("%d events encoded, %d parsed back from %q", len(evs), len(got), stream)
 		}

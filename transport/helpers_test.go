@@ -21,8 +21,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ringcast/ringcast/internal/ssespec"
 	"github.com/ringcast/ringcast/transport/internal/eventid"
-	"github.com/ringcast/ringcast/transport/internal/ssetest"
 )
 
 func TestMain(m *testing.M) {
@@ -182,11 +182,11 @@ type sseClient struct {
 	chunked bool
 	body    []byte // de-chunked body bytes not yet consumed by the parser
 	raw     bytes.Buffer
-	parser  *ssetest.Parser
-	events  []ssetest.Event
+	parser  *ssespec.Parser
+	events  []ssespec.Event
 	eof     bool
 	ended   bool          // saw the terminating chunk
-	first   ssetest.Event // the first event returned by next
+	first   ssespec.Event // the first event returned by next
 	seen    int           // events returned by next
 }
 
@@ -213,7 +213,7 @@ func dial(t testing.TB, addr, path string, opt dialOpt) *sseClient {
 	if opt.rcvBuf > 0 {
 		_ = conn.(*net.TCPConn).SetReadBuffer(opt.rcvBuf)
 	}
-	c := &sseClient{t: t, conn: conn, br: bufio.NewReaderSize(conn, 64<<10), parser: ssetest.NewParser()}
+	c := &sseClient{t: t, conn: conn, br: bufio.NewReaderSize(conn, 64<<10), parser: new(ssespec.Parser)}
 	t.Cleanup(func() { conn.Close() })
 	proto, method := opt.proto, opt.method
 	if proto == "" {
@@ -301,7 +301,7 @@ func (c *sseClient) readChunk(deadline time.Time) error {
 }
 
 // next returns the next n dispatched events, failing the test after timeout.
-func (c *sseClient) next(n int, timeout time.Duration) []ssetest.Event {
+func (c *sseClient) next(n int, timeout time.Duration) []ssespec.Event {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for len(c.events) < n {
@@ -346,7 +346,7 @@ func (c *sseClient) readBytes(n int, timeout time.Duration) []byte {
 
 // readToEnd reads until the stream ends and returns whether it ended with
 // the terminating chunk, and the events that arrived meanwhile.
-func (c *sseClient) readToEnd(timeout time.Duration) (bool, []ssetest.Event) {
+func (c *sseClient) readToEnd(timeout time.Duration) (bool, []ssespec.Event) {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !c.eof {
@@ -401,7 +401,7 @@ type notice struct {
 	Missed      *int64  `json:"missed"`
 }
 
-func decodeNotice(t testing.TB, ev ssetest.Event) notice {
+func decodeNotice(t testing.TB, ev ssespec.Event) notice {
 	t.Helper()
 	var n notice
 	dec := json.NewDecoder(strings.NewReader(ev.Data))
@@ -452,7 +452,7 @@ func (g *gate) release() {
 	g.mu.Unlock()
 }
 
-func fmtEvents(evs []ssetest.Event) string {
+func fmtEvents(evs []ssespec.Event) string {
 	var b strings.Builder
 	for _, e := range evs {
 		fmt.Fprintf(&b, "[%s %s %q] ", e.LastEventID, e.Type, e.Data)

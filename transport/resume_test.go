@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringcast/ringcast/internal/ssespec"
 	"github.com/ringcast/ringcast/transport/internal/eventid"
-	"github.com/ringcast/ringcast/transport/internal/ssetest"
 )
 
 // ids returns the sequences of evs, as "5 6 7".
-func seqs(t *testing.T, evs []ssetest.Event) string {
+func seqs(t *testing.T, evs []ssespec.Event) string {
 	t.Helper()
 	var out []string
 	for _, e := range evs {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringcast/ringcast/transport/internal/ssetest"
+	"github.com/ringcast/ringcast/internal/ssespec"
 )
 
 // TestStreamBytes checks the response head and the stream byte for byte,
@@ -67,7 +67,7 @@ func TestStreamBytes(t *testing.T) {
 		t.Fatalf("stream bytes:\n got %q\nwant %q", got, want.String())
 	}
 	// What EventSource would make of it.
-	evs, _ := ssetest.Parse([]byte(want.String()))
+	evs, _ := ssespec.Parse([]byte(want.String()))
 	if evs[1].Type != "upd" || evs[1].Data != "a\nb" || evs[4].Data != "x\n\n\ny\n" || evs[0].Type != "message" ||
 		evs[11].LastEventID != "test-12/news/sports \"x\" \\ü\u2028" {
 		t.Fatalf("parsed: %s", fmtEvents(evs))

@@ -4,9 +4,8 @@ import (
 	"strings"
 	"testing"
 	"testing/quick"
-	"unicode/utf8"
 
-	"github.com/ringcast/ringcast/transport/internal/ssetest"
+	"github.com/ringcast/ringcast/internal/ssespec"
 )
 
 func TestAppendEventBytes(t *testing.T) {
@@ -83,14 +82,11 @@ func roundTrip(t *testing.T, id, name string, data []byte) {
 	if n := EventLen(name, data); len(frame)-len(id)-len("id: \n")*boolInt(id != "") != n {
 		t.Fatalf("EventLen(%q, %q) = %d; frame %q", name, data, n, frame)
 	}
-	evs, p := ssetest.Parse(frame)
+	evs, p := ssespec.Parse(frame)
 	if len(evs) != 1 {
 		t.Fatalf("frame %q parsed to %d events; want 1", frame, len(evs))
 	}
-	want := normalise(string(data))
-	if !utf8.Valid(data) {
-		want = strings.ToValidUTF8(want, "\uFFFD")
-	}
+	want := ssespec.Decode([]byte(normalise(string(data))))
 	if evs[0].Data != want {
 		t.Fatalf("data %q came back as %q (frame %q)", data, evs[0].Data, frame)
 	}
@@ -155,7 +151,7 @@ func FuzzAppendEvent(f *testing.F) {
 			// Callers reject these before encoding; the encoder still must
 			// not break the stream: one frame, one blank line.
 			frame := AppendEvent(AppendID(nil, id), name, data)
-			if evs, _ := ssetest.Parse(frame); len(evs) != 1 {
+			if evs, _ := ssespec.Parse(frame); len(evs) != 1 {
 				t.Fatalf("frame %q parsed to %d events", frame, len(evs))
 			}
 			return
