@@ -101,9 +101,12 @@ type Config struct {
 	// IPv6 client: its /64), answered like MaxConns. 0 or negative: no limit.
 	MaxConnsPerIP int
 	// MaxHeaderBytes bounds the request head, request line included: 431
-	// beyond. It is also the size of a connection's read buffer.
+	// beyond. It is also the size of a connection's read buffer. At least
+	// MinHeaderBytes.
 	MaxHeaderBytes int
 	// MaxURLBytes bounds the request target (path and query): 414 beyond.
+	// At least MinURLBytes (more with a SubscribeToken), so that a browser
+	// may resume on its first connection, and at most MaxHeaderBytes.
 	MaxURLBytes int
 	// ReadTimeout is the time a request has to arrive whole, from its first
 	// byte (a new connection: from the accept): a client that trickles its

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/ringcast/ringcast/transport/internal/eventid"
 )
 
 // rawResponse is an HTTP answer read off a raw socket.
@@ -308,12 +312,12 @@ func TestLoopbackHost(t *testing.T) {
 }
 
 func TestHeaderAndURLLimits(t *testing.T) {
-	ts := startServer(t, Config{MaxHeaderBytes: 4096, MaxURLBytes: 1024})
+	ts := startServer(t, Config{MaxHeaderBytes: 4096, MaxURLBytes: 2048})
 	r := rawRoundTrip(t, ts.addr, "", getReq(ts.addr, "/events", "X-Junk", strings.Repeat("j", 5000)))
 	if r.status != 431 || !strings.Contains(errorOf(t, r), "--max-header-bytes") {
 		t.Errorf("big header: %d %s", r.status, r.body)
 	}
-	r = rawRoundTrip(t, ts.addr, "", getReq(ts.addr, "/events?topic="+strings.Repeat("t", 2000)))
+	r = rawRoundTrip(t, ts.addr, "", getReq(ts.addr, "/events?topic="+strings.Repeat("t", 3000)))
 	if r.status != 414 || !strings.Contains(errorOf(t, r), "--max-url-bytes") || !r.closed {
 		t.Errorf("long URL: %d %s closed=%v", r.status, r.body, r.closed)
 	}
@@ -393,7 +397,13 @@ func TestGuardConfig(t *testing.T) {
 		want string
 	}{
 		{Config{MaxHeaderBytes: 100}, "max-header-bytes"},
+		{Config{MaxHeaderBytes: 2 << 20}, "max-header-bytes"},
+		{Config{MaxHeaderBytes: MinHeaderBytes - 1}, fmt.Sprintf("max-header-bytes %d is below the minimum, %d", MinHeaderBytes-1, MinHeaderBytes)},
 		{Config{MaxHeaderBytes: 2048, MaxURLBytes: 4096}, "max-url-bytes"},
+		{Config{MaxURLBytes: 64}, "max-url-bytes"},
+		{Config{MaxURLBytes: MinURLBytes - 1}, fmt.Sprintf("max-url-bytes %d is below the minimum, %d", MinURLBytes-1, MinURLBytes)},
+		// The token may travel in the URL too: s3cr%2Ft.
+		{Config{MaxURLBytes: MinURLBytes + 14, SubscribeToken: "s3cr/t"}, fmt.Sprintf("minimum, %d", MinURLBytes+15)},
 		{Config{ReadTimeout: time.Millisecond}, "read-timeout"},
 		{Config{PublishToken: "has space"}, "publish-token"},
 		{Config{SubscribeToken: "semi;colon"}, "subscribe-token"},
@@ -409,6 +419,57 @@ func TestGuardConfig(t *testing.T) {
 	}
 	if c := s.Config(); c.MaxURLBytes != 2048 || c.ReadTimeout != 10*time.Second || c.MaxConns == 0 {
 		t.Errorf("defaults: url %d, read timeout %v, max conns %d", c.MaxURLBytes, c.ReadTimeout, c.MaxConns)
+	}
+}
+
+// A browser's EventSource cannot set Last-Event-ID on its first connection,
+// so one that resumes there puts the id in the URL, and gives up for good on
+// any HTTP error. At the smallest limits the longest such URL gets a stream,
+// and so does the browser's reconnection, which keeps that URL and adds the
+// header; New refuses anything smaller (TestGuardConfig).
+func TestSmallestLimitsAdmitResume(t *testing.T) {
+	epoch := strings.Repeat("e", eventid.MaxEpochLen)
+	topic := strings.Repeat("é", MaxTopicLen/2) // every byte percent-encoded
+	longest := eventid.Format(epoch, 1<<64-1, topic)
+	target := "/events?lastEventId=" + url.QueryEscape(longest) + "&topic=" + url.QueryEscape(topic)
+	if len(longest) != eventid.MaxLen || len(target) != MinURLBytes {
+		t.Fatalf("the longest id is %d bytes, its resume URL %d; want %d and %d", len(longest), len(target), eventid.MaxLen, MinURLBytes)
+	}
+	head := "GET " + target + " HTTP/1.1\r\nLast-Event-ID: " + longest + "\r\n\r\n"
+	if len(head) != reconnectHeadBytes || reconnectHeadBytes > MinHeaderBytes {
+		t.Fatalf("the reconnection's head is %d bytes, reconnectHeadBytes %d, MinHeaderBytes %d", len(head), reconnectHeadBytes, MinHeaderBytes)
+	}
+	const token = "s3cr/t"
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		target string
+	}{
+		{"no token", Config{MaxHeaderBytes: MinHeaderBytes, MaxURLBytes: MinURLBytes}, target},
+		{"token in the URL", Config{MaxURLBytes: MinURLBytes + len("&token=s3cr%2Ft"), SubscribeToken: token}, target + "&token=" + url.QueryEscape(token)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Epoch = epoch
+			ts := startServer(t, tc.cfg)
+			if len(tc.target) != ts.Config().MaxURLBytes {
+				t.Fatalf("the URL is %d bytes; the limit %d", len(tc.target), ts.Config().MaxURLBytes)
+			}
+			for _, lastID := range []string{"", longest} { // first connection, then reconnection
+				c := dial(t, ts.addr, tc.target, dialOpt{lastID: lastID})
+				if c.status() != 200 {
+					t.Fatalf("resume (Last-Event-ID %q) at the smallest limits: %s", lastID, c.Head)
+				}
+				// This server never issued it: a reset that quotes it whole.
+				ev := c.next(1, 5*time.Second)[0]
+				if n := decodeNotice(t, ev); ev.Type != EventReset || n.LastEventID != longest {
+					t.Fatalf("the longest id: %s %q; want a reset quoting it whole", ev.Type, ev.Data)
+				}
+			}
+			// The limit is the URL's length exactly: a byte more is refused.
+			if r := rawRoundTrip(t, ts.addr, "", getReq(ts.addr, tc.target+"&")); r.status != 414 {
+				t.Errorf("a byte longer: %d %s", r.status, r.body)
+			}
+		})
 	}
 }
 

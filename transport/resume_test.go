@@ -111,14 +111,14 @@ func TestResumeLongestID(t *testing.T) {
 		})
 	}
 
-	ts := startServer(t, Config{MaxHeaderBytes: 1 << 10, Epoch: strings.Repeat("e", eventid.MaxEpochLen)})
+	ts := startServer(t, Config{MaxHeaderBytes: MinHeaderBytes, Epoch: strings.Repeat("e", eventid.MaxEpochLen)})
 	longest := eventid.Format(ts.Config().Epoch, 1<<64-1, strings.Repeat("x", MaxTopicLen))
 	if len(longest) != eventid.MaxLen {
 		t.Fatalf("%d bytes; want %d", len(longest), eventid.MaxLen)
 	}
 	c := dial(t, ts.addr, eventsPath(strings.Repeat("x", MaxTopicLen)), dialOpt{lastID: longest})
 	if c.status() != 200 {
-		t.Fatalf("the longest id at --max-header-bytes 1024: %s", c.Head)
+		t.Fatalf("the longest id at the smallest --max-header-bytes: %s", c.Head)
 	}
 	// Never issued by this server: a reset that quotes it whole.
 	ev := c.next(1, 5*time.Second)[0]
