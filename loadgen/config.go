@@ -112,6 +112,16 @@ type Config struct {
 	SlowMode         string
 	SlowReadBytes    int
 	SlowReadInterval time.Duration
+	// SlowRecvBuffer, when set, is the slow subscribers' socket receive
+	// buffer in bytes (SO_RCVBUF, set before connecting; Linux doubles it),
+	// and their MSS is capped at 1460 bytes, Ethernet's (TCP_MAXSEG; no
+	// change on most network paths). On loopback, whose MSS is 64 KiB, the
+	// server's send buffer autotunes to megabytes whatever the receiver's
+	// buffer, so that a trickling reader makes the server's writes block
+	// only after many seconds; with both, its send buffer stays around
+	// 100 KiB, as for a client across a network. 0: the system's buffers.
+	// Unix only.
+	SlowRecvBuffer int
 	// ChurnFraction and ChurnEvery shape the churn scenario (0.5, 1s): a
 	// churning subscriber's connections last uniformly 0.5..1.5 × ChurnEvery.
 	ChurnFraction float64
@@ -257,6 +267,12 @@ func (c *Config) setDefaults() error {
 	}
 	def(&c.SlowReadBytes, 512)
 	defDur(&c.SlowReadInterval, 100*time.Millisecond)
+	if c.SlowRecvBuffer < 0 {
+		return fmt.Errorf("slow receive buffer must not be negative, not %d", c.SlowRecvBuffer)
+	}
+	if c.SlowRecvBuffer > 0 && !slowSocketSupported {
+		return errors.New("slow receive buffer: only on Unix systems")
+	}
 	if c.ChurnFraction == 0 {
 		c.ChurnFraction = 0.5
 	}

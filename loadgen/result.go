@@ -129,9 +129,15 @@ type ClassResult struct {
 	// Gaps is how many times a sequence jumped; GapEvents how many events the
 	// jumps skipped; SilentGapEvents those not announced by a lagged or reset
 	// event first (loss the server did not tell the client about).
+	// SkippedPending is the part of Skipped (the sum of the lagged notices'
+	// counts) announced by notices that no measured event followed before
+	// the run ended: gaps not in GapEvents. Where every gap follows a lagged
+	// notice (no resets) and each subscriber follows one topic, a server
+	// whose counts are exact gives GapEvents = Skipped - SkippedPending.
 	Gaps            int64 `json:"gaps"`
 	GapEvents       int64 `json:"gap_events"`
 	SilentGapEvents int64 `json:"silent_gap_events"`
+	SkippedPending  int64 `json:"skipped_pending,omitempty"`
 	// SubscribersLosing is how many subscribers lost anything; MaxLost the
 	// most one subscriber lost.
 	SubscribersLosing int     `json:"subscribers_losing"`

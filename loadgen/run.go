@@ -218,6 +218,11 @@ func (r *run) buildSubscribers() {
 		// Spread the special subscribers evenly over the topics and addresses.
 		if special > 0 && i*special/cfg.Subscribers != (i+1)*special/cfg.Subscribers {
 			s.class = classSpecial
+			if cfg.Scenario == ScenarioSlow && cfg.SlowRecvBuffer > 0 {
+				d := *s.dialer
+				d.Control = slowSocketControl(cfg.SlowRecvBuffer)
+				s.dialer = &d
+			}
 		}
 		// An event loop reads into its own buffer; the subscriber's only takes
 		// the response head (and grows for a large one).
@@ -689,6 +694,7 @@ func (r *run) finish(res *Result) {
 		c.SilentGapEvents += s.silentEvents
 		c.Lagged += s.lagged
 		c.Skipped += s.skipped
+		c.SkippedPending += s.skippedPending
 		c.Resets += s.resets
 		c.ResetMissed += s.resetMissed
 		c.Reconnects += s.reconnects

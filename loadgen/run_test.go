@@ -114,6 +114,29 @@ func TestGapsCountedWhenServerDrops(t *testing.T) {
 	}
 }
 
+// A lagged notice after which the run ends has no gap yet: its count is
+// skipped but pending, so that Skipped - SkippedPending = GapEvents.
+func TestSkippedPendingWhenTheRunEndsAfterANotice(t *testing.T) {
+	srv := startServer(t, ssetest.Options{
+		Drop: func(_ uint64, data []byte) bool {
+			st, ok := loadgen.DecodePayload(data)
+			return ok && !st.Warmup && (st.Seq == 3 || st.Seq == 99)
+		},
+		NotifyDrops: true,
+	})
+	// 100 events (sequences 0..99): the last is dropped, so the drain waits
+	// for it in vain, all of DrainTimeout, which is what the last notice has
+	// to arrive in.
+	res := lgtest.Run(t, loadgen.Config{
+		URL: srv.URL, Subscribers: 2, Rate: 500, Duration: 200 * time.Millisecond, DrainTimeout: time.Second,
+	})
+	st := lgtest.Class(t, res, "steady")
+	if st.Lagged != 2*2 || st.Skipped != 2*2 || st.SkippedPending != 2*1 || st.GapEvents != 2*1 || st.SilentGapEvents != 0 {
+		t.Fatalf("lagged %d skipped %d pending %d gap events %d silent %d; want 4 4 2 2 0",
+			st.Lagged, st.Skipped, st.SkippedPending, st.GapEvents, st.SilentGapEvents)
+	}
+}
+
 // A server that stalls must show in the latency of every event that was due
 // while it stalled, not only the one the publisher was blocked on: latency is
 // taken from the intended send time.
@@ -317,6 +340,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{URL: "http://127.0.0.1:1", Scenario: "nope"},
 		{URL: "http://127.0.0.1:1", Payload: 10},
 		{URL: "http://127.0.0.1:1", SlowMode: "sometimes"},
+		{URL: "http://127.0.0.1:1", SlowRecvBuffer: -1},
 	} {
 		if _, err := loadgen.Run(context.Background(), cfg); err == nil {
 			t.Errorf("%+v: no error", cfg)

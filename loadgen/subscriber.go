@@ -19,6 +19,8 @@ package loadgen
 //     pos = Σ next, so the drain is over once pos reaches what was published.
 //   - A gap that follows a lagged or reset notice is "notified"; a gap with
 //     no notice before it is silent loss, the one thing a server must never do.
+//     skippedPending is what lagged notices announced since the last measured
+//     event: skipped events whose gap has not shown yet.
 //   - Latency is the receive time minus the event's intended send time, both
 //     on the run's monotonic clock; every event of one read shares its
 //     receive time: when its last bytes reached the socket (epoll reader,
@@ -76,6 +78,7 @@ type subscriber struct {
 	delivered, dups, foreign               int64
 	gaps, gapEvents, silentEvents          int64
 	lagged, skipped, resets, resetMissed   int64
+	skippedPending                         int64
 	reconnects, churns, disconnects, conns int64
 
 	deliveredA atomic.Int64
@@ -103,6 +106,7 @@ func (s *subscriber) onEvent(ev *Event) {
 		s.lagged++
 		if n, ok := jsonUint(ev.Data, "skipped"); ok {
 			s.skipped += int64(n)
+			s.skippedPending += int64(n)
 		}
 		s.notified = true
 		return
@@ -146,6 +150,7 @@ func (s *subscriber) onEvent(ev *Event) {
 		return
 	}
 	s.notified = false
+	s.skippedPending = 0
 	s.next[sl] = st.Seq + 1
 	s.delivered++
 

@@ -60,6 +60,7 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.SlowMode, "slow-mode", "trickle", "slow scenario: trickle (read --slow-read-bytes every --slow-read-interval) or stall (stop reading)")
 	fs.IntVar(&c.SlowReadBytes, "slow-read-bytes", 512, "slow scenario: bytes per read of a trickling subscriber")
 	fs.DurationVar(&c.SlowReadInterval, "slow-read-interval", 100*time.Millisecond, "slow scenario: pause between reads of a trickling subscriber")
+	fs.IntVar(&c.SlowRecvBuffer, "slow-rcvbuf", 0, "slow scenario: socket receive buffer of the slow subscribers in bytes (SO_RCVBUF), their MSS then\ncapped at 1460 as on Ethernet, so that a loopback server does not buffer megabytes for them (0: the system's)")
 	fs.Float64Var(&c.ChurnFraction, "churn-fraction", 0.5, "churn scenario: fraction of subscribers that reconnect")
 	fs.DurationVar(&c.ChurnEvery, "churn-every", time.Second, "churn scenario: mean connection lifetime (uniform 0.5..1.5×)")
 	fs.DurationVar(&c.ChurnOffline, "churn-offline", 0, "churn scenario: time away before resuming")

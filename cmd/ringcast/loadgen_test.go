@@ -61,4 +61,12 @@ func TestLoadgenHelpAndBadFlags(t *testing.T) {
 	if err := runLoadgen([]string{"--scenario", "nope", "--quiet"}, &out, &out); err == nil || !strings.Contains(err.Error(), "scenario") {
 		t.Fatalf("bad scenario: %v", err)
 	}
+	// --slow-rcvbuf reaches the configuration, from its environment twin too.
+	if !strings.Contains(out.String(), "RINGCAST_LOADGEN_SLOW_RCVBUF") {
+		t.Fatalf("help lacks --slow-rcvbuf:\n%s", out.String())
+	}
+	t.Setenv("RINGCAST_LOADGEN_SLOW_RCVBUF", "-1")
+	if err := runLoadgen([]string{"--scenario", "slow", "--quiet"}, &out, &out); err == nil || !strings.Contains(err.Error(), "receive buffer") {
+		t.Fatalf("negative slow receive buffer: %v", err)
+	}
 }
