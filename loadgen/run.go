@@ -239,6 +239,7 @@ func (r *run) buildSubscribers() {
 			s.next = make([]uint64, 1)
 			s.uri = r.ep.requestURI([]string{r.topics[s.topic]})
 		}
+		s.noticesSeen = make([]uint64, len(s.next))
 		s.parser = NewParser(s.onEvent)
 		s.parser.MaxEventBytes = cfg.MaxEventBytes
 		r.subs[i] = s

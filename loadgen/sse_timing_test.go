@@ -43,7 +43,7 @@ func BenchmarkSubscriberEvent(b *testing.B) {
 	for _, recorder := range []string{"goroutine", "loop"} {
 		b.Run(recorder, func(b *testing.B) {
 			r := &run{coll: newCollector(), intervalNs: 1e9}
-			s := &subscriber{r: r, next: make([]uint64, 1), hist: newPacked()}
+			s := &subscriber{r: r, next: make([]uint64, 1), noticesSeen: make([]uint64, 1), hist: newPacked()}
 			if recorder == "loop" {
 				s.rec = &denseRecorder{coll: r.coll}
 			}

@@ -19,6 +19,10 @@ package loadgen
 //     pos = Σ next, so the drain is over once pos reaches what was published.
 //   - A gap that follows a lagged or reset notice is "notified"; a gap with
 //     no notice before it is silent loss, the one thing a server must never do.
+//     One notice may cover several topics (a stream of all topics lags as a
+//     whole), so it is counted per topic: notices counts them, and a gap on a
+//     topic is notified when notices has grown since that topic's last event
+//     (noticesSeen[slot]).
 //     skippedPending is what lagged notices announced since the last measured
 //     event: skipped events whose gap has not shown yet.
 //   - Latency is the receive time minus the event's intended send time, both
@@ -70,9 +74,10 @@ type subscriber struct {
 	histInterval int64
 	histClamped  int64
 
-	ready    bool
-	notified bool
-	churnAt  time.Time
+	ready       bool
+	notices     uint64   // lagged and reset notices so far
+	noticesSeen []uint64 // notices at each topic's last measured event
+	churnAt     time.Time
 
 	// Owned by the goroutine; read by the run after it ends.
 	delivered, dups, foreign               int64
@@ -108,14 +113,14 @@ func (s *subscriber) onEvent(ev *Event) {
 			s.skipped += int64(n)
 			s.skippedPending += int64(n)
 		}
-		s.notified = true
+		s.notices++
 		return
 	case "reset":
 		s.resets++
 		if n, ok := jsonUint(ev.Data, "missed"); ok {
 			s.resetMissed += int64(n)
 		}
-		s.notified = true
+		s.notices++
 		return
 	}
 	st, ok := DecodePayload(ev.Data)
@@ -142,14 +147,14 @@ func (s *subscriber) onEvent(ev *Event) {
 		gap := int64(st.Seq - next)
 		s.gaps++
 		s.gapEvents += gap
-		if !s.notified {
+		if s.noticesSeen[sl] == s.notices {
 			s.silentEvents += gap
 		}
 	default:
 		s.dups++
 		return
 	}
-	s.notified = false
+	s.noticesSeen[sl] = s.notices
 	s.skippedPending = 0
 	s.next[sl] = st.Seq + 1
 	s.delivered++
