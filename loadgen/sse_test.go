@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -319,32 +320,44 @@ func TestParserFastPathMatchesReference(t *testing.T) {
 		input := sb.String()
 		wantEv, ref := reference([]byte(input))
 		wantID := ref.LastEventID()
-		for _, lineByLine := range []bool{false, true} {
-			var got []gotEvent
-			p := NewParser(func(ev *Event) { got = append(got, gotEvent{string(ev.Type), string(ev.Data), string(ev.ID)}) })
-			p.MaxEventBytes = 80 // some lines pass it: then both must fail alike
+		type outcome struct {
+			events []gotEvent
+			lastID string
+			err    error
+		}
+		var outs [2]outcome
+		for i, lineByLine := range []bool{false, true} {
+			o := &outs[i]
+			p := NewParser(func(ev *Event) {
+				o.events = append(o.events, gotEvent{string(ev.Type), string(ev.Data), string(ev.ID)})
+			})
+			p.MaxEventBytes = 80 // some lines, or data buffers, pass it
 			p.lineByLine = lineByLine
-			var err error
-			for b := []byte(input); len(b) > 0 && err == nil; {
+			for b := []byte(input); len(b) > 0 && o.err == nil; {
 				n := min(len(b), 1+r.Intn(400))
-				err = p.Feed(b[:n])
+				o.err = p.Feed(b[:n])
 				b = b[n:]
 			}
-			tooLong := false
-			for _, line := range strings.FieldsFunc(input, func(c rune) bool { return c == '\n' || c == '\r' }) {
-				tooLong = tooLong || len(line) > 80
-			}
-			if tooLong {
-				if !errors.Is(err, ErrEventTooLarge) {
-					t.Logf("seed %d line-by-line %v: a line over the limit gave %v", seed, lineByLine, err)
-					return false
-				}
-				continue
-			}
-			if err != nil || !reflect.DeepEqual(got, wantEv) || string(p.LastEventID()) != wantID {
-				t.Logf("seed %d line-by-line %v: err %v\ngot  %q (last id %q)\nwant %q (last id %q)", seed, lineByLine, err, got, p.LastEventID(), wantEv, wantID)
+			o.lastID = string(p.LastEventID())
+		}
+		fast, slow := outs[0], outs[1]
+		// Over the limit both paths must fail alike, after the same events,
+		// which the spec's algorithm (which has no limit) dispatched first.
+		if !errors.Is(fast.err, slow.err) || (slow.err != nil && !errors.Is(slow.err, ErrEventTooLarge)) ||
+			!slices.Equal(fast.events, slow.events) ||
+			len(slow.events) > len(wantEv) || !slices.Equal(slow.events, wantEv[:len(slow.events)]) {
+			t.Logf("seed %d:\nfast %q, %v\nline by line %q, %v\nspec %q", seed, fast.events, fast.err, slow.events, slow.err, wantEv)
+			return false
+		}
+		for _, line := range strings.FieldsFunc(input, func(c rune) bool { return c == '\n' || c == '\r' }) {
+			if len(line) > 80 && slow.err == nil {
+				t.Logf("seed %d: a line of %d bytes passed the limit of 80", seed, len(line))
 				return false
 			}
+		}
+		if slow.err == nil && (len(slow.events) != len(wantEv) || fast.lastID != wantID || slow.lastID != wantID) {
+			t.Logf("seed %d: events %q, last ids %q %q; spec %q, %q", seed, slow.events, fast.lastID, slow.lastID, wantEv, wantID)
+			return false
 		}
 		return true
 	}
