@@ -116,23 +116,32 @@ func TestStreamEndWithoutChunking(t *testing.T) {
 	}
 }
 
-// TestRecvArrivalTimestamp: a read reports when its bytes reached the socket
-// (once the socket asks for timestamps), not when they were read.
-func TestRecvArrivalTimestamp(t *testing.T) {
+// loopbackPair connects d to a fresh loopback listener and returns both ends,
+// closed when the test ends.
+func loopbackPair(t *testing.T, d *net.Dialer) (client, server net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	cli, err := net.Dial("tcp", ln.Addr().String())
+	client, err = d.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ln.Accept()
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { server.Close() })
+	return client, server
+}
+
+// TestRecvArrivalTimestamp: a read reports when its bytes reached the socket
+// (once the socket asks for timestamps), not when they were read.
+func TestRecvArrivalTimestamp(t *testing.T) {
+	cli, srv := loopbackPair(t, &net.Dialer{})
 	fd, err := detach(cli)
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +160,16 @@ func TestRecvArrivalTimestamp(t *testing.T) {
 
 	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1); err != nil {
 		t.Fatal(err)
+	}
+	// The first socket in the system to ask turns stamping on in a kernel
+	// work item, shortly after: until then bytes come without a stamp.
+	for i := 0; ; i++ {
+		srv.Write([]byte("p"))
+		if _, arrival, err := l.recv(fd); err != nil || arrival != 0 {
+			break
+		} else if i == 1000 {
+			t.Fatal("no receive timestamp after 1000 reads")
+		}
 	}
 	const held = 100 * time.Millisecond
 	t0 := time.Now()

@@ -28,8 +28,10 @@ package loadgen
 //     timestamps (SO_TIMESTAMPNS), and a read carries the time its last
 //     bytes arrived. Events from earlier arrivals in the same read get that
 //     later time, so their latency is overstated, never understated. Where a
-//     read has no timestamp (bytes queued before the option was set) the
-//     read time stands. The gap between arrival and read, the load
+//     read has no timestamp (bytes queued before the option was set, or
+//     before the kernel turned stamping on: it does so in a work item
+//     shortly after the first socket in the system asks) the read time
+//     stands. The gap between arrival and read, the load
 //     generator's own delay, is kept apart (readDelay).
 //   - The socket is a duplicate of the dialled connection's, which is closed
 //     at hand-over: Go's netpoller no longer watches it, so an arrival costs

@@ -27,28 +27,14 @@ func sockopt(t *testing.T, c net.Conn, level, opt int) int {
 // end of the connection sees the Ethernet MSS instead of loopback's 64 KiB,
 // which is what keeps the server's send buffer small (Config.SlowRecvBuffer).
 func TestSlowSocketControl(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	for _, slow := range []bool{false, true} {
 		d := net.Dialer{}
 		if slow {
 			d.Control = slowSocketControl(4096)
 		}
-		c, err := d.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, srv := loopbackPair(t, &d)
 		rcvBuf := sockopt(t, c, syscall.SOL_SOCKET, syscall.SO_RCVBUF)
 		mss := sockopt(t, srv, syscall.IPPROTO_TCP, syscall.TCP_MAXSEG)
-		c.Close()
-		srv.Close()
 		t.Logf("slow %v: client SO_RCVBUF %d, server MSS %d", slow, rcvBuf, mss)
 		// Linux doubles SO_RCVBUF for its bookkeeping; the default is 128 KiB
 		// (tcp_rmem), loopback's MSS tens of KiB.
