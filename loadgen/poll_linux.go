@@ -31,8 +31,8 @@ package loadgen
 //     read has no timestamp (bytes queued before the option was set, or
 //     before the kernel turned stamping on: it does so in a work item
 //     shortly after the first socket in the system asks) the read time
-//     stands. The gap between arrival and read, the load
-//     generator's own delay, is kept apart (readDelay).
+//     stands. The gap between arrival and read, the load generator's own
+//     delay, is kept apart (readDelay).
 //   - The socket is a duplicate of the dialled connection's, which is closed
 //     at hand-over: Go's netpoller no longer watches it, so an arrival costs
 //     one epoll report and one read instead of a netpoller wake-up, a
