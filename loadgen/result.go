@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -270,8 +271,16 @@ func (r *Result) WriteText(w io.Writer) error {
 		if r.Lost > 0 && len(r.Classes) == 1 {
 			p("\tloss in %d of %d subscribers, at most %d in one", r.Classes[0].SubscribersLosing, r.Subscribers, r.Classes[0].MaxLost)
 		}
-		p("notices\tlagged %d (skipped %d), reset %d, reconnects %d, foreign events %d",
-			r.Lagged, r.Skipped, r.Resets, r.Reconnects, r.Foreign)
+		var pending int64
+		for _, cl := range r.Classes {
+			pending += cl.SkippedPending
+		}
+		skipped := strconv.FormatInt(r.Skipped, 10)
+		if pending > 0 {
+			skipped += fmt.Sprintf(", %d of them after the last event", pending)
+		}
+		p("notices\tlagged %d (skipped %s), reset %d, reconnects %d, foreign events %d",
+			r.Lagged, skipped, r.Resets, r.Reconnects, r.Foreign)
 		p("latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (n=%d)",
 			FormatMs(r.Latency.P50Ms), FormatMs(r.Latency.P90Ms), FormatMs(r.Latency.P99Ms), FormatMs(r.Latency.P999Ms), FormatMs(r.Latency.MaxMs), r.Latency.Count)
 		if len(r.Classes) > 1 {

@@ -135,6 +135,13 @@ func TestSkippedPendingWhenTheRunEndsAfterANotice(t *testing.T) {
 		t.Fatalf("lagged %d skipped %d pending %d gap events %d silent %d; want 4 4 2 2 0",
 			st.Lagged, st.Skipped, st.SkippedPending, st.GapEvents, st.SilentGapEvents)
 	}
+	var text strings.Builder
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if want := "lagged 4 (skipped 4, 2 of them after the last event)"; !strings.Contains(text.String(), want) {
+		t.Fatalf("the report lacks %q:\n%s", want, text.String())
+	}
 }
 
 // A server that stalls must show in the latency of every event that was due
