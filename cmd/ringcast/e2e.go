@@ -32,6 +32,7 @@ func runE2E(args []string, stdout, stderr io.Writer) error {
 	subs := fs.String("subscribers", "100,1000", "subscriber counts of the load ladders")
 	fs.Float64Var(&c.StartDeliveries, "start-deliveries", 100_000, "first point of each ladder in deliveries/s (subscribers × rate); doubled per point")
 	fs.IntVar(&c.MaxPoints, "max-points", 8, "most doublings per ladder")
+	fs.IntVar(&c.Bisections, "bisections", 2, "points that halve the interval between a ladder's last loss-free and first lossy load (negative: none)")
 	fs.IntVar(&c.GoalSubscribers, "goal-subscribers", 1000, "subscribers of the goal point")
 	fs.Float64Var(&c.GoalRate, "goal-rate", 1000, "events/s of the goal point")
 	fs.DurationVar(&c.PointDuration, "point-duration", 4*time.Second, "measured phase of each point")

@@ -41,10 +41,12 @@ type Config struct {
 	Subscribers []int
 	// StartDeliveries is the first point of each ladder, in deliveries per
 	// second (subscribers × rate): 100,000. Each next point doubles it until
-	// a point loses events or MaxPoints; then one point halfway between the
-	// last loss-free and the first lossy one refines the answer.
+	// a point loses events or MaxPoints; then Bisections points, each halfway
+	// between the last loss-free and the first lossy one so far, refine the
+	// answer.
 	StartDeliveries float64
 	MaxPoints       int // 8
+	Bisections      int // 2; negative: none
 	// GoalSubscribers × GoalRate is always measured (1000 × 1000).
 	GoalSubscribers int
 	GoalRate        float64
@@ -85,6 +87,7 @@ func (c *Config) setDefaults() error {
 	// Zero means the default.
 	c.StartDeliveries = cmp.Or(c.StartDeliveries, 100_000)
 	c.MaxPoints = cmp.Or(c.MaxPoints, 8)
+	c.Bisections = cmp.Or(c.Bisections, 2)
 	c.GoalSubscribers = cmp.Or(c.GoalSubscribers, 1000)
 	c.GoalRate = cmp.Or(c.GoalRate, 1000)
 	c.PointDuration = cmp.Or(c.PointDuration, 4*time.Second)
@@ -210,8 +213,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-// ladder doubles the offered load until a point loses events, then measures
-// once between the last good and the first bad point.
+// ladder doubles the offered load until a point loses events, then bisects
+// between the last good and the first bad point.
 func (rep *Report) ladder(ctx context.Context, cfg *Config, engine string, n int, deadline time.Time) {
 	var good, bad float64
 	defer func() {
@@ -233,10 +236,34 @@ func (rep *Report) ladder(ctx context.Context, cfg *Config, engine string, n int
 		}
 		good = offered
 	}
-	if good > 0 && bad > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
-		mid := (good + bad) / 2
-		rep.Points = append(rep.Points, runPoint(ctx, cfg, engine, n, mid/float64(n), false))
+	if good > 0 && bad > 0 {
+		bisect(good, bad, cfg.Bisections, func(offered float64) (lossFree, ok bool) {
+			if !time.Now().Before(deadline) || ctx.Err() != nil {
+				return false, false
+			}
+			p := runPoint(ctx, cfg, engine, n, offered/float64(n), false)
+			rep.Points = append(rep.Points, p)
+			return p.Summary.LossFree, true
+		})
 	}
+}
+
+// bisect narrows [good, bad) steps times by trying the midpoint: try reports
+// whether a load was loss-free, and ok false to stop early.
+func bisect(good, bad float64, steps int, try func(offered float64) (lossFree, ok bool)) (float64, float64) {
+	for range max(steps, 0) {
+		mid := (good + bad) / 2
+		lossFree, ok := try(mid)
+		if !ok {
+			break
+		}
+		if lossFree {
+			good = mid
+		} else {
+			bad = mid
+		}
+	}
+	return good, bad
 }
 
 var errServerStart = errors.New("server did not start")

@@ -164,3 +164,31 @@ func TestReportServerCPUPerDelivery(t *testing.T) {
 		}
 	}
 }
+
+// TestBisect: each step halves the interval around the true limit, and a try
+// that cannot run ends the search where it stands.
+func TestBisect(t *testing.T) {
+	const limit = 11.0e6 // loss-free up to here
+	var tried []float64
+	try := func(x float64) (bool, bool) {
+		tried = append(tried, x)
+		return x <= limit, true
+	}
+	good, bad := bisect(6.4e6, 12.8e6, 2, try)
+	if good != 9.6e6 || bad != 11.2e6 || len(tried) != 2 {
+		t.Fatalf("after 2 steps [%v, %v) from %v; want [9.6M, 11.2M) from 2 tries", good, bad, tried)
+	}
+	tried = nil
+	good, bad = bisect(6.4e6, 12.8e6, 3, func(x float64) (bool, bool) {
+		if len(tried) == 1 {
+			return false, false // out of budget
+		}
+		return try(x)
+	})
+	if good != 9.6e6 || bad != 12.8e6 || len(tried) != 1 {
+		t.Fatalf("stopped after one try: [%v, %v) from %v", good, bad, tried)
+	}
+	if good, bad = bisect(1, 2, -1, try); good != 1 || bad != 2 {
+		t.Fatal("negative steps bisected")
+	}
+}
