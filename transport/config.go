@@ -3,6 +3,7 @@ package transport
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/ringcast/ringcast/transport/internal/eventid"
@@ -223,4 +224,88 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("epoch %q must be 1 to %d characters of [0-9a-z]", c.Epoch, eventid.MaxEpochLen)
 	}
 	return c.withGuardDefaults()
+}
+
+// The floors of MaxURLBytes and MaxHeaderBytes. A browser's EventSource
+// cannot set headers, so one that resumes on its first connection carries
+// its id in the URL, and any HTTP error there (414, 431) makes it give up
+// for good, where the protocol promises a reset instead.
+const (
+	// MinURLBytes is that URL at its longest:
+	// /events?lastEventId=<id>&topic=<topic> with the longest id and topic,
+	// percent-encoded as encodeURIComponent and url.QueryEscape do. The
+	// position is [0-9a-z-], which stays as it is; the '/' after it and
+	// every byte of a topic may take three. With a subscribe token that
+	// travels in the URL, "&token=" and the token come on top.
+	MinURLBytes = len("/events?lastEventId=") + eventid.MaxPositionLen + len("%2F") + 3*eventid.MaxTopicLen +
+		len("&topic=") + 3*eventid.MaxTopicLen
+	// MinHeaderBytes holds reconnectHeadBytes with some room for a Host
+	// header. A browser's other headers come on top, hence the far larger
+	// default.
+	MinHeaderBytes = 2 << 10
+
+	// reconnectHeadBytes is the head of such a browser's reconnection
+	// before its own headers: the request line with that URL (EventSource
+	// keeps it) and Last-Event-ID with the longest id.
+	reconnectHeadBytes = len("GET ") + MinURLBytes + len(" HTTP/1.1\r\n") + len("Last-Event-ID: ") + eventid.MaxLen + len("\r\n\r\n")
+)
+
+// minURLBytes is MinURLBytes for a configuration with this subscribe token.
+func minURLBytes(subscribeToken string) (int, string) {
+	n, shape := MinURLBytes, "/events?lastEventId=<id>&topic=<topic>"
+	if subscribeToken != "" {
+		n += len("&token=") + len(url.QueryEscape(subscribeToken))
+		shape += "&token=<token>"
+	}
+	return n, shape
+}
+
+// withGuardDefaults fills and checks the fields of the defences.
+func (c Config) withGuardDefaults() (Config, error) {
+	d := DefaultConfig()
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if c.MaxURLBytes == 0 {
+		c.MaxURLBytes = min(d.MaxURLBytes, c.MaxHeaderBytes)
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = defaultMaxConns()
+	}
+	minURL, shape := minURLBytes(c.SubscribeToken)
+	switch {
+	case c.MaxHeaderBytes > 1<<20:
+		return c, fmt.Errorf("max-header-bytes %d exceeds the maximum, %d", c.MaxHeaderBytes, 1<<20)
+	case c.MaxHeaderBytes < MinHeaderBytes:
+		return c, fmt.Errorf("max-header-bytes %d is below the minimum, %d: a browser that resumed with the longest id and topic in its URL reconnects with a head of %d bytes before its own headers, and EventSource gives up for good on a 431",
+			c.MaxHeaderBytes, MinHeaderBytes, reconnectHeadBytes)
+	case c.MaxURLBytes > c.MaxHeaderBytes:
+		return c, fmt.Errorf("max-url-bytes %d exceeds max-header-bytes (%d), which bounds the request line too", c.MaxURLBytes, c.MaxHeaderBytes)
+	case c.MaxURLBytes < minURL:
+		return c, fmt.Errorf("max-url-bytes %d is below the minimum, %d: a browser that resumes on its first connection sends %s, %d bytes with the longest id and topic percent-encoded, and EventSource gives up for good on a 414",
+			c.MaxURLBytes, minURL, shape, minURL)
+	case c.ReadTimeout < 10*time.Millisecond:
+		return c, fmt.Errorf("read-timeout %v must be at least 10ms", c.ReadTimeout)
+	}
+	if err := checkToken("publish-token", c.PublishToken); err != nil {
+		return c, err
+	}
+	if err := checkToken("subscribe-token", c.SubscribeToken); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// checkToken accepts what can travel in a header, a cookie and a URL
+// unchanged: visible ASCII without the characters a cookie cannot hold.
+func checkToken(flag, tok string) error {
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; c <= ' ' || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return fmt.Errorf("%s: use letters, digits and punctuation other than \" , ; \\ (e.g. openssl rand -hex 32)", flag)
+		}
+	}
+	return nil
 }

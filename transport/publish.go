@@ -1,17 +1,197 @@
 package transport
 
+// The publish path, in the order an event travels it: POST /publish
+// (handlePublish) checks the method and the publish token, parses the body
+// (parsePublish, parseEvent, validate) and hands the events to the Go API,
+// Publish; Publish validates them, encodes each into a frame once
+// (encodeFrame, frame.go) and publishes the batch to the engine at once
+// (publishNow) or, for keyed events with Debounce, through the debouncer
+// (publishDebounced, debounce.go). The engine stamps the ids and wakes the
+// streams (ringengine.go, chanengine.go; stream.go writes to the sockets).
+
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/ringcast/ringcast/transport/internal/eventid"
 	"github.com/ringcast/ringcast/transport/internal/sse"
 )
+
+// handlePublish is POST /publish.
+func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
+	s.setCORS(ctx)
+	if ctx.IsOptions() {
+		ctx.Response.Header.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		ctx.Response.Header.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+		ctx.Response.Header.Set("Access-Control-Max-Age", "600")
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return
+	}
+	if !ctx.IsPost() {
+		s.m.rejected[rejMethod].Inc()
+		ctx.Response.Header.Set("Allow", "POST, OPTIONS")
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "publish with POST")
+		return
+	}
+	if s.cfg.PublishToken != "" && !bearerMatches(ctx.Request.Header.Peek("Authorization"), s.cfg.PublishToken) {
+		s.m.rejected[rejUnauthorized].Inc()
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ringcast publish"`)
+		writeError(ctx, fasthttp.StatusUnauthorized, "publishing needs the header Authorization: Bearer <publish token>")
+		return
+	}
+	format := 0
+	if mt, _, err := mime.ParseMediaType(string(ctx.Request.Header.ContentType())); err == nil {
+		switch mt {
+		case "application/json":
+			format = formatJSON
+		case "application/x-ndjson", "application/ndjson":
+			format = formatNDJSON
+		}
+	}
+	if format == 0 {
+		s.m.rejected[rejContentType].Inc()
+		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json (one event) or application/x-ndjson (one event per line)")
+		return
+	}
+	evs, err := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes)
+	if err != nil {
+		pe := err.(*parseError)
+		if pe.status == fasthttp.StatusRequestEntityTooLarge {
+			s.m.rejected[rejTooLarge].Inc()
+		} else {
+			s.m.rejected[rejBadRequest].Inc()
+		}
+		writeError(ctx, pe.status, pe.msg)
+		return
+	}
+	ids, err := s.Publish(evs...)
+	if err != nil {
+		var ve *ValidationError
+		switch {
+		case errors.As(err, &ve):
+			s.m.rejected[rejBadRequest].Inc()
+			writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		default:
+			s.m.rejected[rejUnavailable].Inc()
+			ctx.Response.Header.Set("Retry-After", "1")
+			writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
+		}
+		return
+	}
+	b := make([]byte, 0, 10+len(ids)*24)
+	b = append(b, `{"ids":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, id, len(id)) // the topic in the id may hold '"' or '\\'
+	}
+	b = append(b, "]}\n"...)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// Publish publishes evs as one batch and returns their ids, in order. The
+// batch is all or nothing: an invalid event (see Event) rejects it whole with
+// a *ValidationError naming the event. With Debounce set, a keyed event
+// returns once its window closes (see the debouncer's notes).
+func (s *Server) Publish(evs ...Event) ([]string, error) {
+	if len(evs) == 0 {
+		return nil, errors.New("transport: nothing to publish")
+	}
+	for i := range evs {
+		if why := validate(&evs[i]); why != "" {
+			return nil, &ValidationError{Index: i, Reason: why}
+		}
+	}
+	s.pubMu.RLock()
+	defer s.pubMu.RUnlock()
+	if s.closing.Load() {
+		return nil, ErrClosed
+	}
+	start := time.Now()
+	frames := make([]*frame, len(evs))
+	for i := range evs {
+		frames[i] = encodeFrame(&evs[i])
+	}
+	var seqs []uint64
+	var err error
+	if s.deb == nil {
+		seqs, err = s.publishNow(frames)
+	} else {
+		seqs, err = s.publishDebounced(frames)
+	}
+	if err != nil {
+		if errors.Is(err, errEngineClosed) {
+			err = ErrClosed
+		}
+		return nil, err
+	}
+	ids := make([]string, len(seqs))
+	for i, seq := range seqs {
+		ids[i] = (&frame{seq: seq, topic: evs[i].Topic}).id(s.cfg.Epoch)
+	}
+	s.m.publishDur.UpdateDuration(start)
+	return ids, nil
+}
+
+func (s *Server) publishNow(frames []*frame) ([]uint64, error) {
+	first, err := s.eng.publish(frames)
+	if err != nil {
+		return nil, err
+	}
+	s.m.published.Add(len(frames))
+	seqs := make([]uint64, len(frames))
+	for i := range seqs {
+		seqs[i] = first + uint64(i)
+	}
+	return seqs, nil
+}
+
+func (s *Server) publishDebounced(frames []*frame) ([]uint64, error) {
+	seqs := make([]uint64, len(frames))
+	var now []*frame
+	var nowAt []int
+	waits := map[int]<-chan publishResult{}
+	for i, f := range frames {
+		if f.key == "" {
+			now = append(now, f)
+			nowAt = append(nowAt, i)
+			continue
+		}
+		ch, err := s.deb.add(f)
+		if err != nil {
+			return nil, err
+		}
+		waits[i] = ch
+	}
+	if len(now) > 0 {
+		got, err := s.publishNow(now)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range nowAt {
+			seqs[i] = got[j]
+		}
+	}
+	for i, ch := range waits {
+		r := <-ch
+		if r.err != nil {
+			return nil, r.err
+		}
+		seqs[i] = r.seq
+	}
+	return seqs, nil
+}
 
 // Event is one event to publish.
 type Event struct {
