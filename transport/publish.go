@@ -145,16 +145,25 @@ func (s *Server) Publish(evs ...Event) ([]string, error) {
 }
 
 func (s *Server) publishNow(frames []*frame) ([]uint64, error) {
-	first, err := s.eng.publish(frames)
+	first, err := s.publishFrames(frames)
 	if err != nil {
 		return nil, err
 	}
-	s.m.published.Add(len(frames))
 	seqs := make([]uint64, len(frames))
 	for i := range seqs {
 		seqs[i] = first + uint64(i)
 	}
 	return seqs, nil
+}
+
+// publishFrames hands frames to the engine and counts them: the one way to
+// the engine, for publishNow and the debouncer alike.
+func (s *Server) publishFrames(frames []*frame) (uint64, error) {
+	first, err := s.eng.publish(frames)
+	if err == nil {
+		s.m.published.Add(len(frames))
+	}
+	return first, err
 }
 
 func (s *Server) publishDebounced(frames []*frame) ([]uint64, error) {

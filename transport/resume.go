@@ -2,7 +2,7 @@ package transport
 
 // Selection and resume points: which topics a client follows, and where it
 // asked to resume (Last-Event-ID). Both engines classify a resume point the
-// same way (classify) and tell the client with the same reset notice
+// same way (rejection) and tell the client with the same reset notice
 // (resetNotice); only what they can replay differs.
 
 import "github.com/ringcast/ringcast/transport/internal/eventid"
@@ -65,4 +65,28 @@ func parseResume(raw string) resumePoint {
 	}
 	r.epoch, r.seq = e, seq
 	return r
+}
+
+// rejection returns the reason of the reset that a resume point gets from
+// an engine of this epoch whose last issued sequence is cursor, or "" when
+// it is absent or names a position the engine issued (what the engine can
+// still replay from it is the engine's to say).
+func (r *resumePoint) rejection(epoch string, cursor uint64) string {
+	switch {
+	case !r.given:
+		return ""
+	case r.malformed:
+		return resetMalformed
+	case r.epoch != epoch:
+		return resetEpoch
+	case r.seq > cursor: // well-formed, this epoch, but never issued
+		return resetMalformed
+	}
+	return ""
+}
+
+// resetNotice counts a reset and returns its notice for the client.
+func resetNotice(m *serverMetrics, reason, lastID string, missed int64) []byte {
+	m.resets[reason].Inc()
+	return appendReset(nil, reason, lastID, missed)
 }

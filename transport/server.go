@@ -108,13 +108,7 @@ func New(cfg Config) (*Server, error) {
 		s.eng = e
 	}
 	if cfg.Debounce > 0 {
-		s.deb = newDebouncer(cfg.Debounce, func(frames []*frame) (uint64, error) {
-			first, err := s.eng.publish(frames)
-			if err == nil {
-				s.m.published.Add(len(frames))
-			}
-			return first, err
-		}, s.m)
+		s.deb = newDebouncer(cfg.Debounce, s.publishFrames, s.m)
 	}
 	s.routes["/events"] = s.handleEvents
 	s.routes["/publish"] = s.handlePublish
