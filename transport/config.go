@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"fmt"
 	"log/slog"
 	"net/url"
 	"time"
@@ -182,46 +181,46 @@ func (c Config) withDefaults() (Config, error) {
 	switch c.Engine {
 	case EngineRing:
 		if c.SlowClient != DropOldest && c.SlowClient != Disconnect {
-			return c, fmt.Errorf("slow-client %q needs --engine chan; the ring engine supports %s and %s", c.SlowClient, DropOldest, Disconnect)
+			return c, configError("SlowClient", ErrConflict, "%q needs Engine chan; the ring engine supports %s and %s", c.SlowClient, DropOldest, Disconnect)
 		}
 	case EngineChan:
 		switch c.SlowClient {
 		case DropOldest, DropNewest, Block, Unbounded, Disconnect:
 		default:
-			return c, fmt.Errorf("unknown slow-client policy %q (want drop-oldest, disconnect, drop-newest, block or unbounded)", c.SlowClient)
+			return c, configError("SlowClient", ErrUnknown, "%q is unknown (want drop-oldest, disconnect, drop-newest, block or unbounded)", c.SlowClient)
 		}
 	default:
-		return c, fmt.Errorf("unknown engine %q (want ring or chan)", c.Engine)
+		return c, configError("Engine", ErrUnknown, "%q is unknown (want ring or chan)", c.Engine)
 	}
 	switch {
 	case c.Capacity < 2 || c.Capacity > 1<<28:
-		return c, fmt.Errorf("capacity %d out of range [2, %d]", c.Capacity, 1<<28)
+		return c, configError("Capacity", ErrOutOfRange, "%d out of range [2, %d]", c.Capacity, 1<<28)
 	case c.TopicCapacity < 2 || c.TopicCapacity > 1<<24:
-		return c, fmt.Errorf("topic-capacity %d out of range [2, %d]", c.TopicCapacity, 1<<24)
+		return c, configError("TopicCapacity", ErrOutOfRange, "%d out of range [2, %d]", c.TopicCapacity, 1<<24)
 	case c.MaxTopicRings < -1:
-		return c, fmt.Errorf("max-topic-rings %d must be -1 (none) or more", c.MaxTopicRings)
+		return c, configError("MaxTopicRings", ErrOutOfRange, "%d must be -1 (none) or more", c.MaxTopicRings)
 	case c.ChanBuffer < 1:
-		return c, fmt.Errorf("chan-buffer %d must be at least 1", c.ChanBuffer)
+		return c, configError("ChanBuffer", ErrOutOfRange, "%d must be at least 1", c.ChanBuffer)
 	case c.KeepAlive < time.Millisecond:
-		return c, fmt.Errorf("keepalive %v must be at least 1ms", c.KeepAlive)
+		return c, configError("KeepAlive", ErrOutOfRange, "%v must be at least 1ms", c.KeepAlive)
 	case c.Retry < 0:
-		return c, fmt.Errorf("retry %v must not be negative", c.Retry)
+		return c, configError("Retry", ErrOutOfRange, "%v must not be negative", c.Retry)
 	case c.WriteTimeout < time.Millisecond:
-		return c, fmt.Errorf("write-timeout %v must be at least 1ms", c.WriteTimeout)
+		return c, configError("WriteTimeout", ErrOutOfRange, "%v must be at least 1ms", c.WriteTimeout)
 	case c.BatchWindow < NoBatchWindow || c.BatchWindow > time.Second:
-		return c, fmt.Errorf("batch-window %v out of range [0, 1s]", c.BatchWindow)
+		return c, configError("BatchWindow", ErrOutOfRange, "%v out of range [0, 1s]", c.BatchWindow)
 	case c.WriteBudget < 0:
-		return c, fmt.Errorf("write-budget %d must not be negative", c.WriteBudget)
+		return c, configError("WriteBudget", ErrOutOfRange, "%d must not be negative", c.WriteBudget)
 	case c.Debounce < 0 || c.Debounce > time.Minute:
-		return c, fmt.Errorf("debounce %v out of range [0, 1m]", c.Debounce)
+		return c, configError("Debounce", ErrOutOfRange, "%v out of range [0, 1m]", c.Debounce)
 	case c.MaxEventBytes < 64:
-		return c, fmt.Errorf("max-event-bytes %d must be at least 64", c.MaxEventBytes)
+		return c, configError("MaxEventBytes", ErrOutOfRange, "%d must be at least 64", c.MaxEventBytes)
 	case c.MaxBodyBytes < c.MaxEventBytes:
-		return c, fmt.Errorf("max-body-bytes %d must be at least max-event-bytes (%d)", c.MaxBodyBytes, c.MaxEventBytes)
+		return c, configError("MaxBodyBytes", ErrConflict, "%d must be at least MaxEventBytes (%d)", c.MaxBodyBytes, c.MaxEventBytes)
 	case c.MaxTopics < 1:
-		return c, fmt.Errorf("max-topics %d must be at least 1", c.MaxTopics)
+		return c, configError("MaxTopics", ErrOutOfRange, "%d must be at least 1", c.MaxTopics)
 	case !eventid.ValidEpoch(c.Epoch):
-		return c, fmt.Errorf("epoch %q must be 1 to %d characters of [0-9a-z]", c.Epoch, eventid.MaxEpochLen)
+		return c, configError("Epoch", ErrMalformed, "%q must be 1 to %d characters of [0-9a-z]", c.Epoch, eventid.MaxEpochLen)
 	}
 	return c.withGuardDefaults()
 }
@@ -278,22 +277,22 @@ func (c Config) withGuardDefaults() (Config, error) {
 	minURL, shape := minURLBytes(c.SubscribeToken)
 	switch {
 	case c.MaxHeaderBytes > 1<<20:
-		return c, fmt.Errorf("max-header-bytes %d exceeds the maximum, %d", c.MaxHeaderBytes, 1<<20)
+		return c, configError("MaxHeaderBytes", ErrOutOfRange, "%d exceeds the maximum, %d", c.MaxHeaderBytes, 1<<20)
 	case c.MaxHeaderBytes < MinHeaderBytes:
-		return c, fmt.Errorf("max-header-bytes %d is below the minimum, %d: a browser that resumed with the longest id and topic in its URL reconnects with a head of %d bytes before its own headers, and EventSource gives up for good on a 431",
+		return c, configError("MaxHeaderBytes", ErrOutOfRange, "%d is below the minimum, %d: a browser that resumed with the longest id and topic in its URL reconnects with a head of %d bytes before its own headers, and EventSource gives up for good on a 431",
 			c.MaxHeaderBytes, MinHeaderBytes, reconnectHeadBytes)
 	case c.MaxURLBytes > c.MaxHeaderBytes:
-		return c, fmt.Errorf("max-url-bytes %d exceeds max-header-bytes (%d), which bounds the request line too", c.MaxURLBytes, c.MaxHeaderBytes)
+		return c, configError("MaxURLBytes", ErrConflict, "%d exceeds MaxHeaderBytes (%d), which bounds the request line too", c.MaxURLBytes, c.MaxHeaderBytes)
 	case c.MaxURLBytes < minURL:
-		return c, fmt.Errorf("max-url-bytes %d is below the minimum, %d: a browser that resumes on its first connection sends %s, %d bytes with the longest id and topic percent-encoded, and EventSource gives up for good on a 414",
+		return c, configError("MaxURLBytes", ErrOutOfRange, "%d is below the minimum, %d: a browser that resumes on its first connection sends %s, %d bytes with the longest id and topic percent-encoded, and EventSource gives up for good on a 414",
 			c.MaxURLBytes, minURL, shape, minURL)
 	case c.ReadTimeout < 10*time.Millisecond:
-		return c, fmt.Errorf("read-timeout %v must be at least 10ms", c.ReadTimeout)
+		return c, configError("ReadTimeout", ErrOutOfRange, "%v must be at least 10ms", c.ReadTimeout)
 	}
-	if err := checkToken("publish-token", c.PublishToken); err != nil {
+	if err := checkToken("PublishToken", c.PublishToken); err != nil {
 		return c, err
 	}
-	if err := checkToken("subscribe-token", c.SubscribeToken); err != nil {
+	if err := checkToken("SubscribeToken", c.SubscribeToken); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -301,10 +300,10 @@ func (c Config) withGuardDefaults() (Config, error) {
 
 // checkToken accepts what can travel in a header, a cookie and a URL
 // unchanged: visible ASCII without the characters a cookie cannot hold.
-func checkToken(flag, tok string) error {
+func checkToken(field, tok string) error {
 	for i := 0; i < len(tok); i++ {
 		if c := tok[i]; c <= ' ' || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' {
-			return fmt.Errorf("%s: use letters, digits and punctuation other than \" , ; \\ (e.g. openssl rand -hex 32)", flag)
+			return configError(field, ErrMalformed, "must use letters, digits and punctuation other than \" , ; \\ (e.g. openssl rand -hex 32)")
 		}
 	}
 	return nil

@@ -62,9 +62,8 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json (one event) or application/x-ndjson (one event per line)")
 		return
 	}
-	evs, err := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes)
-	if err != nil {
-		pe := err.(*parseError)
+	evs, pe := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes)
+	if pe != nil {
 		if pe.status == fasthttp.StatusRequestEntityTooLarge {
 			s.m.rejected[rejTooLarge].Inc()
 		} else {
@@ -106,11 +105,12 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 // returns once its window closes (see the debouncer's notes).
 func (s *Server) Publish(evs ...Event) ([]string, error) {
 	if len(evs) == 0 {
-		return nil, errors.New("transport: nothing to publish")
+		return nil, ErrNoEvents
 	}
 	for i := range evs {
-		if why := validate(&evs[i]); why != "" {
-			return nil, &ValidationError{Index: i, Reason: why}
+		if ve := validate(&evs[i]); ve != nil {
+			ve.Index = i
+			return nil, ve
 		}
 	}
 	s.pubMu.RLock()
@@ -234,61 +234,51 @@ const (
 	EventReset  = "reset"
 )
 
-// ValidationError says what is wrong with the event at Index (0-based) of a
-// batch, and what to fix. A batch with one invalid event is rejected whole.
-type ValidationError struct {
-	Index  int
-	Reason string
-}
-
-func (e *ValidationError) Error() string {
-	return fmt.Sprintf("event %d: %s", e.Index+1, e.Reason)
-}
-
-// checkTopic returns why topic cannot be used, or "".
-func checkTopic(topic string) string {
+// checkTopic returns why topic cannot be used, or nil.
+func checkTopic(topic string) *ValidationError {
 	switch eventid.CheckTopic(topic) {
 	case nil:
-		return ""
+		return nil
 	case eventid.ErrTopicEmpty:
-		return `"topic" is missing or empty`
+		return invalid("Topic", "is missing or empty")
 	case eventid.ErrTopicTooLong:
-		return fmt.Sprintf(`"topic" is %d bytes; the limit is %d`, len(topic), MaxTopicLen)
+		return invalid("Topic", "is %d bytes; the limit is %d", len(topic), MaxTopicLen)
 	case eventid.ErrTopicUTF8:
-		return `"topic" is not valid UTF-8` + atByte(invalidUTF8At([]byte(topic)))
+		return invalid("Topic", "is not valid UTF-8%s", atByte(invalidUTF8At([]byte(topic))))
 	}
-	return `"topic" must not contain control characters`
+	return invalid("Topic", "must not contain control characters")
 }
 
-// validate checks ev and returns why it cannot be published, or "".
+// validate checks ev and returns why it cannot be published (Index 0), or
+// nil.
 //
 // Every field must be valid UTF-8: an event stream is UTF-8, and a client
 // would decode an invalid byte as U+FFFD, so the event would not arrive as
 // published. The check is one pass per event at publish time, never per
 // client.
-func validate(ev *Event) string {
-	if why := checkTopic(ev.Topic); why != "" {
-		return why
+func validate(ev *Event) *ValidationError {
+	if ve := checkTopic(ev.Topic); ve != nil {
+		return ve
 	}
 	switch {
 	case !utf8.ValidString(ev.Event):
-		return `"event" is not valid UTF-8` + atByte(invalidUTF8At([]byte(ev.Event)))
+		return invalid("Event", "is not valid UTF-8%s", atByte(invalidUTF8At([]byte(ev.Event))))
 	case sse.CheckName(ev.Event) != nil:
-		return `"event" must be one line: no CR, LF or NUL`
+		return invalid("Event", "must be one line: no CR, LF or NUL")
 	case len(ev.Event) > MaxNameLen:
-		return fmt.Sprintf(`"event" is %d bytes; the limit is %d`, len(ev.Event), MaxNameLen)
+		return invalid("Event", "is %d bytes; the limit is %d", len(ev.Event), MaxNameLen)
 	case ev.Event == EventLagged || ev.Event == EventReset:
-		return fmt.Sprintf(`"event" %q is reserved for the server's notices`, ev.Event)
+		return invalid("Event", "%q is reserved for the server's notices", ev.Event)
 	case !utf8.ValidString(ev.Key):
-		return `"key" is not valid UTF-8` + atByte(invalidUTF8At([]byte(ev.Key)))
+		return invalid("Key", "is not valid UTF-8%s", atByte(invalidUTF8At([]byte(ev.Key))))
 	case sse.CheckName(ev.Key) != nil:
-		return `"key" must be one line: no CR, LF or NUL`
+		return invalid("Key", "must be one line: no CR, LF or NUL")
 	case len(ev.Key) > MaxNameLen:
-		return fmt.Sprintf(`"key" is %d bytes; the limit is %d`, len(ev.Key), MaxNameLen)
+		return invalid("Key", "is %d bytes; the limit is %d", len(ev.Key), MaxNameLen)
 	case !utf8.Valid(ev.Data):
-		return `"data" is not valid UTF-8` + atByte(invalidUTF8At(ev.Data))
+		return invalid("Data", "is not valid UTF-8%s", atByte(invalidUTF8At(ev.Data)))
 	}
-	return ""
+	return nil
 }
 
 // invalidUTF8At returns the offset of the first byte of b that does not
@@ -326,7 +316,8 @@ const (
 	formatNDJSON = 2 // application/x-ndjson: one object per line
 )
 
-// parseError is a rejected publish body: the HTTP status and the message.
+// parseError is a rejected publish body: the HTTP status and the message
+// (the HTTP API's own, so it names the server's flags).
 type parseError struct {
 	status int
 	msg    string
@@ -336,7 +327,7 @@ func (e *parseError) Error() string { return e.msg }
 
 // parsePublish parses a publish body into events; a batch is all or nothing,
 // so the first bad line rejects it, and the error names that line.
-func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, error) {
+func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, *parseError) {
 	if format == formatJSON {
 		obj := bytes.TrimSpace(body)
 		if len(obj) > maxEventBytes {
@@ -427,8 +418,8 @@ func parseEvent(obj []byte) (Event, string) {
 		}
 		ev.Data = buf.Bytes()
 	}
-	if why := validate(&ev); why != "" {
-		return Event{}, why
+	if ve := validate(&ev); ve != nil {
+		return Event{}, ve.detail()
 	}
 	return ev, ""
 }

@@ -71,7 +71,8 @@ type Server struct {
 	guard *guard // connection limits, tokens, request limits (guard.go)
 }
 
-// New builds a server from cfg (zero fields take their defaults).
+// New builds a server from cfg (zero fields take their defaults). A field it
+// cannot accept is reported as a *ConfigError naming it.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
