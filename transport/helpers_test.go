@@ -51,7 +51,9 @@ type testServer struct {
 	t    testing.TB
 }
 
-func startServer(t testing.TB, cfg Config) *testServer {
+// startServer builds a server from cfg, runs each setup on it before it
+// serves, and serves it on 127.0.0.1 until the test ends.
+func startServer(t testing.TB, cfg Config, setup ...func(*Server)) *testServer {
 	t.Helper()
 	if cfg.Epoch == "" {
 		cfg.Epoch = testEpoch
@@ -64,6 +66,9 @@ func startServer(t testing.TB, cfg Config) *testServer {
 		t.Fatalf("New: %v", err)
 	}
 	s.fast.MaxIdleWorkerDuration = 50 * time.Millisecond // idle workers leave quickly (goroutine baselines)
+	for _, f := range setup {
+		f(s)
+	}
 	return &testServer{Server: s, addr: serveLoopback(t, s), t: t}
 }
 

@@ -35,11 +35,16 @@ const (
 	mKeepAlives      = "ringcast_keepalives_total"
 	mTopicFallbacks  = "ringcast_topic_fallbacks_total"
 	mBatchWindow     = "ringcast_batch_window_seconds"
+
+	// Departures: the streams whose client's departure the hang-up watcher
+	// reports when it happens (hangup_linux.go); the others are noticed at
+	// a keep-alive.
+	mHangupWatched = "ringcast_sse_connections_hangup_watched"
 )
 
 // Reasons a stream ends, the label of ringcast_disconnects_total.
 const (
-	goneClient       = "client-gone"   // the peer closed (seen at a keep-alive check)
+	goneClient       = "client-gone"   // the peer closed, half-closed or reset (the hang-up watcher, or the keep-alive peek)
 	goneWriteError   = "write-error"   // a write failed: reset, broken pipe
 	goneWriteTimeout = "write-timeout" // a write did not finish within --write-timeout
 	goneSlow         = "slow-client"   // --slow-client disconnect

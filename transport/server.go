@@ -57,6 +57,8 @@ type Server struct {
 	streamsWG  sync.WaitGroup
 	nStreams   atomic.Int64
 	sweepOnce  sync.Once
+	hangups    *hangupWatcher // tells streams of departures; nil where there is none (hangup_linux.go)
+	nWatched   atomic.Int64   // streams the watcher watches
 	sweepStop  chan struct{}
 	sweepDone  chan struct{}
 	shutdownMu sync.Mutex
@@ -67,6 +69,9 @@ type Server struct {
 	// stream. Tests use it to hold a client still, between two reads of its
 	// subscription, while the writer overruns it.
 	testHookAfterWrite func()
+	// testNoHangupWatch, set before the first stream, leaves departures to
+	// the keep-alive peek, as on systems without the hang-up watcher.
+	testNoHangupWatch bool
 
 	guard *guard // connection limits, tokens, request limits (guard.go)
 }
@@ -98,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 		func() float64 { return float64(s.eng.topicCount()) },
 		func() float64 { return s.pacer.current().Seconds() },
 	)
+	s.m.set.NewGauge(mHangupWatched, func() float64 { return float64(s.nWatched.Load()) })
 	switch cfg.Engine {
 	case EngineChan:
 		s.eng = newChanEngine(&s.cfg, s.m)

@@ -18,11 +18,21 @@ package transport
 //       streamsWG is zero no stream holds a reader.
 //   S4. Idle, a stream holds no batch buffer: batches come from a pool and
 //       return to it after each write.
+//   S5. A stream whose client has hung up (hungUp, set by the hang-up
+//       watcher before it fires the wake context) ends at its next look:
+//       every turn of run checks the flag, and a wake context stored after
+//       the flag was set is fired at once, as after closing.
 //
-// A departed client is noticed by the first write that fails, or, on an idle
-// stream, at the keep-alive: after writing it, the stream peeks at the socket
-// without blocking and sees the client's FIN (peer_unix.go). So a client that
-// leaves is let go within one keep-alive interval.
+// A departed client is noticed when it departs: on Linux the hang-up watcher
+// (hangup_linux.go) reports its FIN or reset. A client's half-close is a
+// departure too (it has said it is done); bytes it sends on an open stream
+// (a pipelined request) are not, and are never answered: the response never
+// ends, and HTTP/1.1 answers requests in order. A stream reads nothing; the
+// keep-alive peek drops what waits. Where the watcher is not (another
+// system, a connection without a socket), the first write that fails
+// notices, or, on an idle stream, the keep-alive: after writing it, the
+// stream peeks at the socket without blocking and sees the client's FIN
+// (peer_unix.go), within one keep-alive interval.
 
 import (
 	"context"
@@ -39,6 +49,8 @@ type stream struct {
 	srv        *Server
 	conn       net.Conn
 	chunked    bool
+	hungUp     atomic.Bool // the client has gone (S5)
+	hangup     hangupToken // the watch of the client's departure, 0 for none
 	wake       atomic.Pointer[wakeCtx]
 	lastWrite  atomic.Int64 // nanoseconds since srv.start
 	deadline   int64        // the write deadline set last, Unix nanoseconds (the goroutine's own)
@@ -124,7 +136,32 @@ func (s *Server) startStream(c net.Conn, req *streamRequest) {
 		st.finish(sub, writeReason(err))
 		return
 	}
+	st.watchHangup()
 	go st.serve(sub)
+}
+
+// watchHangup asks the hang-up watcher to tell the stream when its client
+// departs; without it, the keep-alive peek notices.
+func (st *stream) watchHangup() {
+	w := st.srv.hangups
+	if w == nil {
+		return
+	}
+	tok, err := w.watch(st.conn, st)
+	if err != nil {
+		if !errors.Is(err, errHangupUnwatchable) {
+			st.srv.log.Debug("departure not watched: noticed at the keep-alive", "err", err)
+		}
+		return
+	}
+	st.hangup = tok
+	st.srv.nWatched.Add(1)
+}
+
+// hangUp is the watcher's word that the client has gone (S5, H4).
+func (st *stream) hangUp() {
+	st.hungUp.Store(true)
+	st.wake.Load().fire()
 }
 
 func (st *stream) serve(sub subscription) { st.finish(sub, st.run(sub)) }
@@ -133,6 +170,10 @@ func (st *stream) serve(sub subscription) { st.finish(sub, st.run(sub)) }
 func (st *stream) finish(sub subscription, reason string) {
 	if sub != nil {
 		sub.close()
+	}
+	if st.hangup != 0 {
+		st.srv.hangups.forget(st.conn, st.hangup) // before the descriptor can be reused (H4)
+		st.srv.nWatched.Add(-1)
 	}
 	st.conn.Close()
 	if reason != "" {
@@ -146,6 +187,11 @@ func (st *stream) run(sub subscription) string {
 	s := st.srv
 	paced := false
 	for {
+		if st.hungUp.Load() { // S5
+			// A client that only half-closed still reads: end cleanly.
+			st.end()
+			return goneClient
+		}
 		w := st.wake.Load()
 		if paced {
 			// Pace before waiting, not after: a stream that has more to send
@@ -201,7 +247,7 @@ func (st *stream) run(sub subscription) string {
 		}
 		nw := newWakeCtx()
 		st.wake.Store(nw)
-		if s.closing.Load() { // Shutdown may have fired the old one just now
+		if s.closing.Load() || st.hungUp.Load() { // Shutdown or the watcher may have fired the old one just now (S5)
 			nw.fire()
 		}
 	}
@@ -363,7 +409,7 @@ func writeRaw503(c net.Conn) {
 
 // addStream registers st unless the server is closing (S3).
 func (s *Server) addStream(st *stream) bool {
-	s.sweepOnce.Do(func() { go s.sweep() })
+	s.sweepOnce.Do(s.startSweeper)
 	s.streamsMu.Lock()
 	defer s.streamsMu.Unlock()
 	if s.closing.Load() {
@@ -423,12 +469,28 @@ func (s *Server) sweep() {
 	}
 }
 
+// startSweeper starts the sweeper and the hang-up watcher with the first
+// stream, so that a server that never streams holds neither.
+func (s *Server) startSweeper() {
+	if !s.testNoHangupWatch {
+		w, err := newHangupWatcher()
+		if err != nil {
+			s.log.Warn("cannot watch for departures: a client that leaves is noticed at the next keep-alive", "err", err)
+		}
+		s.hangups = w
+	}
+	go s.sweep()
+}
+
 func (s *Server) stopSweeper() {
 	started := true
 	s.sweepOnce.Do(func() { started = false })
 	if started {
 		close(s.sweepStop)
 		<-s.sweepDone
+		if s.hangups != nil {
+			s.hangups.close()
+		}
 	}
 }
 
