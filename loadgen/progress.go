@@ -48,10 +48,12 @@ func (r *run) progressLoop(ctx context.Context) {
 			AtSec:       time.Since(r.base).Seconds(),
 			Phase:       r.phase(),
 			Connected:   r.connected.Load(),
+			Sockets:     r.sockets.Load(),
 			PublishedPS: float64(pub-lastPub) / span,
 			DeliveredPS: float64(del-lastDel) / span,
 			ClientCPU:   (client - lastClient) / span,
 			ServerCPU:   -1,
+			ServerFDs:   -1,
 			GapEvents:   gaps,
 		}
 		lastPub, lastDel, lastClient = pub, del, client
@@ -60,6 +62,7 @@ func (r *run) progressLoop(ctx context.Context) {
 				pt.ServerCPU = (s.CPUSec - lastServer.CPUSec) / span
 			}
 			pt.ServerRSS = s.RSS
+			pt.ServerFDs = s.FDs
 			lastServer, haveServer = s, true
 			r.samplesMu.Lock()
 			r.serverSamples = append(r.serverSamples, s)

@@ -155,13 +155,24 @@ type ClassResult struct {
 
 // ServerStats is the server process as seen from outside.
 type ServerStats struct {
-	Source   string         `json:"source"`
-	CPUCores float64        `json:"cpu_cores"`
-	RSSStart int64          `json:"rss_start"`
-	RSSEnd   int64          `json:"rss_end"`
-	RSSPeak  int64          `json:"rss_peak"`
-	Counters []CounterDelta `json:"counters,omitempty"`
-	Error    string         `json:"error,omitempty"`
+	Source   string  `json:"source"`
+	CPUCores float64 `json:"cpu_cores"`
+	RSSStart int64   `json:"rss_start"`
+	RSSEnd   int64   `json:"rss_end"`
+	RSSPeak  int64   `json:"rss_peak"`
+	// The server's open descriptors before the subscribers connected, at the
+	// end and at most (-1: unknown). HeldOverLive is, over the measured
+	// phase's samples, by how much the descriptors the run added exceeded
+	// the subscribers' sockets open at that moment, at worst (max) and at
+	// the last sample (end), as a fraction: 0.05 is 5% more held than live.
+	// The publisher's and the scrapes' connections count as held.
+	FDsStart     int64          `json:"fds_start"`
+	FDsEnd       int64          `json:"fds_end"`
+	FDsPeak      int64          `json:"fds_peak"`
+	HeldOverLive float64        `json:"held_over_live_max"`
+	HeldOverEnd  float64        `json:"held_over_live_end"`
+	Counters     []CounterDelta `json:"counters,omitempty"`
+	Error        string         `json:"error,omitempty"`
 }
 
 // ClientStats is the load generator's own cost: if it is near a core, the
@@ -206,10 +217,12 @@ type SeriesPoint struct {
 	AtSec       float64 `json:"at_sec"` // since the run started
 	Phase       string  `json:"phase"`
 	Connected   int64   `json:"connected"`
+	Sockets     int64   `json:"sockets"` // Connected, and those dialled awaiting their response head
 	PublishedPS float64 `json:"published_per_sec"`
 	DeliveredPS float64 `json:"delivered_per_sec"`
 	ServerCPU   float64 `json:"server_cpu_cores"` // -1: unknown
 	ServerRSS   int64   `json:"server_rss"`
+	ServerFDs   int64   `json:"server_fds"` // -1: unknown
 	ClientCPU   float64 `json:"client_cpu_cores"`
 	GapEvents   int64   `json:"gap_events"`
 	IntervalP99 float64 `json:"p99_ms"`
@@ -307,6 +320,10 @@ func (r *Result) WriteText(w io.Writer) error {
 			p("server\t%s: %s", s.Source, s.Error)
 		} else {
 			p("server\tCPU %.2f cores, RSS %s -> %s (peak %s)  [%s]", s.CPUCores, FormatBytes(s.RSSStart), FormatBytes(s.RSSEnd), FormatBytes(s.RSSPeak), s.Source)
+			if s.FDsStart >= 0 && s.FDsEnd >= 0 {
+				p("\tdescriptors %d -> %d (peak %d); held over the subscribers' sockets open: at worst %+.1f%%, at the end %+.1f%%",
+					s.FDsStart, s.FDsEnd, s.FDsPeak, 100*s.HeldOverLive, 100*s.HeldOverEnd)
+			}
 		}
 		for i, cd := range s.Counters {
 			if i == 8 {

@@ -58,6 +58,7 @@ type run struct {
 	measuring    atomic.Bool
 	ready        atomic.Int64
 	connected    atomic.Int64
+	sockets      atomic.Int64 // subscriber sockets open: connected, and those dialled awaiting their response head
 	peakConn     atomic.Int64
 
 	readyOnConnect bool
@@ -636,12 +637,32 @@ func (r *run) serverStats(baseline, atStart, final procSample, err error, measur
 	}
 	st.RSSStart, st.RSSEnd = baseline.RSS, final.RSS
 	st.RSSPeak = max(baseline.RSS, final.RSS)
+	st.FDsStart, st.FDsEnd, st.FDsPeak = baseline.FDs, final.FDs, max(baseline.FDs, final.FDs)
 	r.samplesMu.Lock()
 	for _, s := range r.serverSamples {
 		st.RSSPeak = max(st.RSSPeak, s.RSS)
+		st.FDsPeak = max(st.FDsPeak, s.FDs)
 	}
+	st.HeldOverLive, st.HeldOverEnd = heldOverLive(r.samples, baseline.FDs)
 	r.samplesMu.Unlock()
 	return st
+}
+
+// heldOverLive compares, at each measured sample, the descriptors the run
+// added to the server (fds - base) with the subscribers' sockets open: the
+// worst excess and the last one, as fractions of those open.
+func heldOverLive(samples []SeriesPoint, base int64) (worst, end float64) {
+	if base < 0 {
+		return 0, 0
+	}
+	for _, pt := range samples {
+		if pt.Phase != "measure" || pt.ServerFDs < 0 || pt.Sockets <= 0 {
+			continue
+		}
+		end = float64(pt.ServerFDs-base-pt.Sockets) / float64(pt.Sockets)
+		worst = max(worst, end)
+	}
+	return worst, end
 }
 
 // finish folds every subscriber's counters and the collector into res.

@@ -269,11 +269,14 @@ func (s *subscriber) session(ctx context.Context) error {
 	cfg := &s.r.cfg
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	t := time.Now()
+	s.r.sockets.Add(1) // from the dial: the server holds the socket before it answers
 	conn, head, body, err := openStream(dctx, s.dialer, s.r.ep, s.uri, s.parser.LastEventID(), s.buf)
 	cancel()
 	if err != nil {
+		s.r.sockets.Add(-1)
 		return err
 	}
+	defer s.r.sockets.Add(-1) // after conn.Close, deferred below
 	s.r.recordConnect(time.Since(t))
 	s.conns++
 	defer s.r.connected.Add(-1)
