@@ -3,6 +3,7 @@
 package transport
 
 import (
+	"context"
 	"net"
 	"os"
 	"runtime"
@@ -146,5 +147,57 @@ func TestPipelinedRequestIsNotDeparture(t *testing.T) {
 	waitFor(t, "the stream to go", 5*time.Second, func() bool { return ts.nStreams.Load() == 0 })
 	if got := ts.metric(`ringcast_disconnects_total{reason="client-gone"}`); got != 1 {
 		t.Fatalf("client-gone = %v; want 1", got)
+	}
+}
+
+// TestShutdownDuringDepartures: clients leave while Shutdown runs (the
+// watcher tells streams that Shutdown is ending, and closes after them).
+// Every stream ends once, counted as one reason or the other; Shutdown
+// returns in time; nothing is left (goleak, TestMain).
+func TestShutdownDuringDepartures(t *testing.T) {
+	const clients = 200
+	for round := range 5 {
+		s, err := New(Config{Epoch: testEpoch, Logger: testLogger(), KeepAlive: longKeepAlive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.fast.MaxIdleWorkerDuration = 50 * time.Millisecond
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(ln) }()
+		cs := make([]net.Conn, clients)
+		for i := range cs {
+			cs[i] = rawSubscribe(t, ln.Addr().String())
+		}
+		waitFor(t, "all streams", 20*time.Second, func() bool { return s.nStreams.Load() == clients })
+		left := make(chan struct{})
+		go func() {
+			defer close(left)
+			for i, c := range cs {
+				if i%2 == round%2 {
+					c.Close()
+				}
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatalf("round %d: Shutdown: %v", round, err)
+		}
+		cancel()
+		<-left
+		if err := <-served; err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+		var ended uint64
+		for _, r := range []string{goneClient, goneShutdown, goneWriteError} {
+			ended += s.m.disconnects[r].Get()
+		}
+		if ended != clients || s.nStreams.Load() != 0 || s.nWatched.Load() != 0 {
+			t.Fatalf("round %d: %v disconnects counted, %d streams and %d watches left; want %d, 0, 0",
+				round, ended, s.nStreams.Load(), s.nWatched.Load(), clients)
+		}
 	}
 }
