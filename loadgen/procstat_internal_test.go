@@ -41,10 +41,11 @@ func TestHeldOverLive(t *testing.T) {
 		{Phase: "measure", Sockets: 0, ServerFDs: base + 5}, // nobody connected
 		{Phase: "measure", Sockets: 100, ServerFDs: base + 101},
 		{Phase: "drain", Sockets: 100, ServerFDs: base + 300},
+		{Phase: "hold", Sockets: 100, ServerFDs: base + 102}, // idle's measured phase
 	}
 	worst, end := heldOverLive(samples, base)
-	if worst != 0.15 || end != 0.01 {
-		t.Fatalf("worst %v end %v; want 0.15, 0.01", worst, end)
+	if worst != 0.15 || end != 0.02 {
+		t.Fatalf("worst %v end %v; want 0.15, 0.02", worst, end)
 	}
 	if w, e := heldOverLive(samples, -1); w != 0 || e != 0 {
 		t.Fatalf("unknown baseline: %v %v", w, e)

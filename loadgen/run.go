@@ -656,7 +656,7 @@ func heldOverLive(samples []SeriesPoint, base int64) (worst, end float64) {
 		return 0, 0
 	}
 	for _, pt := range samples {
-		if pt.Phase != "measure" || pt.ServerFDs < 0 || pt.Sockets <= 0 {
+		if (pt.Phase != "measure" && pt.Phase != "hold") || pt.ServerFDs < 0 || pt.Sockets <= 0 {
 			continue
 		}
 		end = float64(pt.ServerFDs-base-pt.Sockets) / float64(pt.Sockets)
