@@ -9,7 +9,8 @@ package transport
 // instance's ready list is not empty, as in loadgen/poll_linux.go) and, for
 // each socket reported, tells the stream, which ends itself. No goroutine, no
 // buffer and no timer per connection: a watched stream costs a slot here
-// (24 bytes) and the kernel's registration.
+// (24 bytes) and the kernel's registration. (internal/epoll: the instance
+// in the netpoller.)
 //
 // Invariants:
 //   H1. A socket is registered for EPOLLRDHUP with EPOLLONESHOT (EPOLLHUP and
@@ -22,9 +23,9 @@ package transport
 //       a new stream, between epoll_wait and the event's handling. A slot's
 //       generation changes when it is freed, so a token of a stream that has
 //       been forgotten matches nothing and its event is dropped.
-//   H3. epoll_ctl runs inside the Control of the epoll file and of the
-//       socket: neither descriptor can be closed (and its number reused)
-//       under it. After close, Control fails and nothing is registered.
+//   H3. epoll_ctl runs inside the socket's Control and the instance's Ctl:
+//       neither descriptor can be closed (and its number reused) under it.
+//       After close, Ctl fails and nothing is registered.
 //   H4. The watcher only tells. A target's hangUp runs under the watcher's
 //       lock, so it must neither block nor call the watcher (the stream's
 //       sets a flag and fires its wake context, S2); in exchange no target
@@ -35,9 +36,10 @@ package transport
 import (
 	"errors"
 	"net"
-	"os"
 	"sync"
 	"syscall"
+
+	"github.com/ringcast/ringcast/internal/epoll"
 )
 
 // hangupEvents is how many reports one epoll_wait takes at most.
@@ -59,9 +61,8 @@ type hangupSlot struct {
 }
 
 type hangupWatcher struct {
-	ep    *os.File        // the epoll descriptor, watched by Go's netpoller
-	epRaw syscall.RawConn // waits on ep without holding a thread
-	done  chan struct{}   // closed when run has returned
+	ep   *epoll.Instance
+	done chan struct{} // closed when run has returned
 
 	mu    sync.Mutex
 	slots []hangupSlot
@@ -75,19 +76,11 @@ var errHangupUnwatchable = errors.New("transport: connection has no socket to wa
 // newHangupWatcher creates the epoll instance and starts its goroutine; stop
 // it with close.
 func newHangupWatcher() (*hangupWatcher, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	ep, err := epoll.New()
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
-	}
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		syscall.Close(epfd)
-		return nil, os.NewSyscallError("fcntl", err)
-	}
-	w := &hangupWatcher{ep: os.NewFile(uintptr(epfd), "hangup-epoll"), done: make(chan struct{})}
-	if w.epRaw, err = w.ep.SyscallConn(); err != nil {
-		w.ep.Close()
 		return nil, err
 	}
+	w := &hangupWatcher{ep: ep, done: make(chan struct{})}
 	go w.run()
 	return w, nil
 }
@@ -112,20 +105,12 @@ func (w *hangupWatcher) watch(c net.Conn, t hangupTarget) (hangupToken, error) {
 	}
 	tok := w.alloc(t)
 	var ctlErr error
-	err = w.epRaw.Control(func(epfd uintptr) { // H3
-		err := rc.Control(func(fd uintptr) {
-			ev := syscall.EpollEvent{
-				Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, // H1
-				Fd:     int32(tok.slot()),
-				Pad:    int32(tok.gen()),
-			}
-			if e := syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_ADD, int(fd), &ev); e != nil {
-				ctlErr = os.NewSyscallError("epoll_ctl", e)
-			}
+	err = rc.Control(func(fd uintptr) { // H3
+		ctlErr = w.ep.Ctl(syscall.EPOLL_CTL_ADD, int(fd), &syscall.EpollEvent{
+			Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, // H1
+			Fd:     int32(tok.slot()),
+			Pad:    int32(tok.gen()),
 		})
-		if ctlErr == nil {
-			ctlErr = err
-		}
 	})
 	if err == nil {
 		err = ctlErr
@@ -146,10 +131,8 @@ func (w *hangupWatcher) forget(c net.Conn, tok hangupToken) {
 	}
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
-			_ = w.epRaw.Control(func(epfd uintptr) { // H3
-				_ = rc.Control(func(fd uintptr) {
-					_ = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_DEL, int(fd), nil)
-				})
+			_ = rc.Control(func(fd uintptr) { // H3
+				_ = w.ep.Ctl(syscall.EPOLL_CTL_DEL, int(fd), nil)
 			})
 		}
 	}
@@ -197,19 +180,9 @@ func (w *hangupWatcher) run() {
 	defer close(w.done)
 	events := make([]syscall.EpollEvent, hangupEvents)
 	for {
-		// Take what is ready without blocking; park in the netpoller only
-		// when nothing is.
-		var n int
-		var werr error
-		err := w.epRaw.Read(func(fd uintptr) bool {
-			n, werr = syscall.EpollWait(int(fd), events, 0)
-			return n > 0 || werr != nil
-		})
-		if err == nil && werr == syscall.EINTR {
-			continue
-		}
-		if err != nil || werr != nil {
-			return // closed; nothing else that epoll_wait reports would mend by retrying
+		n, err := w.ep.Wait(events)
+		if err != nil {
+			return // closed; epoll_wait fails on nothing else that retrying would mend
 		}
 		w.tell(events[:n])
 	}
