@@ -1,0 +1,150 @@
+package loadgen
+
+import (
+	"os"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// finish folds every subscriber's counters and the collector into res.
+func (r *run) finish(res *Result) {
+	cfg := &r.cfg
+	res.Config = summarizeConfig(cfg)
+	res.Subscribers = len(r.subs)
+	res.PeakConnected = int(r.peakConn.Load())
+	res.Ready = int(r.ready.Load())
+	res.Published = r.published.Load()
+	res.PublishFailed = r.publishFailed.Load()
+	res.PublishCalls = r.publishCalls.Load()
+	res.PublishErrors = r.pubErrors
+	res.PublishLagMaxMs = float64(r.lagMaxNs) / 1e6
+	if n := res.Published + res.PublishFailed; n > 0 {
+		res.PublishLagMeanMs = r.lagSumNs / float64(n) / 1e6
+	}
+	// The schedule spans Duration; a publisher that needed longer to hand
+	// every event over did not offer the rate.
+	if span := max(r.pubWall, cfg.Duration); span > 0 && cfg.Scenario != ScenarioIdle {
+		res.PublishRate = float64(res.Published+res.PublishFailed) / span.Seconds()
+	}
+	classes := []string{"steady"}
+	if n := cfg.specialClassName(); n != "" {
+		classes = append(classes, n)
+	}
+	byClass := make([]ClassResult, len(classes))
+	for i := range byClass {
+		byClass[i].Name = classes[i]
+	}
+	for _, s := range r.subs {
+		c := &byClass[s.class]
+		c.Subscribers++
+		var expected int64
+		if s.allTopics {
+			for _, a := range r.accepted {
+				expected += a
+			}
+		} else {
+			expected = r.accepted[s.topic]
+		}
+		c.Expected += expected
+		c.Delivered += s.delivered
+		if lost := expected - s.delivered; lost > 0 {
+			c.SubscribersLosing++
+			c.MaxLost = max(c.MaxLost, lost)
+		}
+		c.Duplicates += s.dups
+		c.Gaps += s.gaps
+		c.GapEvents += s.gapEvents
+		c.SilentGapEvents += s.silentEvents
+		c.Lagged += s.lagged
+		c.Skipped += s.skipped
+		c.SkippedPending += s.skippedPending
+		c.Resets += s.resets
+		c.ResetMissed += s.resetMissed
+		c.Reconnects += s.reconnects
+		c.Churns += s.churns
+		c.Disconnects += s.disconnects - s.churns
+		res.Foreign += s.foreign
+	}
+	for i := range byClass {
+		c := &byClass[i]
+		c.Lost = c.Expected - c.Delivered
+		c.Latency = summarize(r.coll.total([]int{i}))
+		res.Expected += c.Expected
+		res.Delivered += c.Delivered
+		res.Lost += c.Lost
+		res.Duplicates += c.Duplicates
+		res.GapEvents += c.GapEvents
+		res.SilentGapEvents += c.SilentGapEvents
+		res.Lagged += c.Lagged
+		res.Skipped += c.Skipped
+		res.Resets += c.Resets
+		res.Reconnects += c.Reconnects
+	}
+	res.Classes = byClass
+	all := r.coll.total(nil)
+	res.Latency = summarize(all)
+	res.LatencyClamped = r.coll.clamped
+	res.Spectrum = spectrum(all)
+	if res.Measured > 0 {
+		res.DeliveriesPerSec = float64(res.Delivered) / cfg.Duration.Seconds()
+		if cfg.Scenario == ScenarioIdle {
+			res.DeliveriesPerSec = 0
+		}
+	}
+	r.connMu.Lock()
+	res.ConnectLatency = summarize(r.connHist)
+	r.connMu.Unlock()
+	r.errMu.Lock()
+	if len(r.errCounts) > 0 {
+		res.Errors = r.errCounts
+	}
+	res.ErrorSamples = r.errSample
+	r.errMu.Unlock()
+
+	if lo, hi, ok := r.coll.intervals(); ok {
+		h := newDense()
+		for iv := max(lo, 0); iv <= hi; iv++ {
+			r.coll.intervalHistogram(h, iv, nil)
+			l := summarize(h)
+			res.LatencySeries = append(res.LatencySeries, LatencyPoint{
+				AtSec: float64(iv) * r.cfg.Interval.Seconds(), Latency: l,
+			})
+		}
+	}
+	r.samplesMu.Lock()
+	res.Series = append([]SeriesPoint(nil), r.samples...)
+	r.samplesMu.Unlock()
+}
+
+func (r *run) clientStats(cpuStart, cpuEnd float64, measured time.Duration) ClientStats {
+	cs := ClientStats{Goroutines: runtime.NumGoroutine()}
+	if s, err := readProc(os.Getpid()); err == nil {
+		cs.RSS = s.RSS
+	}
+	if measured > 0 {
+		cs.CPUCores = (cpuEnd - cpuStart) / measured.Seconds()
+	}
+	return cs
+}
+
+// spectrum is the latency at a fixed set of percentiles, for the distribution
+// chart (HdrHistogram's percentile-spectrum layout).
+func spectrum(h *hdrhistogram.Histogram) []SpectrumPoint {
+	if h.TotalCount() == 0 {
+		return nil
+	}
+	ps := []float64{0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5, 99, 99.25, 99.5, 99.75, 99.9, 99.95, 99.99, 99.999, 100}
+	vs := h.ValueAtPercentilesSlice(ps)
+	out := make([]SpectrumPoint, 0, len(ps))
+	for i, p := range ps {
+		if p == 100 {
+			vs[i] = h.Max()
+		}
+		out = append(out, SpectrumPoint{Percentile: p, Ms: float64(vs[i]) / 1000})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Percentile < out[j].Percentile })
+	return out
+}
