@@ -18,7 +18,7 @@ func (r *run) progressLoop(ctx context.Context) {
 	lastClient := selfCPU()
 	var lastServer procSample
 	haveServer := false
-	if s, err := r.sampleServer(ctx); err == nil {
+	if s, err := r.server.sample(ctx); err == nil {
 		lastServer, haveServer = s, true
 	}
 	h := newDense()
@@ -55,15 +55,13 @@ func (r *run) progressLoop(ctx context.Context) {
 			GapEvents:   gaps,
 		}
 		lastPub, lastDel, lastClient = pub, del, client
-		if s, err := r.sampleServer(ctx); err == nil {
+		if s, err := r.server.sample(ctx); err == nil {
 			if haveServer {
 				pt.ServerCPU = (s.CPUSec - lastServer.CPUSec) / span
 			}
 			pt.ServerRSS = s.RSS
 			lastServer, haveServer = s, true
-			r.samplesMu.Lock()
-			r.serverSamples = append(r.serverSamples, s)
-			r.samplesMu.Unlock()
+			r.server.keep(s)
 		}
 		if r.measuring.Load() {
 			// The last complete interval of intended time.

@@ -78,13 +78,11 @@ type run struct {
 	pubWall       time.Duration
 	pubWallDone   atomic.Bool
 
-	procSrc    procSource
-	metricsURL string
-	httpc      *http.Client
+	httpc  *http.Client
+	server *serverSampler
 
-	samplesMu     sync.Mutex
-	samples       []SeriesPoint
-	serverSamples []procSample
+	samplesMu sync.Mutex
+	samples   []SeriesPoint
 }
 
 func (r *run) now() int64 { return int64(time.Since(r.base)) }
@@ -268,15 +266,15 @@ func (r *run) totalEvents() int64 {
 func (r *run) execute(ctx context.Context) (*Result, error) {
 	cfg := &r.cfg
 	res := &Result{Scenario: cfg.Scenario, Target: cfg.SSEURL, Started: time.Now()}
-	r.setupServerStats(ctx)
+	r.server = newServerSampler(ctx, cfg, r.httpc)
 	idle := cfg.Scenario == ScenarioIdle
 	if idle {
-		r.serverGC(ctx)
+		r.server.gc(ctx)
 	}
-	baseline, srvErr := r.sampleServer(ctx)
+	baseline, srvErr := r.server.sample(ctx)
 	var baseLive float64
 	if idle {
-		baseLive = r.serverLiveMemory(ctx)
+		baseLive = r.server.liveMemory(ctx)
 	}
 
 	subCtx, cancelSubs := context.WithCancel(ctx)
@@ -323,17 +321,14 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		go s.run(subCtx, at)
 	}
 
-	var before map[string]float64
 	if cfg.Scenario == ScenarioIdle {
 		r.waitReady(ctx, cfg.WarmupTimeout)
 	} else if err := r.warmup(ctx); err != nil {
 		stop()
 		return nil, err
 	}
-	if r.metricsURL != "" {
-		before, _ = scrapeMetrics(ctx, r.httpc, r.metricsURL)
-	}
-	atStart, err := r.sampleServer(ctx)
+	before := r.server.counters(ctx)
+	atStart, err := r.server.sample(ctx)
 	srvErr = errors.Join(srvErr, err)
 	cpuStart := selfCPU()
 	r.measureStart.Store(r.now())
@@ -362,23 +357,23 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	hiccup := <-hiccups
 	cpuEnd := selfCPU()
 	if idle {
-		r.serverGC(ctx)
+		r.server.gc(ctx)
 	}
-	final, err := r.sampleServer(ctx)
+	final, err := r.server.sample(ctx)
 	srvErr = errors.Join(srvErr, err)
 	if res.Idle != nil && srvErr == nil && res.Idle.ConnectionsHeld > 0 {
 		res.Idle.RSSAfter = final.RSS
 		res.Idle.BytesPerConn = float64(final.RSS-baseline.RSS) / float64(res.Idle.ConnectionsHeld)
 	}
 	if res.Idle != nil && baseLive > 0 && res.Idle.ConnectionsHeld > 0 {
-		if live := r.serverLiveMemory(ctx); live > 0 {
+		if live := r.server.liveMemory(ctx); live > 0 {
 			res.Idle.LiveBefore, res.Idle.LiveAfter = int64(baseLive), int64(live)
 			res.Idle.LiveBytesPerConn = (live - baseLive) / float64(res.Idle.ConnectionsHeld)
 		}
 	}
 	var after map[string]float64
 	if before != nil {
-		after, _ = scrapeMetrics(ctx, r.httpc, r.metricsURL)
+		after = r.server.counters(ctx)
 	}
 	if profiles != nil {
 		select {
@@ -398,8 +393,8 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		res.Client.ReadDelay = summarize(loops.readDelay())
 	}
 	res.Client.Hiccup = summarize(hiccup)
-	if r.procSrc != nil {
-		res.Server = r.serverStats(baseline, atStart, final, srvErr, res.Measured)
+	if r.server.src != nil {
+		res.Server = r.server.stats(baseline, atStart, final, srvErr, res.Measured)
 		if after != nil {
 			res.Server.Counters = counterDeltas(before, after)
 		}
