@@ -355,10 +355,10 @@ func (l *pollLoop) read(st *pollStream) {
 	s := st.s
 	if n > 0 {
 		t := time.Now()
-		s.recvNs = int64(t.Sub(s.r.base))
+		s.recvNs = s.r.clock.at(t) // R1
 		if d := t.UnixNano() - arrival; arrival > 0 && d >= 0 && d < maxReadDelay {
 			s.recvNs -= d
-			if s.r.measuring.Load() {
+			if s.r.measure.running() {
 				l.readDelay.RecordValue(latencyUs(d))
 			}
 		}

@@ -45,7 +45,7 @@ func (r *run) progressLoop(ctx context.Context) {
 		pub := r.published.Load() + r.publishFailed.Load()
 		client := selfCPU()
 		pt := SeriesPoint{
-			AtSec:       time.Since(r.base).Seconds(),
+			AtSec:       time.Since(r.clock.base).Seconds(),
 			Phase:       r.phase(),
 			Connected:   r.connected.Load(),
 			PublishedPS: float64(pub-lastPub) / span,
@@ -63,9 +63,9 @@ func (r *run) progressLoop(ctx context.Context) {
 			lastServer, haveServer = s, true
 			r.server.keep(s)
 		}
-		if r.measuring.Load() {
+		if r.measure.running() {
 			// The last complete interval of intended time.
-			iv := (r.now()-r.measureStart.Load())/r.intervalNs - 1
+			iv := (r.clock.now()-r.measure.start())/r.intervalNs - 1
 			if iv >= 0 {
 				r.coll.intervalHistogram(h, iv, nil)
 				pt.IntervalP99 = float64(h.ValueAtPercentile(99)) / 1000
@@ -83,7 +83,7 @@ func (r *run) progressLoop(ctx context.Context) {
 
 func (r *run) phase() string {
 	switch {
-	case !r.measuring.Load():
+	case !r.measure.running():
 		if r.connected.Load() < int64(len(r.subs)) {
 			return "connect"
 		}
@@ -99,8 +99,8 @@ func (r *run) phase() string {
 func (r *run) printProgress(pt SeriesPoint) {
 	cfg := &r.cfg
 	elapsed := time.Duration(0)
-	if r.measuring.Load() {
-		elapsed = time.Duration(r.now() - r.measureStart.Load())
+	if r.measure.running() {
+		elapsed = time.Duration(r.clock.now() - r.measure.start())
 	}
 	line := fmt.Sprintf("[%5.1fs/%s] %-7s conn %d/%d  pub %s/s  deliv %s/s  gaps %d  p99 %s",
 		elapsed.Seconds(), cfg.Duration, pt.Phase, pt.Connected, len(r.subs),

@@ -1,13 +1,7 @@
 package loadgen
 
-// Run invariants:
+// Run invariants (the clock's, R1 and R2, are in clock.go):
 //
-//   - The run has one monotonic clock: now() is nanoseconds since base.
-//     Intended send times, receive times and the measured phase's start are
-//     all on it, so latency never depends on wall-clock steps. (The epoll
-//     reader moves a receive time back to the kernel's arrival timestamp by
-//     the difference of two wall-clock readings taken at most maxReadDelay
-//     apart, poll_linux.go.)
 //   - Warm-up before measurement: events flagged as warm-up go to every topic
 //     until every subscriber has received one. Only then is a subscription
 //     known to be live on the server, and only then do measured sequences
@@ -18,9 +12,6 @@ package loadgen
 //     publisher falls behind and sends the overdue events in one batch, each
 //     still carrying its own intended time, so the delay shows in latency
 //     instead of thinning the schedule (no coordinated omission).
-//   - measureStart is stored before measuring is set and before the first
-//     measured event exists, so every subscriber that sees a measured event
-//     reads the final measureStart.
 
 import (
 	"cmp"
@@ -43,18 +34,17 @@ type run struct {
 	cfg        Config
 	ep         endpoint
 	pub        Publisher
-	base       time.Time
+	clock      clock
 	topics     []string
 	subs       []*subscriber
 	subsWG     sync.WaitGroup
 	coll       *collector
 	intervalNs int64
 
-	measureStart atomic.Int64
-	measuring    atomic.Bool
-	ready        atomic.Int64
-	connected    atomic.Int64
-	peakConn     atomic.Int64
+	measure   measurement
+	ready     atomic.Int64
+	connected atomic.Int64
+	peakConn  atomic.Int64
 
 	readyOnConnect bool
 	loopStreams    atomic.Int64 // streams handed to event loops
@@ -84,8 +74,6 @@ type run struct {
 	samplesMu sync.Mutex
 	samples   []SeriesPoint
 }
-
-func (r *run) now() int64 { return int64(time.Since(r.base)) }
 
 // recordConnect notes a new connection: its connect latency, and the count
 // of open connections, whose peak is kept.
@@ -137,7 +125,7 @@ func newRun(cfg Config) (*run, error) {
 	r := &run{
 		cfg:            cfg,
 		ep:             ep,
-		base:           time.Now(),
+		clock:          clock{time.Now()},
 		coll:           newCollector(),
 		intervalNs:     int64(cfg.Interval),
 		connHist:       newDense(),
@@ -331,8 +319,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	atStart, err := r.server.sample(ctx)
 	srvErr = errors.Join(srvErr, err)
 	cpuStart := selfCPU()
-	r.measureStart.Store(r.now())
-	r.measuring.Store(true)
+	r.measure.begin(r.clock.now()) // R2
 	hiccups := make(chan *hdrhistogram.Histogram, 1)
 	hiccupCtx, stopHiccups := context.WithCancel(ctx)
 	go func() { hiccups <- measureHiccups(hiccupCtx) }()
@@ -352,7 +339,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		r.publish(ctx)
 		r.drain(ctx)
 	}
-	res.Measured = time.Duration(r.now() - r.measureStart.Load())
+	res.Measured = time.Duration(r.clock.now() - r.measure.start())
 	stopHiccups()
 	hiccup := <-hiccups
 	cpuEnd := selfCPU()
@@ -426,7 +413,7 @@ func (r *run) warmup(ctx context.Context) error {
 			msgs, arena = msgs[:0], arena[:0]
 			t1 := min(len(r.topics), t0+r.cfg.MaxBatch)
 			for t := t0; t < t1; t++ {
-				arena = AppendPayload(arena, Stamp{Topic: uint32(t), Seq: seq, IntendedNs: r.now(), Warmup: true}, PayloadHeaderBytes)
+				arena = AppendPayload(arena, Stamp{Topic: uint32(t), Seq: seq, IntendedNs: r.clock.now(), Warmup: true}, PayloadHeaderBytes)
 			}
 			for t := t0; t < t1; t++ {
 				off := (t - t0) * PayloadHeaderBytes
@@ -458,11 +445,11 @@ func (r *run) publish(ctx context.Context) {
 	size := cfg.Payload
 	msgs := make([]Message, 0, cfg.MaxBatch)
 	arena := make([]byte, 0, cfg.MaxBatch*size)
-	start := r.measureStart.Load()
+	start := r.measure.start()
 	began := time.Now()
 	var i int64
 	for i < total && ctx.Err() == nil {
-		now := r.now() - start
+		now := r.clock.now() - start
 		j := i
 		for j < total && j-i < int64(cfg.MaxBatch) && r.intended(j) <= now {
 			j++

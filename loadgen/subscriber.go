@@ -26,7 +26,7 @@ package loadgen
 //     skippedPending is what lagged notices announced since the last measured
 //     event: skipped events whose gap has not shown yet.
 //   - Latency is the receive time minus the event's intended send time, both
-//     on the run's monotonic clock; every event of one read shares its
+//     on the run's monotonic clock (R1, clock.go); every event of one read shares its
 //     receive time: when its last bytes reached the socket (epoll reader,
 //     poll_linux.go) or else when it was read.
 
@@ -159,7 +159,7 @@ func (s *subscriber) onEvent(ev *Event) {
 	s.next[sl] = st.Seq + 1
 	s.delivered++
 
-	start := s.r.measureStart.Load()
+	start := s.r.measure.start() // final: this is a measured event (R2)
 	interval := (st.IntendedNs - start) / s.r.intervalNs
 	if s.rec != nil {
 		s.rec.record(s.class, interval, latencyUs(s.recvNs-st.IntendedNs))
@@ -288,7 +288,7 @@ func (s *subscriber) session(ctx context.Context) error {
 		s.ready = true
 		s.r.ready.Add(1)
 	}
-	s.recvNs = s.r.now()
+	s.recvNs = s.r.clock.now()
 	if err := s.consume(body, head, &remaining); err != nil {
 		return err
 	}
@@ -308,7 +308,7 @@ func (s *subscriber) session(ctx context.Context) error {
 			return &streamError{"closed", io.EOF}
 		}
 		readSize := len(s.buf)
-		if slow && s.ready && s.r.measuring.Load() {
+		if slow && s.ready && s.r.measure.running() {
 			if cfg.SlowMode == "stall" {
 				<-ctx.Done()
 				return ctx.Err()
@@ -318,7 +318,7 @@ func (s *subscriber) session(ctx context.Context) error {
 			}
 			readSize = min(readSize, cfg.SlowReadBytes)
 		}
-		if churn && s.r.measuring.Load() {
+		if churn && s.r.measure.running() {
 			if s.churnAt.IsZero() {
 				life := float64(cfg.ChurnEvery) * (0.5 + s.rng.Float64())
 				s.churnAt = time.Now().Add(time.Duration(life))
@@ -326,7 +326,7 @@ func (s *subscriber) session(ctx context.Context) error {
 			conn.SetReadDeadline(s.churnAt)
 		}
 		n, err := conn.Read(s.buf[:readSize])
-		s.recvNs = s.r.now()
+		s.recvNs = s.r.clock.now()
 		if n > 0 {
 			if ferr := s.consume(s.buf[:n], head, &remaining); ferr != nil {
 				return ferr
