@@ -16,17 +16,17 @@ func (r *run) finish(res *Result) {
 	res.Subscribers = len(r.subs)
 	res.PeakConnected = int(r.peakConn.Load())
 	res.Ready = int(r.ready.Load())
-	res.Published = r.published.Load()
-	res.PublishFailed = r.publishFailed.Load()
-	res.PublishCalls = r.publishCalls.Load()
-	res.PublishErrors = r.pubErrors
-	res.PublishLagMaxMs = float64(r.lagMaxNs) / 1e6
+	res.Published = r.sched.published.Load()
+	res.PublishFailed = r.sched.failed.Load()
+	res.PublishCalls = r.sched.calls.Load()
+	res.PublishErrors = r.sched.errors
+	res.PublishLagMaxMs = float64(r.sched.lagMaxNs) / 1e6
 	if n := res.Published + res.PublishFailed; n > 0 {
-		res.PublishLagMeanMs = r.lagSumNs / float64(n) / 1e6
+		res.PublishLagMeanMs = r.sched.lagSumNs / float64(n) / 1e6
 	}
 	// The schedule spans Duration; a publisher that needed longer to hand
 	// every event over did not offer the rate.
-	if span := max(r.pubWall, cfg.Duration); span > 0 && cfg.Scenario != ScenarioIdle {
+	if span := max(r.sched.wall, cfg.Duration); span > 0 && cfg.Scenario != ScenarioIdle {
 		res.PublishRate = float64(res.Published+res.PublishFailed) / span.Seconds()
 	}
 	classes := []string{"steady"}
@@ -40,14 +40,7 @@ func (r *run) finish(res *Result) {
 	for _, s := range r.subs {
 		c := &byClass[s.class]
 		c.Subscribers++
-		var expected int64
-		if s.allTopics {
-			for _, a := range r.accepted {
-				expected += a
-			}
-		} else {
-			expected = r.accepted[s.topic]
-		}
+		expected := r.sched.expected(s)
 		c.Expected += expected
 		c.Delivered += s.delivered
 		if lost := expected - s.delivered; lost > 0 {

@@ -42,7 +42,7 @@ func (r *run) progressLoop(ctx context.Context) {
 			del += s.deliveredA.Load()
 			gaps += s.lossA.Load()
 		}
-		pub := r.published.Load() + r.publishFailed.Load()
+		pub := r.sched.published.Load() + r.sched.failed.Load()
 		client := selfCPU()
 		pt := SeriesPoint{
 			AtSec:       time.Since(r.clock.base).Seconds(),
@@ -90,7 +90,7 @@ func (r *run) phase() string {
 		return "warmup"
 	case r.cfg.Scenario == ScenarioIdle:
 		return "hold"
-	case r.pubWallDone.Load():
+	case r.sched.done.Load():
 		return "drain"
 	}
 	return "measure"

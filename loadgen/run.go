@@ -1,17 +1,10 @@
 package loadgen
 
-// Run invariants (the clock's, R1 and R2, are in clock.go):
-//
-//   - Warm-up before measurement: events flagged as warm-up go to every topic
-//     until every subscriber has received one. Only then is a subscription
-//     known to be live on the server, and only then do measured sequences
-//     start (at 0 on every topic), so "expected" is exact: every subscriber
-//     expects every measured event of its topics.
-//   - Open loop: the i-th measured event is due at intended(i), fixed before
-//     the run starts. When the server (or the publish call) is slow, the
-//     publisher falls behind and sends the overdue events in one batch, each
-//     still carrying its own intended time, so the delay shows in latency
-//     instead of thinning the schedule (no coordinated omission).
+// A run's invariants live with the code they govern: the run's clock and
+// the measured phase's start (R1, R2) in clock.go, the warm-up and the
+// open-loop schedule (R3, R4) in schedule.go. execute puts the phases in
+// their order: subscribers warmed up (R3), then the measured phase begun
+// (R2), then its first event published (R4).
 
 import (
 	"cmp"
@@ -22,7 +15,6 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,9 +25,8 @@ import (
 type run struct {
 	cfg        Config
 	ep         endpoint
-	pub        Publisher
 	clock      clock
-	topics     []string
+	sched      *schedule
 	subs       []*subscriber
 	subsWG     sync.WaitGroup
 	coll       *collector
@@ -55,18 +46,6 @@ type run struct {
 	errMu     sync.Mutex
 	errCounts map[string]int64
 	errSample []string
-
-	// Publisher state: written by the publishing goroutine, read after it.
-	published     atomic.Int64
-	publishFailed atomic.Int64
-	publishCalls  atomic.Int64
-	pubErrors     []string
-	accepted      []int64
-	perTopic      []uint64 // measured events generated per topic
-	lagMaxNs      int64
-	lagSumNs      float64
-	pubWall       time.Duration
-	pubWallDone   atomic.Bool
 
 	httpc  *http.Client
 	server *serverSampler
@@ -133,13 +112,8 @@ func newRun(cfg Config) (*run, error) {
 		httpc:          &http.Client{Timeout: 30 * time.Second},
 		readyOnConnect: cfg.Scenario == ScenarioIdle,
 	}
-	r.topics = make([]string, cfg.Topics)
-	for i := range r.topics {
-		r.topics[i] = cfg.TopicPrefix + strconv.Itoa(i)
-	}
-	r.accepted = make([]int64, cfg.Topics)
-	r.perTopic = make([]uint64, cfg.Topics)
-	if r.pub, err = r.buildPublisher(); err != nil {
+	r.sched = newSchedule(&r.cfg, r.clock)
+	if r.sched.pub, err = r.buildPublisher(); err != nil {
 		return nil, err
 	}
 	r.buildSubscribers()
@@ -219,36 +193,13 @@ func (r *run) buildSubscribers() {
 		} else {
 			s.topic = uint32(i % cfg.Topics)
 			s.next = make([]uint64, 1)
-			s.uri = r.ep.requestURI([]string{r.topics[s.topic]})
+			s.uri = r.ep.requestURI([]string{r.sched.topics[s.topic]})
 		}
 		s.noticesSeen = make([]uint64, len(s.next))
 		s.parser = NewParser(s.onEvent)
 		s.parser.MaxEventBytes = cfg.MaxEventBytes
 		r.subs[i] = s
 	}
-}
-
-// intended is the i-th measured event's due time, in ns after measureStart.
-func (r *run) intended(i int64) int64 {
-	if r.cfg.Rate <= 0 {
-		return 0
-	}
-	if r.cfg.Scenario == ScenarioBurst {
-		size := r.burstSize()
-		return (i / size) * int64(r.cfg.BurstEvery)
-	}
-	return int64(float64(i) * 1e9 / r.cfg.Rate)
-}
-
-func (r *run) burstSize() int64 {
-	return max(1, int64(math.Round(r.cfg.Rate*r.cfg.BurstEvery.Seconds())))
-}
-
-func (r *run) totalEvents() int64 {
-	if r.cfg.Scenario == ScenarioIdle {
-		return 0
-	}
-	return int64(math.Round(r.cfg.Rate * r.cfg.Duration.Seconds()))
 }
 
 func (r *run) execute(ctx context.Context) (*Result, error) {
@@ -311,7 +262,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 
 	if cfg.Scenario == ScenarioIdle {
 		r.waitReady(ctx, cfg.WarmupTimeout)
-	} else if err := r.warmup(ctx); err != nil {
+	} else if err := r.sched.warmup(ctx, &r.ready, len(r.subs)); err != nil {
 		stop()
 		return nil, err
 	}
@@ -336,7 +287,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		sleepUntil(ctx, time.Now().Add(cfg.Duration))
 		res.Idle.ConnectionsHeld = int(r.connected.Load())
 	} else {
-		r.publish(ctx)
+		r.sched.publish(ctx, r.measure.start())
 		r.drain(ctx)
 	}
 	res.Measured = time.Duration(r.clock.now() - r.measure.start())
@@ -399,114 +350,6 @@ func (r *run) waitReady(ctx context.Context, timeout time.Duration) {
 	}
 }
 
-// warmup publishes warm-up events to every topic until every subscriber has
-// received one. It fails only when no publish succeeded at all.
-func (r *run) warmup(ctx context.Context) error {
-	deadline := time.Now().Add(r.cfg.WarmupTimeout)
-	var seq uint64
-	var lastErr error
-	ok := false
-	msgs := make([]Message, 0, min(len(r.topics), r.cfg.MaxBatch))
-	var arena []byte
-	for r.ready.Load() < int64(len(r.subs)) && time.Now().Before(deadline) && ctx.Err() == nil {
-		for t0 := 0; t0 < len(r.topics); t0 += r.cfg.MaxBatch {
-			msgs, arena = msgs[:0], arena[:0]
-			t1 := min(len(r.topics), t0+r.cfg.MaxBatch)
-			for t := t0; t < t1; t++ {
-				arena = AppendPayload(arena, Stamp{Topic: uint32(t), Seq: seq, IntendedNs: r.clock.now(), Warmup: true}, PayloadHeaderBytes)
-			}
-			for t := t0; t < t1; t++ {
-				off := (t - t0) * PayloadHeaderBytes
-				msgs = append(msgs, Message{Topic: r.topics[t], Event: r.cfg.EventName, Data: arena[off : off+PayloadHeaderBytes], Seq: seq})
-			}
-			if err := r.pub.Publish(ctx, msgs); err != nil {
-				lastErr = err
-			} else {
-				ok = true
-			}
-		}
-		seq++
-		sleepUntil(ctx, time.Now().Add(50*time.Millisecond))
-	}
-	if !ok && lastErr != nil {
-		return fmt.Errorf("warm-up: no publish succeeded: %v", lastErr)
-	}
-	if n := r.ready.Load(); n < int64(len(r.subs)) {
-		r.cfg.Logger.Warn("loadgen: measuring without every subscriber ready", "ready", n, "subscribers", len(r.subs))
-	}
-	return nil
-}
-
-// publish runs the open-loop schedule of the measured phase.
-func (r *run) publish(ctx context.Context) {
-	cfg := &r.cfg
-	total := r.totalEvents()
-	T := int64(len(r.topics))
-	size := cfg.Payload
-	msgs := make([]Message, 0, cfg.MaxBatch)
-	arena := make([]byte, 0, cfg.MaxBatch*size)
-	start := r.measure.start()
-	began := time.Now()
-	var i int64
-	for i < total && ctx.Err() == nil {
-		now := r.clock.now() - start
-		j := i
-		for j < total && j-i < int64(cfg.MaxBatch) && r.intended(j) <= now {
-			j++
-		}
-		if j == i {
-			sleepUntil(ctx, time.Now().Add(time.Duration(r.intended(i)-now)))
-			continue
-		}
-		if lag := now - r.intended(i); lag > r.lagMaxNs {
-			r.lagMaxNs = lag
-		}
-		for k := i; k < j; k++ {
-			r.lagSumNs += float64(now - r.intended(k))
-		}
-		msgs, arena = msgs[:0], arena[:0]
-		for k := i; k < j; k++ {
-			t, seq := k%T, uint64(k/T)
-			arena = AppendPayload(arena, Stamp{Topic: uint32(t), Seq: seq, IntendedNs: start + r.intended(k)}, size)
-			msgs = append(msgs, Message{Topic: r.topics[t], Event: cfg.EventName, Seq: seq})
-		}
-		for k := range msgs {
-			msgs[k].Data = arena[k*size : (k+1)*size]
-		}
-		r.publishCalls.Add(1)
-		if err := r.pub.Publish(ctx, msgs); err != nil {
-			r.publishFailed.Add(j - i)
-			if len(r.pubErrors) < 8 {
-				r.pubErrors = append(r.pubErrors, err.Error())
-			}
-		} else {
-			for k := i; k < j; k++ {
-				r.accepted[k%T]++
-			}
-			r.published.Add(j - i)
-		}
-		for k := i; k < j; k++ {
-			r.perTopic[k%T]++
-		}
-		i = j
-	}
-	r.pubWall = time.Since(began)
-	r.pubWallDone.Store(true)
-}
-
-// target is how far a subscriber's position must reach to hold everything
-// that was generated for its topics.
-func (r *run) target(s *subscriber) uint64 {
-	if s.allTopics {
-		var t uint64
-		for _, n := range r.perTopic {
-			t += n
-		}
-		return t
-	}
-	return r.perTopic[s.topic]
-}
-
 // drain waits until every subscriber that is expected to keep up has
 // everything, or DrainTimeout passes.
 func (r *run) drain(ctx context.Context) {
@@ -521,7 +364,7 @@ func (r *run) drain(ctx context.Context) {
 	for len(pending) > 0 && time.Now().Before(deadline) {
 		keep := pending[:0]
 		for _, s := range pending {
-			if s.posA.Load() < r.target(s) && !s.doneA.Load() {
+			if s.posA.Load() < r.sched.target(s) && !s.doneA.Load() {
 				keep = append(keep, s)
 			}
 		}
