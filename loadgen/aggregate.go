@@ -14,8 +14,8 @@ func (r *run) finish(res *Result) {
 	cfg := &r.cfg
 	res.Config = summarizeConfig(cfg)
 	res.Subscribers = len(r.subs)
-	res.PeakConnected = int(r.peakConn.Load())
-	res.Ready = int(r.ready.Load())
+	res.PeakConnected = int(r.env.conns.peak.Load())
+	res.Ready = int(r.env.ready.Load())
 	res.Published = r.sched.published.Load()
 	res.PublishFailed = r.sched.failed.Load()
 	res.PublishCalls = r.sched.calls.Load()
@@ -87,15 +87,8 @@ func (r *run) finish(res *Result) {
 			res.DeliveriesPerSec = 0
 		}
 	}
-	r.connMu.Lock()
-	res.ConnectLatency = summarize(r.connHist)
-	r.connMu.Unlock()
-	r.errMu.Lock()
-	if len(r.errCounts) > 0 {
-		res.Errors = r.errCounts
-	}
-	res.ErrorSamples = r.errSample
-	r.errMu.Unlock()
+	res.ConnectLatency = r.env.conns.latency()
+	r.env.errs.report(res)
 
 	if lo, hi, ok := r.coll.intervals(); ok {
 		h := newDense()

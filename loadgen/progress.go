@@ -47,7 +47,7 @@ func (r *run) progressLoop(ctx context.Context) {
 		pt := SeriesPoint{
 			AtSec:       time.Since(r.clock.base).Seconds(),
 			Phase:       r.phase(),
-			Connected:   r.connected.Load(),
+			Connected:   r.env.conns.open.Load(),
 			PublishedPS: float64(pub-lastPub) / span,
 			DeliveredPS: float64(del-lastDel) / span,
 			ClientCPU:   (client - lastClient) / span,
@@ -65,7 +65,7 @@ func (r *run) progressLoop(ctx context.Context) {
 		}
 		if r.measure.running() {
 			// The last complete interval of intended time.
-			iv := (r.clock.now()-r.measure.start())/r.intervalNs - 1
+			iv := (r.clock.now()-r.measure.start())/int64(cfg.Interval) - 1
 			if iv >= 0 {
 				r.coll.intervalHistogram(h, iv, nil)
 				pt.IntervalP99 = float64(h.ValueAtPercentile(99)) / 1000
@@ -84,7 +84,7 @@ func (r *run) progressLoop(ctx context.Context) {
 func (r *run) phase() string {
 	switch {
 	case !r.measure.running():
-		if r.connected.Load() < int64(len(r.subs)) {
+		if r.env.conns.open.Load() < int64(len(r.subs)) {
 			return "connect"
 		}
 		return "warmup"

@@ -16,70 +16,27 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
+// run is one load run: it builds the publisher's schedule and the
+// subscribers, orders the phases, and gathers the Result.
 type run struct {
-	cfg        Config
-	ep         endpoint
-	clock      clock
-	sched      *schedule
-	subs       []*subscriber
-	subsWG     sync.WaitGroup
-	coll       *collector
-	intervalNs int64
-
-	measure   measurement
-	ready     atomic.Int64
-	connected atomic.Int64
-	peakConn  atomic.Int64
-
-	readyOnConnect bool
-	loopStreams    atomic.Int64 // streams handed to event loops
-
-	connMu   sync.Mutex
-	connHist *hdrhistogram.Histogram
-
-	errMu     sync.Mutex
-	errCounts map[string]int64
-	errSample []string
+	cfg     Config
+	clock   clock
+	measure measurement
+	coll    *collector
+	sched   *schedule
+	subs    []*subscriber
+	env     *subscriberEnv // shared by every subscriber; the run reads its tallies
 
 	httpc  *http.Client
 	server *serverSampler
 
 	samplesMu sync.Mutex
 	samples   []SeriesPoint
-}
-
-// recordConnect notes a new connection: its connect latency, and the count
-// of open connections, whose peak is kept.
-func (r *run) recordConnect(d time.Duration) {
-	r.connMu.Lock()
-	r.connHist.RecordValue(latencyUs(int64(d)))
-	r.connMu.Unlock()
-	c := r.connected.Add(1)
-	for {
-		p := r.peakConn.Load()
-		if c <= p || r.peakConn.CompareAndSwap(p, c) {
-			return
-		}
-	}
-}
-
-func (r *run) noteError(err error) {
-	if err == nil {
-		return
-	}
-	kind := errKind(err)
-	r.errMu.Lock()
-	r.errCounts[kind]++
-	if len(r.errSample) < 8 {
-		r.errSample = append(r.errSample, err.Error())
-	}
-	r.errMu.Unlock()
 }
 
 // Run drives the server as cfg describes and returns what the subscribers
@@ -102,15 +59,21 @@ func newRun(cfg Config) (*run, error) {
 		return nil, err
 	}
 	r := &run{
-		cfg:            cfg,
+		cfg:   cfg,
+		clock: clock{time.Now()},
+		coll:  newCollector(),
+		httpc: &http.Client{Timeout: 30 * time.Second},
+	}
+	r.env = &subscriberEnv{
+		cfg:            &r.cfg,
 		ep:             ep,
-		clock:          clock{time.Now()},
-		coll:           newCollector(),
+		clock:          r.clock,
+		measure:        &r.measure,
+		coll:           r.coll,
 		intervalNs:     int64(cfg.Interval),
-		connHist:       newDense(),
-		errCounts:      map[string]int64{},
-		httpc:          &http.Client{Timeout: 30 * time.Second},
 		readyOnConnect: cfg.Scenario == ScenarioIdle,
+		conns:          newConnTally(),
+		errs:           newErrTally(),
 	}
 	r.sched = newSchedule(&r.cfg, r.clock)
 	if r.sched.pub, err = r.buildPublisher(); err != nil {
@@ -144,14 +107,15 @@ func (r *run) buildPublisher() (Publisher, error) {
 
 func (r *run) buildSubscribers() {
 	cfg := &r.cfg
+	ep := r.env.ep
 	nAddrs := 1
-	if r.ep.loopbackV4 {
+	if ep.loopbackV4 {
 		nAddrs = cfg.SourceAddrs
 	}
 	dialers := make([]*net.Dialer, nAddrs)
 	for i := range dialers {
 		d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1}
-		if r.ep.loopbackV4 {
+		if ep.loopbackV4 {
 			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
 		}
 		dialers[i] = d
@@ -164,7 +128,7 @@ func (r *run) buildSubscribers() {
 	r.subs = make([]*subscriber, cfg.Subscribers)
 	for i := range r.subs {
 		s := &subscriber{
-			r:         r,
+			env:       r.env,
 			idx:       i,
 			dialer:    dialers[i%nAddrs],
 			allTopics: cfg.AllTopics,
@@ -189,11 +153,11 @@ func (r *run) buildSubscribers() {
 		s.buf = make([]byte, bufSize)
 		if cfg.AllTopics {
 			s.next = make([]uint64, cfg.Topics)
-			s.uri = r.ep.requestURI(nil)
+			s.uri = ep.requestURI(nil)
 		} else {
 			s.topic = uint32(i % cfg.Topics)
 			s.next = make([]uint64, 1)
-			s.uri = r.ep.requestURI([]string{r.sched.topics[s.topic]})
+			s.uri = ep.requestURI([]string{r.sched.topics[s.topic]})
 		}
 		s.noticesSeen = make([]uint64, len(s.next))
 		s.parser = NewParser(s.onEvent)
@@ -227,7 +191,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	var loops *pollGroup
 	if cfg.Reader == ReaderEpoll {
 		var err error
-		if loops, err = startPollGroup(subCtx, r); err != nil {
+		if loops, err = startPollGroup(subCtx, cfg.ReadBuffer, r.coll); err != nil {
 			stopProgress()
 			<-progDone
 			return nil, fmt.Errorf("epoll reader: %v", err)
@@ -240,9 +204,10 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 			}
 		}
 	}
+	var subsWG sync.WaitGroup
 	stop := func() {
 		cancelSubs()
-		r.subsWG.Wait()
+		subsWG.Wait()
 		if loops != nil {
 			loops.wait()
 		}
@@ -251,18 +216,21 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	}
 
 	now := time.Now()
-	r.subsWG.Add(len(r.subs))
+	subsWG.Add(len(r.subs))
 	for i, s := range r.subs {
 		at := now
 		if cfg.ConnectRate > 0 {
 			at = now.Add(time.Duration(float64(i) / cfg.ConnectRate * float64(time.Second)))
 		}
-		go s.run(subCtx, at)
+		go func() {
+			defer subsWG.Done()
+			s.run(subCtx, at)
+		}()
 	}
 
 	if cfg.Scenario == ScenarioIdle {
 		r.waitReady(ctx, cfg.WarmupTimeout)
-	} else if err := r.sched.warmup(ctx, &r.ready, len(r.subs)); err != nil {
+	} else if err := r.sched.warmup(ctx, &r.env.ready, len(r.subs)); err != nil {
 		stop()
 		return nil, err
 	}
@@ -283,9 +251,9 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		}()
 	}
 	if cfg.Scenario == ScenarioIdle {
-		res.Idle = &IdleResult{Connections: int(r.connected.Load()), RSSBefore: baseline.RSS}
+		res.Idle = &IdleResult{Connections: int(r.env.conns.open.Load()), RSSBefore: baseline.RSS}
 		sleepUntil(ctx, time.Now().Add(cfg.Duration))
-		res.Idle.ConnectionsHeld = int(r.connected.Load())
+		res.Idle.ConnectionsHeld = int(r.env.conns.open.Load())
 	} else {
 		r.sched.publish(ctx, r.measure.start())
 		r.drain(ctx)
@@ -327,7 +295,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	res.Client.Reader = cfg.Reader
 	if loops != nil {
 		res.Client.EventLoops = len(loops.loops)
-		res.Client.LoopStreams = r.loopStreams.Load()
+		res.Client.LoopStreams = r.env.loopStreams.Load()
 		res.Client.ReadDelay = summarize(loops.readDelay())
 	}
 	res.Client.Hiccup = summarize(hiccup)
@@ -343,7 +311,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 // waitReady polls until every subscriber is ready or the timeout passes.
 func (r *run) waitReady(ctx context.Context, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
-	for r.ready.Load() < int64(len(r.subs)) && time.Now().Before(deadline) {
+	for r.env.ready.Load() < int64(len(r.subs)) && time.Now().Before(deadline) {
 		if !sleepUntil(ctx, time.Now().Add(10*time.Millisecond)) {
 			return
 		}
