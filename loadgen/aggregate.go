@@ -100,12 +100,10 @@ func (r *run) finish(res *Result) {
 			})
 		}
 	}
-	r.samplesMu.Lock()
-	res.Series = append([]SeriesPoint(nil), r.samples...)
-	r.samplesMu.Unlock()
+	res.Series = r.series.points()
 }
 
-func (r *run) clientStats(cpuStart, cpuEnd float64, measured time.Duration) ClientStats {
+func clientStats(cpuStart, cpuEnd float64, measured time.Duration) ClientStats {
 	cs := ClientStats{Goroutines: runtime.NumGoroutine()}
 	if s, err := readProc(os.Getpid()); err == nil {
 		cs.RSS = s.RSS

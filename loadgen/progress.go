@@ -3,8 +3,28 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
+
+// seriesLog is the points the progress loop has taken, for the Result.
+type seriesLog struct {
+	mu  sync.Mutex
+	pts []SeriesPoint
+}
+
+func (l *seriesLog) add(pt SeriesPoint) {
+	l.mu.Lock()
+	l.pts = append(l.pts, pt)
+	l.mu.Unlock()
+}
+
+// points is a copy of the points so far (nil when there are none).
+func (l *seriesLog) points() []SeriesPoint {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]SeriesPoint(nil), l.pts...)
+}
 
 // progressLoop samples the run once per interval: it feeds the throughput
 // series and, when a progress writer is set, prints one line (rewritten in
@@ -71,9 +91,7 @@ func (r *run) progressLoop(ctx context.Context) {
 				pt.IntervalP99 = float64(h.ValueAtPercentile(99)) / 1000
 			}
 		}
-		r.samplesMu.Lock()
-		r.samples = append(r.samples, pt)
-		r.samplesMu.Unlock()
+		r.series.add(pt)
 		if cfg.Progress != nil {
 			r.printProgress(pt)
 			printed = true

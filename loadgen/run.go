@@ -35,8 +35,7 @@ type run struct {
 	httpc  *http.Client
 	server *serverSampler
 
-	samplesMu sync.Mutex
-	samples   []SeriesPoint
+	series seriesLog
 }
 
 // Run drives the server as cfg describes and returns what the subscribers
@@ -291,7 +290,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	stop()
 	r.httpc.CloseIdleConnections()
 	r.finish(res)
-	res.Client = r.clientStats(cpuStart, cpuEnd, res.Measured)
+	res.Client = clientStats(cpuStart, cpuEnd, res.Measured)
 	res.Client.Reader = cfg.Reader
 	if loops != nil {
 		res.Client.EventLoops = len(loops.loops)
