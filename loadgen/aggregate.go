@@ -9,13 +9,28 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// finish folds every subscriber's counters and the collector into res.
+// Aggregation reads what the subscribers own (their counters, subscriber.go)
+// only after every subscriber goroutine and event loop has stopped: execute
+// calls finish after stop.
+
+// finish folds the schedule's, the subscribers' and the tallies' counters
+// and the collector's latencies into res.
 func (r *run) finish(res *Result) {
-	cfg := &r.cfg
-	res.Config = summarizeConfig(cfg)
+	res.Config = summarizeConfig(&r.cfg)
 	res.Subscribers = len(r.subs)
 	res.PeakConnected = int(r.env.conns.peak.Load())
 	res.Ready = int(r.env.ready.Load())
+	r.finishPublishing(res)
+	r.finishClasses(res)
+	r.finishLatency(res)
+	res.ConnectLatency = r.env.conns.latency()
+	r.env.errs.report(res)
+	res.Series = r.series.points()
+}
+
+// finishPublishing reports what the schedule published, and how late.
+func (r *run) finishPublishing(res *Result) {
+	cfg := &r.cfg
 	res.Published = r.sched.published.Load()
 	res.PublishFailed = r.sched.failed.Load()
 	res.PublishCalls = r.sched.calls.Load()
@@ -29,6 +44,13 @@ func (r *run) finish(res *Result) {
 	if span := max(r.sched.wall, cfg.Duration); span > 0 && cfg.Scenario != ScenarioIdle {
 		res.PublishRate = float64(res.Published+res.PublishFailed) / span.Seconds()
 	}
+}
+
+// finishClasses counts delivery and loss per subscriber class and in all:
+// every subscriber expects every accepted event of its topics (R3,
+// schedule.go).
+func (r *run) finishClasses(res *Result) {
+	cfg := &r.cfg
 	classes := []string{"steady"}
 	if n := cfg.specialClassName(); n != "" {
 		classes = append(classes, n)
@@ -77,19 +99,21 @@ func (r *run) finish(res *Result) {
 		res.Reconnects += c.Reconnects
 	}
 	res.Classes = byClass
-	all := r.coll.total(nil)
-	res.Latency = summarize(all)
-	res.LatencyClamped = r.coll.clamped
-	res.Spectrum = spectrum(all)
 	if res.Measured > 0 {
 		res.DeliveriesPerSec = float64(res.Delivered) / cfg.Duration.Seconds()
 		if cfg.Scenario == ScenarioIdle {
 			res.DeliveriesPerSec = 0
 		}
 	}
-	res.ConnectLatency = r.env.conns.latency()
-	r.env.errs.report(res)
+}
 
+// finishLatency summarises the latencies of the whole measured phase and of
+// each interval.
+func (r *run) finishLatency(res *Result) {
+	all := r.coll.total(nil)
+	res.Latency = summarize(all)
+	res.LatencyClamped = r.coll.clamped
+	res.Spectrum = spectrum(all)
 	if lo, hi, ok := r.coll.intervals(); ok {
 		h := newDense()
 		for iv := max(lo, 0); iv <= hi; iv++ {
@@ -100,7 +124,6 @@ func (r *run) finish(res *Result) {
 			})
 		}
 	}
-	res.Series = r.series.points()
 }
 
 func clientStats(cpuStart, cpuEnd float64, measured time.Duration) ClientStats {
