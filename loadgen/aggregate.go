@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"context"
 	"os"
 	"runtime"
 	"sort"
@@ -124,6 +125,35 @@ func (r *run) finishLatency(res *Result) {
 			})
 		}
 	}
+}
+
+// finishIdle reports the server's memory per held connection: resident
+// (when every reading worked) and live (heap and stacks, when its metrics
+// have them).
+func (r *run) finishIdle(ctx context.Context, idle *IdleResult, baseline, final procSample, srvErr error, baseLive float64) {
+	if srvErr == nil && idle.ConnectionsHeld > 0 {
+		idle.RSSAfter = final.RSS
+		idle.BytesPerConn = float64(final.RSS-baseline.RSS) / float64(idle.ConnectionsHeld)
+	}
+	if baseLive > 0 && idle.ConnectionsHeld > 0 {
+		if live := r.server.liveMemory(ctx); live > 0 {
+			idle.LiveBefore, idle.LiveAfter = int64(baseLive), int64(live)
+			idle.LiveBytesPerConn = (live - baseLive) / float64(idle.ConnectionsHeld)
+		}
+	}
+}
+
+// finishClient reports what the load generator itself used, and how late
+// it woke (the hiccup meter) and read (the event loops).
+func (r *run) finishClient(res *Result, loops *pollGroup, hiccup *hdrhistogram.Histogram, cpuStart, cpuEnd float64) {
+	res.Client = clientStats(cpuStart, cpuEnd, res.Measured)
+	res.Client.Reader = r.cfg.Reader
+	if loops != nil {
+		res.Client.EventLoops = len(loops.loops)
+		res.Client.LoopStreams = r.env.loopStreams.Load()
+		res.Client.ReadDelay = summarize(loops.readDelay())
+	}
+	res.Client.Hiccup = summarize(hiccup)
 }
 
 func clientStats(cpuStart, cpuEnd float64, measured time.Duration) ClientStats {

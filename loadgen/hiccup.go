@@ -30,3 +30,15 @@ func measureHiccups(ctx context.Context) *hdrhistogram.Histogram {
 		h.RecordValue(latencyUs(int64(time.Since(asked) - hiccupPeriod)))
 	}
 }
+
+// startHiccupMeter runs measureHiccups until the function it returns is
+// called, which returns what it measured.
+func startHiccupMeter(ctx context.Context) (stop func() *hdrhistogram.Histogram) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan *hdrhistogram.Histogram, 1)
+	go func() { done <- measureHiccups(ctx) }()
+	return func() *hdrhistogram.Histogram {
+		cancel()
+		return <-done
+	}
+}

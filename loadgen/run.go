@@ -17,8 +17,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // run is one load run: it builds the publisher's schedule and the
@@ -179,21 +177,91 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		baseLive = r.server.liveMemory(ctx)
 	}
 
+	loops, stop, err := r.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Scenario == ScenarioIdle {
+		r.waitReady(ctx, cfg.WarmupTimeout)
+	} else if err := r.sched.warmup(ctx, &r.env.ready, len(r.subs)); err != nil { // R3
+		stop()
+		return nil, err
+	}
+	before := r.server.counters(ctx)
+	atStart, err := r.server.sample(ctx)
+	srvErr = errors.Join(srvErr, err)
+	cpuStart := selfCPU()
+	r.measure.begin(r.clock.now()) // R2: before the first measured event (R4)
+	stopHiccups := startHiccupMeter(ctx)
+
+	var profiles chan []ProfileSummary
+	if cfg.Profile {
+		profiles = make(chan []ProfileSummary, 1)
+		go func() {
+			profiles <- captureProfiles(ctx, cfg.AdminURL, cfg.ProfileSeconds, cfg.ProfileDir, cfg.ProfileTop)
+		}()
+	}
+	if cfg.Scenario == ScenarioIdle {
+		res.Idle = &IdleResult{Connections: int(r.env.conns.open.Load()), RSSBefore: baseline.RSS}
+		sleepUntil(ctx, time.Now().Add(cfg.Duration))
+		res.Idle.ConnectionsHeld = int(r.env.conns.open.Load())
+	} else {
+		r.sched.publish(ctx, r.measure.start()) // R4
+		r.drain(ctx)
+	}
+	res.Measured = time.Duration(r.clock.now() - r.measure.start())
+	hiccup := stopHiccups()
+	cpuEnd := selfCPU()
+	if idle {
+		r.server.gc(ctx)
+	}
+	final, err := r.server.sample(ctx)
+	srvErr = errors.Join(srvErr, err)
+	if res.Idle != nil {
+		r.finishIdle(ctx, res.Idle, baseline, final, srvErr, baseLive)
+	}
+	var after map[string]float64
+	if before != nil {
+		after = r.server.counters(ctx)
+	}
+	if profiles != nil {
+		select {
+		case res.Profiles = <-profiles:
+		case <-time.After(cfg.ProfileSeconds + 30*time.Second):
+			res.Profiles = []ProfileSummary{{Kind: "cpu", Error: "profile fetch did not finish"}}
+		}
+	}
+	stop()
+	r.httpc.CloseIdleConnections()
+	r.finish(res)
+	r.finishClient(res, loops, hiccup, cpuStart, cpuEnd)
+	if r.server.src != nil {
+		res.Server = r.server.stats(baseline, atStart, final, srvErr, res.Measured)
+		if after != nil {
+			res.Server.Counters = counterDeltas(before, after)
+		}
+	}
+	return res, nil
+}
+
+// start starts the progress loop, the event loops (for the epoll reader) and
+// the subscribers, each at its time under ConnectRate. stop ends the
+// subscribers and waits for all of them.
+func (r *run) start(ctx context.Context) (loops *pollGroup, stop func(), err error) {
+	cfg := &r.cfg
 	subCtx, cancelSubs := context.WithCancel(ctx)
-	defer cancelSubs()
 	progCtx, stopProgress := context.WithCancel(ctx)
 	progDone := make(chan struct{})
 	go func() {
 		defer close(progDone)
 		r.progressLoop(progCtx)
 	}()
-	var loops *pollGroup
 	if cfg.Reader == ReaderEpoll {
-		var err error
 		if loops, err = startPollGroup(subCtx, cfg.ReadBuffer, r.coll); err != nil {
+			cancelSubs()
 			stopProgress()
 			<-progDone
-			return nil, fmt.Errorf("epoll reader: %v", err)
+			return nil, nil, fmt.Errorf("epoll reader: %v", err)
 		}
 		k := 0
 		for _, s := range r.subs {
@@ -204,7 +272,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		}
 	}
 	var subsWG sync.WaitGroup
-	stop := func() {
+	stop = func() {
 		cancelSubs()
 		subsWG.Wait()
 		if loops != nil {
@@ -226,85 +294,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 			s.run(subCtx, at)
 		}()
 	}
-
-	if cfg.Scenario == ScenarioIdle {
-		r.waitReady(ctx, cfg.WarmupTimeout)
-	} else if err := r.sched.warmup(ctx, &r.env.ready, len(r.subs)); err != nil {
-		stop()
-		return nil, err
-	}
-	before := r.server.counters(ctx)
-	atStart, err := r.server.sample(ctx)
-	srvErr = errors.Join(srvErr, err)
-	cpuStart := selfCPU()
-	r.measure.begin(r.clock.now()) // R2
-	hiccups := make(chan *hdrhistogram.Histogram, 1)
-	hiccupCtx, stopHiccups := context.WithCancel(ctx)
-	go func() { hiccups <- measureHiccups(hiccupCtx) }()
-
-	var profiles chan []ProfileSummary
-	if cfg.Profile {
-		profiles = make(chan []ProfileSummary, 1)
-		go func() {
-			profiles <- captureProfiles(ctx, cfg.AdminURL, cfg.ProfileSeconds, cfg.ProfileDir, cfg.ProfileTop)
-		}()
-	}
-	if cfg.Scenario == ScenarioIdle {
-		res.Idle = &IdleResult{Connections: int(r.env.conns.open.Load()), RSSBefore: baseline.RSS}
-		sleepUntil(ctx, time.Now().Add(cfg.Duration))
-		res.Idle.ConnectionsHeld = int(r.env.conns.open.Load())
-	} else {
-		r.sched.publish(ctx, r.measure.start())
-		r.drain(ctx)
-	}
-	res.Measured = time.Duration(r.clock.now() - r.measure.start())
-	stopHiccups()
-	hiccup := <-hiccups
-	cpuEnd := selfCPU()
-	if idle {
-		r.server.gc(ctx)
-	}
-	final, err := r.server.sample(ctx)
-	srvErr = errors.Join(srvErr, err)
-	if res.Idle != nil && srvErr == nil && res.Idle.ConnectionsHeld > 0 {
-		res.Idle.RSSAfter = final.RSS
-		res.Idle.BytesPerConn = float64(final.RSS-baseline.RSS) / float64(res.Idle.ConnectionsHeld)
-	}
-	if res.Idle != nil && baseLive > 0 && res.Idle.ConnectionsHeld > 0 {
-		if live := r.server.liveMemory(ctx); live > 0 {
-			res.Idle.LiveBefore, res.Idle.LiveAfter = int64(baseLive), int64(live)
-			res.Idle.LiveBytesPerConn = (live - baseLive) / float64(res.Idle.ConnectionsHeld)
-		}
-	}
-	var after map[string]float64
-	if before != nil {
-		after = r.server.counters(ctx)
-	}
-	if profiles != nil {
-		select {
-		case res.Profiles = <-profiles:
-		case <-time.After(cfg.ProfileSeconds + 30*time.Second):
-			res.Profiles = []ProfileSummary{{Kind: "cpu", Error: "profile fetch did not finish"}}
-		}
-	}
-	stop()
-	r.httpc.CloseIdleConnections()
-	r.finish(res)
-	res.Client = clientStats(cpuStart, cpuEnd, res.Measured)
-	res.Client.Reader = cfg.Reader
-	if loops != nil {
-		res.Client.EventLoops = len(loops.loops)
-		res.Client.LoopStreams = r.env.loopStreams.Load()
-		res.Client.ReadDelay = summarize(loops.readDelay())
-	}
-	res.Client.Hiccup = summarize(hiccup)
-	if r.server.src != nil {
-		res.Server = r.server.stats(baseline, atStart, final, srvErr, res.Measured)
-		if after != nil {
-			res.Server.Counters = counterDeltas(before, after)
-		}
-	}
-	return res, nil
+	return loops, stop, nil
 }
 
 // waitReady polls until every subscriber is ready or the timeout passes.
