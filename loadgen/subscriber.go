@@ -26,9 +26,9 @@ package loadgen
 //     skippedPending is what lagged notices announced since the last measured
 //     event: skipped events whose gap has not shown yet.
 //   - Latency is the receive time minus the event's intended send time, both
-//     on the run's monotonic clock (R1, clock.go); every event of one read shares its
-//     receive time: when its last bytes reached the socket (epoll reader,
-//     poll_linux.go) or else when it was read.
+//     on the run's monotonic clock (R1, clock.go); every event of one read
+//     shares its receive time: when its last bytes reached the socket (epoll
+//     reader, poll_linux.go) or else when it was read.
 
 import (
 	"bytes"
