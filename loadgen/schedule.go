@@ -177,26 +177,21 @@ func (sc *schedule) publish(ctx context.Context, start int64) {
 
 // target is how far a subscriber's position must reach to hold everything
 // that was generated for its topics.
-func (sc *schedule) target(s *subscriber) uint64 {
-	if s.allTopics {
-		var t uint64
-		for _, n := range sc.generated {
-			t += n
-		}
-		return t
-	}
-	return sc.generated[s.topic]
-}
+func (sc *schedule) target(s *subscriber) uint64 { return ofTopics(s, sc.generated) }
 
 // expected is how many measured events a subscriber should have received:
 // every one the server accepted for its topics (R3).
-func (sc *schedule) expected(s *subscriber) int64 {
-	if s.allTopics {
-		var e int64
-		for _, a := range sc.accepted {
-			e += a
-		}
-		return e
+func (sc *schedule) expected(s *subscriber) int64 { return ofTopics(s, sc.accepted) }
+
+// ofTopics is a subscriber's share of a per-topic count: its topic's, or the
+// sum over every topic for a subscriber to all of them.
+func ofTopics[N int64 | uint64](s *subscriber, perTopic []N) N {
+	if !s.allTopics {
+		return perTopic[s.topic]
 	}
-	return sc.accepted[s.topic]
+	var sum N
+	for _, n := range perTopic {
+		sum += n
+	}
+	return sum
 }
