@@ -7,13 +7,9 @@ package loadgen
 // (R2), then its first event published (R4).
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"math/rand"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -76,7 +72,7 @@ func newRun(cfg Config) (*run, error) {
 	if r.sched.pub, err = r.buildPublisher(); err != nil {
 		return nil, err
 	}
-	r.buildSubscribers()
+	r.subs = newSubscribers(r.env, r.sched.topics)
 	return r, nil
 }
 
@@ -99,67 +95,6 @@ func (r *run) buildPublisher() (Publisher, error) {
 		return &TemplatePublisher{URL: cfg.PublishURL, ContentType: cfg.PublishContentType, Template: cfg.PublishBody, Client: r.httpc}, nil
 	default:
 		return &HTTPPublisher{URL: cfg.PublishURL, NDJSON: !cfg.PublishJSON, Client: r.httpc}, nil
-	}
-}
-
-func (r *run) buildSubscribers() {
-	cfg := &r.cfg
-	ep := r.env.ep
-	nAddrs := 1
-	if ep.loopbackV4 {
-		nAddrs = cfg.SourceAddrs
-	}
-	dialers := make([]*net.Dialer, nAddrs)
-	for i := range dialers {
-		d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1}
-		if ep.loopbackV4 {
-			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
-		}
-		dialers[i] = d
-	}
-	seed := cfg.Seed
-	if seed == 0 {
-		seed = time.Now().UnixNano()
-	}
-	special := int(math.Round(cfg.specialFraction() * float64(cfg.Subscribers)))
-	r.subs = make([]*subscriber, cfg.Subscribers)
-	for i := range r.subs {
-		s := &subscriber{
-			env:       r.env,
-			idx:       i,
-			dialer:    dialers[i%nAddrs],
-			allTopics: cfg.AllTopics,
-			rng:       rand.New(rand.NewSource(seed + int64(i))),
-			hist:      newPacked(),
-		}
-		// Spread the special subscribers evenly over the topics and addresses.
-		if special > 0 && i*special/cfg.Subscribers != (i+1)*special/cfg.Subscribers {
-			s.class = classSpecial
-			if cfg.Scenario == ScenarioSlow && cfg.SlowRecvBuffer > 0 {
-				d := *s.dialer
-				d.Control = slowSocketControl(cfg.SlowRecvBuffer)
-				s.dialer = &d
-			}
-		}
-		// An event loop reads into its own buffer; the subscriber's only takes
-		// the response head (and grows for a large one).
-		bufSize := cmp.Or(cfg.ReadBuffer, goroutineReadBuffer)
-		if cfg.Reader == ReaderEpoll && s.class == classSteady {
-			bufSize = min(bufSize, headBufferBytes)
-		}
-		s.buf = make([]byte, bufSize)
-		if cfg.AllTopics {
-			s.next = make([]uint64, cfg.Topics)
-			s.uri = ep.requestURI(nil)
-		} else {
-			s.topic = uint32(i % cfg.Topics)
-			s.next = make([]uint64, 1)
-			s.uri = ep.requestURI([]string{r.sched.topics[s.topic]})
-		}
-		s.noticesSeen = make([]uint64, len(s.next))
-		s.parser = NewParser(s.onEvent)
-		s.parser.MaxEventBytes = cfg.MaxEventBytes
-		r.subs[i] = s
 	}
 }
 

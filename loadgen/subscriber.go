@@ -32,9 +32,11 @@ package loadgen
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
+	"math"
 	"math/rand"
 	"net"
 	"os"
@@ -109,6 +111,70 @@ type subscriber struct {
 	posA       atomic.Uint64
 	lossA      atomic.Int64
 	doneA      atomic.Bool
+}
+
+// newSubscribers builds Config.Subscribers subscribers sharing env, spread
+// over the source addresses and, unless every one takes all topics, over
+// topics.
+func newSubscribers(env *subscriberEnv, topics []string) []*subscriber {
+	cfg, ep := env.cfg, env.ep
+	nAddrs := 1
+	if ep.loopbackV4 {
+		nAddrs = cfg.SourceAddrs
+	}
+	dialers := make([]*net.Dialer, nAddrs)
+	for i := range dialers {
+		d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1}
+		if ep.loopbackV4 {
+			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		}
+		dialers[i] = d
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	special := int(math.Round(cfg.specialFraction() * float64(cfg.Subscribers)))
+	subs := make([]*subscriber, cfg.Subscribers)
+	for i := range subs {
+		s := &subscriber{
+			env:       env,
+			idx:       i,
+			dialer:    dialers[i%nAddrs],
+			allTopics: cfg.AllTopics,
+			rng:       rand.New(rand.NewSource(seed + int64(i))),
+			hist:      newPacked(),
+		}
+		// Spread the special subscribers evenly over the topics and addresses.
+		if special > 0 && i*special/cfg.Subscribers != (i+1)*special/cfg.Subscribers {
+			s.class = classSpecial
+			if cfg.Scenario == ScenarioSlow && cfg.SlowRecvBuffer > 0 {
+				d := *s.dialer
+				d.Control = slowSocketControl(cfg.SlowRecvBuffer)
+				s.dialer = &d
+			}
+		}
+		// An event loop reads into its own buffer; the subscriber's only takes
+		// the response head (and grows for a large one).
+		bufSize := cmp.Or(cfg.ReadBuffer, goroutineReadBuffer)
+		if cfg.Reader == ReaderEpoll && s.class == classSteady {
+			bufSize = min(bufSize, headBufferBytes)
+		}
+		s.buf = make([]byte, bufSize)
+		if cfg.AllTopics {
+			s.next = make([]uint64, cfg.Topics)
+			s.uri = ep.requestURI(nil)
+		} else {
+			s.topic = uint32(i % cfg.Topics)
+			s.next = make([]uint64, 1)
+			s.uri = ep.requestURI([]string{topics[s.topic]})
+		}
+		s.noticesSeen = make([]uint64, len(s.next))
+		s.parser = NewParser(s.onEvent)
+		s.parser.MaxEventBytes = cfg.MaxEventBytes
+		subs[i] = s
+	}
+	return subs
 }
 
 func (s *subscriber) slot(topic uint32) int {
