@@ -180,8 +180,8 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 }
 
 // start starts the progress loop, the event loops (for the epoll reader) and
-// the subscribers, each at its time under ConnectRate. stop ends the
-// subscribers and waits for all of them.
+// the subscribers, each at its time under ConnectRate. stop ends them all
+// and waits for them; it may be called more than once.
 func (r *run) start(ctx context.Context) (loops *pollGroup, stop func(), err error) {
 	cfg := &r.cfg
 	subCtx, cancelSubs := context.WithCancel(ctx)
