@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ringcast/ringcast/loadgen"
-	"github.com/ringcast/ringcast/loadgen/ssetest"
+	"github.com/ringcast/ringcast/internal/ssetest"
 )
 
 func ExampleParser() {

@@ -11,8 +11,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ringcast/ringcast/loadgen"
-	"github.com/ringcast/ringcast/loadgen/internal/lgtest"
-	"github.com/ringcast/ringcast/loadgen/ssetest"
+	"github.com/ringcast/ringcast/internal/lgtest"
+	"github.com/ringcast/ringcast/internal/ssetest"
 )
 
 func openFDs(t *testing.T) int {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"github.com/ringcast/ringcast/bench/proftop"
+	"github.com/ringcast/ringcast/internal/report/proftop"
 )
 
 // FuncShare is one function's share of a profile.

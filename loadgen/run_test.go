@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/ringcast/ringcast/loadgen"
-	"github.com/ringcast/ringcast/loadgen/internal/lgtest"
-	"github.com/ringcast/ringcast/loadgen/ssetest"
+	"github.com/ringcast/ringcast/internal/lgtest"
+	"github.com/ringcast/ringcast/internal/ssetest"
 )
 
 // Every run here is bounded in events (rate × duration) and in time (the

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ringcast/ringcast/internal/cli"
-	"github.com/ringcast/ringcast/loadgen/e2e"
+	"github.com/ringcast/ringcast/internal/e2e"
 )
 
 const e2eSummary = `Run ringcast serve with each engine (ring, then chan) as a subprocess on loopback,

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/ringcast/ringcast/loadgen"
-	"github.com/ringcast/ringcast/loadgen/ssetest"
+	"github.com/ringcast/ringcast/internal/ssetest"
 )
 
 func TestLoadgenCommand(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"github.com/ringcast/ringcast/loadgen"
 	"go.uber.org/goleak"
 
-	"github.com/ringcast/ringcast/loadgen/ssetest"
+	"github.com/ringcast/ringcast/internal/ssetest"
 )
 
 // fakeServeEnv makes the test binary act as `ringcast serve`: the e2e runner

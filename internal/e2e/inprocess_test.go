@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ringcast/ringcast/loadgen"
-	"github.com/ringcast/ringcast/loadgen/internal/lgtest"
+	"github.com/ringcast/ringcast/internal/lgtest"
 	"github.com/ringcast/ringcast/transport"
 )
 

@@ -3,7 +3,7 @@
 // report OLD NEW`), and the strategy report docs/benchmarks.md with its SVG
 // charts. Statistics come from golang.org/x/perf/benchmath: medians with
 // their confidence intervals, and the Mann-Whitney U test for differences.
-package report
+package benchreport
 
 import (
 	"fmt"

@@ -2,8 +2,8 @@
 // bench` does: it builds bench's test binary, runs BenchmarkFanout and
 // BenchmarkSustained Count times over (interleaved passes) with progress on
 // the terminal, keeps the raw benchfmt output, profiles the headline
-// scenarios and writes the report.
-package suite
+// scenarios and writes the benchreport.
+package benchsuite
 
 import (
 	"bufio"
@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/ringcast/ringcast/bench"
-	"github.com/ringcast/ringcast/bench/report"
+	"github.com/ringcast/ringcast/internal/benchreport"
 )
 
 // Options for Run. Relative paths are relative to the module root.
@@ -42,7 +42,7 @@ type Options struct {
 	Progress    io.Writer // one line per finished benchmark
 }
 
-// Headline scenarios: profiled by Run and linked from the report.
+// Headline scenarios: profiled by Run and linked from the benchreport.
 var Headline = []string{"fanout-16", "chan-fanout-16", "fanout-256", "chan-fanout-256", "stalled-16", "block-stalled-16"}
 
 // ModuleRoot finds the directory of the main module's go.mod.
@@ -160,7 +160,7 @@ func Run(ctx context.Context, root string, o Options) error {
 	}
 	o.Log.Info("results written", "file", o.Results, "elapsed", time.Since(prog.start).Round(time.Second))
 
-	var profiles []report.ProfileLink
+	var profiles []benchreport.ProfileLink
 	if o.ProfileTime > 0 {
 		for _, name := range Headline {
 			sc, err := bench.ParseScenario(name)
@@ -180,8 +180,8 @@ func Run(ctx context.Context, root string, o Options) error {
 
 // WriteDoc (re)writes the report from the results file, with profiles, or
 // with the headline profiles found in o.ProfileDir when profiles is nil.
-func WriteDoc(root string, o Options, profiles []report.ProfileLink, command string) error {
-	set, err := report.Load(under(root, o.Results))
+func WriteDoc(root string, o Options, profiles []benchreport.ProfileLink, command string) error {
+	set, err := benchreport.Load(under(root, o.Results))
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func WriteDoc(root string, o Options, profiles []report.ProfileLink, command str
 		return fallback
 	}
 	count, _ := strconv.Atoi(or("ringcast-count", strconv.Itoa(o.Count)))
-	opt := report.DocOptions{
+	opt := benchreport.DocOptions{
 		Command:     or("ringcast-command", command),
 		Date:        or("ringcast-date", time.Now().UTC().Format("2006-01-02 15:04 UTC")),
 		Commit:      or("ringcast-commit", gitCommit(root)),
@@ -217,14 +217,14 @@ func WriteDoc(root string, o Options, profiles []report.ProfileLink, command str
 		ImgLink:     rel(o.ImgDir),
 		Profiles:    profiles,
 	}
-	if err := report.WriteDoc(under(root, o.Doc), set, opt); err != nil {
+	if err := benchreport.WriteDoc(under(root, o.Doc), set, opt); err != nil {
 		return err
 	}
 	o.Log.Info("report written", "doc", o.Doc, "charts", o.ImgDir)
 	return nil
 }
 
-func link(root string, o Options, name string, pr *bench.ProfileResult) report.ProfileLink {
+func link(root string, o Options, name string, pr *bench.ProfileResult) benchreport.ProfileLink {
 	docDir := filepath.Dir(under(root, o.Doc))
 	rel := func(p string) string {
 		r, err := filepath.Rel(docDir, p)
@@ -233,12 +233,12 @@ func link(root string, o Options, name string, pr *bench.ProfileResult) report.P
 		}
 		return filepath.ToSlash(r)
 	}
-	return report.ProfileLink{Label: name, Scenario: pr.Scenario.Name(), CPULink: rel(pr.CPUFile), HeapLink: rel(pr.HeapFile), CPU: pr.CPU, Heap: pr.Heap}
+	return benchreport.ProfileLink{Label: name, Scenario: pr.Scenario.Name(), CPULink: rel(pr.CPUFile), HeapLink: rel(pr.HeapFile), CPU: pr.CPU, Heap: pr.Heap}
 }
 
 // existingProfiles summarises headline profiles left by an earlier run.
-func existingProfiles(root string, o Options) []report.ProfileLink {
-	var out []report.ProfileLink
+func existingProfiles(root string, o Options) []benchreport.ProfileLink {
+	var out []benchreport.ProfileLink
 	for _, name := range Headline {
 		sc, err := bench.ParseScenario(name)
 		if err != nil {

@@ -1,4 +1,4 @@
-package report
+package benchreport
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/ringcast/ringcast/bench"
-	"github.com/ringcast/ringcast/bench/proftop"
+	"github.com/ringcast/ringcast/internal/report/proftop"
 )
 
 // Baseline is the strategy every ratio is taken against: the channel fan-out
