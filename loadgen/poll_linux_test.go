@@ -10,9 +10,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/ringcast/ringcast/loadgen"
 	"github.com/ringcast/ringcast/internal/lgtest"
 	"github.com/ringcast/ringcast/internal/ssetest"
+	"github.com/ringcast/ringcast/loadgen"
 )
 
 func openFDs(t *testing.T) int {

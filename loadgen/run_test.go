@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringcast/ringcast/loadgen"
 	"github.com/ringcast/ringcast/internal/lgtest"
 	"github.com/ringcast/ringcast/internal/ssetest"
+	"github.com/ringcast/ringcast/loadgen"
 )
 
 // Every run here is bounded in events (rate × duration) and in time (the

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ringcast/ringcast/loadgen"
 	"github.com/ringcast/ringcast/internal/ssetest"
+	"github.com/ringcast/ringcast/loadgen"
 )
 
 func TestLoadgenCommand(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringcast/ringcast/loadgen"
 	"github.com/ringcast/ringcast/internal/lgtest"
+	"github.com/ringcast/ringcast/loadgen"
 	"github.com/ringcast/ringcast/transport"
 )
 
