@@ -4,12 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/ringcast/ringcast/internal/lgtest"
+	"github.com/ringcast/ringcast/internal/servetest"
 	"github.com/ringcast/ringcast/loadgen"
 	"github.com/ringcast/ringcast/transport"
 )
@@ -27,23 +27,7 @@ func startRingcast(t *testing.T, cfg transport.Config) (*transport.Server, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		// Shutdown's own contract is transport's to test; here it only
-		// has to end the server.
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Logf("Shutdown: %v", err)
-		}
-		<-served
-	})
-	return srv, "http://" + ln.Addr().String()
+	return srv, "http://" + servetest.Loopback(t, srv)
 }
 
 func TestAgainstRingcastEngines(t *testing.T) {
