@@ -107,7 +107,17 @@ The machine is shared and noisy: read medians and ratios, not single runs.`, std
 	if err != nil {
 		return err
 	}
-	return benchsuite.Run(ctx, root, sf.o)
+	if err := benchsuite.Run(ctx, root, sf.o); err != nil {
+		return err
+	}
+	return sf.writeDoc(ctx, stdout, stderr, "ringcast bench run (make bench)")
+}
+
+// writeDoc has ringcast-report write the report from the results and
+// profiles on disk (this binary links no chart code).
+func (sf *suiteFlags) writeDoc(ctx context.Context, stdout, stderr io.Writer, command string) error {
+	return runReportTool(ctx, stdout, stderr, "bench", "--results", sf.o.Results, "--doc", sf.o.Doc, "--img", sf.o.ImgDir,
+		"--profile-dir", sf.o.ProfileDir, "--count", strconv.Itoa(sf.o.Count), "--benchtime", sf.o.Benchtime, "--command", command)
 }
 
 func benchDoc(args []string, stdout, stderr io.Writer) error {
@@ -120,12 +130,8 @@ running anything; the profiles already in --profile-dir are linked and summarise
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	sf.o.Count, sf.o.Benchtime, sf.o.Log = *count, *benchtime, sf.logger(stderr)
-	root, err := benchsuite.ModuleRoot(context.Background(), "go")
-	if err != nil {
-		return err
-	}
-	return benchsuite.WriteDoc(root, sf.o, nil, "ringcast bench doc")
+	sf.o.Count, sf.o.Benchtime = *count, *benchtime
+	return sf.writeDoc(context.Background(), stdout, stderr, "ringcast bench doc")
 }
 
 func benchReport(args []string, stdout, stderr io.Writer) error {

@@ -1,4 +1,4 @@
-package benchreport
+package benchdoc
 
 import (
 	"bytes"
@@ -10,6 +10,10 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot/vg"
+
+	"github.com/ringcast/ringcast/internal/benchreport"
+	"github.com/ringcast/ringcast/internal/report"
+	"github.com/ringcast/ringcast/internal/report/chart"
 
 	"github.com/ringcast/ringcast/bench"
 	"github.com/ringcast/ringcast/internal/report/proftop"
@@ -53,7 +57,7 @@ const (
 )
 
 // WriteDoc writes the strategy report for set to path, and its charts.
-func WriteDoc(path string, set *Set, opt DocOptions) error {
+func WriteDoc(path string, set *benchreport.Set, opt DocOptions) error {
 	d := &doc{set: set, opt: opt}
 	for _, st := range bench.Strategies() {
 		if d.has(st.Name) {
@@ -74,7 +78,7 @@ func WriteDoc(path string, set *Set, opt DocOptions) error {
 }
 
 type doc struct {
-	set    *Set
+	set    *benchreport.Set
 	opt    DocOptions
 	strats []bench.Strategy
 	b      bytes.Buffer
@@ -106,16 +110,16 @@ func unpacedMix(strategy string, readers int, mix bench.Mix) bench.Scenario {
 	return bench.Scenario{Strategy: strategy, Readers: readers, Batch: 1, Payload: bench.DefaultPayload, Consumers: mix}
 }
 
-func (d *doc) fanout(sc bench.Scenario, unit string) (Stat, bool) {
-	return Summarize(d.set.Values("Fanout/"+sc.Name(), unit))
+func (d *doc) fanout(sc bench.Scenario, unit string) (benchreport.Stat, bool) {
+	return benchreport.Summarize(d.set.Values("Fanout/"+sc.Name(), unit))
 }
 
-func (d *doc) sustained(sc bench.Scenario, unit string) (Stat, bool) {
-	return Summarize(d.set.Values("Sustained/"+sc.SustainedName(), unit))
+func (d *doc) sustained(sc bench.Scenario, unit string) (benchreport.Stat, bool) {
+	return benchreport.Summarize(d.set.Values("Sustained/"+sc.SustainedName(), unit))
 }
 
 // readersWith lists the reader counts that have results for some strategy.
-func (d *doc) readersWith(get func(strategy string, readers int) (Stat, bool)) []int {
+func (d *doc) readersWith(get func(strategy string, readers int) (benchreport.Stat, bool)) []int {
 	var out []int
 	for _, n := range bench.ReaderCounts {
 		for _, st := range d.strats {
@@ -194,7 +198,7 @@ func (d *doc) summary() {
 				}
 			}
 			if best != "" {
-				d.p("- Highest sustained deliveries at %d readers, batch %d: **%s**, %s events/s delivered", n, batch, best, fmtRate(bestV))
+				d.p("- Highest sustained deliveries at %d readers, batch %d: **%s**, %s events/s delivered", n, batch, best, report.SI(bestV))
 				if base, ok := d.sustained(flat(Baseline, n, batch, bench.DefaultPayload), bench.UnitSustainedDeliveries); ok && best != Baseline {
 					best, _ := d.sustained(flat(best, n, batch, bench.DefaultPayload), bench.UnitSustainedDeliveries)
 					d.p(" (%s %s)", fmtRatio(base, best), Baseline)
@@ -217,7 +221,7 @@ func (d *doc) summary() {
 			}
 		}
 		if len(hurt)+len(fine) > 0 {
-			d.p("- One stalled reader among %d, publisher paced at %s events/s: it hurts the others with %s; ", n, fmtRate(bench.DefaultRate), joinOr(hurt, "no strategy"))
+			d.p("- One stalled reader among %d, publisher paced at %s events/s: it hurts the others with %s; ", n, report.SI(bench.DefaultRate), joinOr(hurt, "no strategy"))
 			d.p("the others are unaffected with %s.\n", joinOr(fine, "none"))
 		}
 	}
@@ -253,9 +257,9 @@ func (d *doc) hurtVerdict(strategy string, readers int, mix bench.Mix) (verdict,
 		return verdict{}, false
 	}
 	if late, ok := d.fanout(paced(strategy, readers, mix), bench.UnitPublishLate); ok && late.Center > heldBackLate {
-		return verdict{true, "publisher held back, p99 " + fmtDur(late.Center) + " late"}, true
+		return verdict{true, "publisher held back, p99 " + report.Seconds(late.Center) + " late"}, true
 	}
-	if r := Ratio(fastP99, slowP99); r > 1+p99Tolerance && Significant(fastP99, slowP99) {
+	if r := benchreport.Ratio(fastP99, slowP99); r > 1+p99Tolerance && benchreport.Significant(fastP99, slowP99) {
 		return verdict{true, fmt.Sprintf("others' p99 %+.0f%%", 100*(r-1))}, true
 	}
 	// Memory: paced runs are short and slow, so look at the flat-out runs
@@ -268,7 +272,7 @@ func (d *doc) hurtVerdict(strategy string, readers int, mix bench.Mix) (verdict,
 			if mk(strategy, readers, mix).Rate == 0 {
 				how = "flat out"
 			}
-			return verdict{true, fmt.Sprintf("memory grows to %s (%s)", fmtBytes(slowHeap.Center), how)}, true
+			return verdict{true, fmt.Sprintf("memory grows to %s (%s)", report.ScaledBytes(slowHeap.Center), how)}, true
 		}
 	}
 	return verdict{false, ""}, true
@@ -277,7 +281,7 @@ func (d *doc) hurtVerdict(strategy string, readers int, mix bench.Mix) (verdict,
 func (d *doc) goals() {
 	d.p("## Goals\n\n")
 	d.p("The goals of issue 6, judged on this run's medians. Deliveries per second are the sustained ones (see below): the highest publish rate at which no fast reader loses events or falls behind, times the readers. The flat-out ratio is shown too.\n\n")
-	t := &table{head: []string{"goal", "measured", "verdict"}, align: "lll"}
+	t := &report.Table{Head: []string{"goal", "measured", "verdict"}, Align: "lll"}
 	for _, g := range []struct {
 		readers int
 		want    float64
@@ -290,16 +294,16 @@ func (d *doc) goals() {
 			base, ok2 := d.sustained(flat(Baseline, g.readers, batch, bench.DefaultPayload), bench.UnitSustainedDeliveries)
 			if ok1 && ok2 {
 				measured = true
-				r := Ratio(base, subj)
-				parts = append(parts, fmt.Sprintf("sustained, batch %d: %s (%s vs %s)", batch, ratioText(r), fmtRate(subj.Center), fmtRate(base.Center)))
-				if r >= g.want && Significant(base, subj) {
+				r := benchreport.Ratio(base, subj)
+				parts = append(parts, fmt.Sprintf("sustained, batch %d: %s (%s vs %s)", batch, ratioText(r), report.SI(subj.Center), report.SI(base.Center)))
+				if r >= g.want && benchreport.Significant(base, subj) {
 					met = true
 				}
 			}
 			fs, ok1 := d.fanout(flat(Subject, g.readers, batch, bench.DefaultPayload), bench.UnitDeliveryRate)
 			fb, ok2 := d.fanout(flat(Baseline, g.readers, batch, bench.DefaultPayload), bench.UnitDeliveryRate)
 			if ok1 && ok2 {
-				parts = append(parts, fmt.Sprintf("flat out, batch %d: %s", batch, ratioText(Ratio(fb, fs))))
+				parts = append(parts, fmt.Sprintf("flat out, batch %d: %s", batch, ratioText(benchreport.Ratio(fb, fs))))
 			}
 		}
 		v := "not measured"
@@ -309,7 +313,7 @@ func (d *doc) goals() {
 				v = "**met**"
 			}
 		}
-		t.add(fmt.Sprintf("%s delivers ≥ %.0f× %s's events/s at %d readers", Subject, g.want, Baseline, g.readers), strings.Join(parts, "; "), v)
+		t.Add(fmt.Sprintf("%s delivers ≥ %.0f× %s's events/s at %d readers", Subject, g.want, Baseline, g.readers), strings.Join(parts, "; "), v)
 	}
 	for _, n := range []int{16, 64} {
 		fast, ok1 := d.fanout(paced(Subject, n, bench.AllFast), bench.UnitP99)
@@ -317,25 +321,25 @@ func (d *doc) goals() {
 		if !ok1 || !ok2 {
 			continue
 		}
-		r := Ratio(fast, stalled)
-		c := Compare(fast, stalled)
+		r := benchreport.Ratio(fast, stalled)
+		c := benchreport.Compare(fast, stalled)
 		v := "**met**"
 		if math.Abs(r-1) >= p99Tolerance {
 			v = "**not met**"
-			if !Significant(fast, stalled) {
+			if !benchreport.Significant(fast, stalled) {
 				v = "**not met** (median; the difference is not significant)"
 			}
 		}
-		measured := fmt.Sprintf("%s: healthy readers' p99 %s → %s with one stalled (%+.1f%%, %s)", Subject, fmtDur(fast.Center), fmtDur(stalled.Center), 100*(r-1), c.String())
+		measured := fmt.Sprintf("%s: healthy readers' p99 %s → %s with one stalled (%+.1f%%, %s)", Subject, report.Seconds(fast.Center), report.Seconds(stalled.Center), 100*(r-1), c.String())
 		if bf, ok := d.fanout(paced("chan-block", n, bench.AllFast), bench.UnitDeliveryRate); ok {
 			if bs, ok := d.fanout(paced("chan-block", n, bench.OneStalled), bench.UnitDeliveryRate); ok {
-				measured += fmt.Sprintf("; chan-block: deliveries/s %s → %s", fmtRate(bf.Center), fmtRate(bs.Center))
+				measured += fmt.Sprintf("; chan-block: deliveries/s %s → %s", report.SI(bf.Center), report.SI(bs.Center))
 				if late, ok := d.fanout(paced("chan-block", n, bench.OneStalled), bench.UnitPublishLate); ok {
-					measured += fmt.Sprintf(", publisher p99 %s late", fmtDur(late.Center))
+					measured += fmt.Sprintf(", publisher p99 %s late", report.Seconds(late.Center))
 				}
 			}
 		}
-		t.add(fmt.Sprintf("a stalled reader changes the others' p99 by < 10%% with the ring (%d readers, paced)", n), measured, v)
+		t.Add(fmt.Sprintf("a stalled reader changes the others' p99 by < 10%% with the ring (%d readers, paced)", n), measured, v)
 	}
 	d.p("%s\n", t)
 }
@@ -357,13 +361,13 @@ func ratioText(r float64) string {
 func (d *doc) strategies() {
 	d.p("## Strategies\n\n")
 	d.p("All run by the same driver (`bench.Run`) with the same events: a sequence number, a publish timestamp on every %dth, and a pointer to a shared, read-only payload whose header each consumer checks. Buffers hold %d events (`ringcast-capacity` in the results header): the ring's slots, each consumer's channel.\n\n", bench.SampleEvery, bench.DefaultCapacity)
-	t := &table{head: []string{"strategy", "loses events?", "design"}, align: "lll"}
+	t := &report.Table{Head: []string{"strategy", "loses events?", "design"}, Align: "lll"}
 	for _, st := range d.strats {
 		loss := "yes, and says how many"
 		if st.Lossless {
 			loss = "never"
 		}
-		t.add("`"+st.Name+"`", loss, st.Summary)
+		t.Add("`"+st.Name+"`", loss, st.Summary)
 	}
 	d.p("%s\n", t)
 }
@@ -372,7 +376,7 @@ func (d *doc) sustainedSection() {
 	d.p("## Throughput: sustained deliveries\n\n")
 	d.p("`BenchmarkSustained` searches the highest publish rate at which every reader keeps up: at most 0.1%% of events lost, the publisher on schedule (≥ 95%% of the rate), readers' p99 latency under 10 ms. A flat-out publisher that never waits (the ring, the dropping channels) outruns its readers on two cores and most of what it publishes is lost, so the rate a strategy can *sustain* is the number a user can count on. The chart and table show it times the readers: events delivered per second.\n\n")
 	for _, batch := range bench.Batches {
-		get := func(strategy string, n int) (Stat, bool) {
+		get := func(strategy string, n int) (benchreport.Stat, bool) {
 			return d.sustained(flat(strategy, n, batch, bench.DefaultPayload), bench.UnitSustainedDeliveries)
 		}
 		readers := d.readersWith(get)
@@ -387,18 +391,18 @@ func (d *doc) sustainedSection() {
 		if d.drawn[chart] {
 			d.p("![sustained deliveries/s vs readers, batch %d](%s)\n\n", batch, path.Join(d.opt.ImgLink, chart))
 		}
-		d.readerTable(readers, get, fmtRate, true)
+		d.readerTable(readers, get, report.SI, true)
 	}
 }
 
 // readerTable: strategies down, reader counts across, each cell a median
 // with its spread and, if ratio, the ratio to the baseline.
-func (d *doc) readerTable(readers []int, get func(string, int) (Stat, bool), f func(float64) string, ratio bool) {
+func (d *doc) readerTable(readers []int, get func(string, int) (benchreport.Stat, bool), f func(float64) string, ratio bool) {
 	head := []string{"strategy"}
 	for _, n := range readers {
 		head = append(head, plural(n, "reader"))
 	}
-	t := &table{head: head}
+	t := &report.Table{Head: head}
 	for _, st := range d.strats {
 		row := []string{"`" + st.Name + "`"}
 		any := false
@@ -416,7 +420,7 @@ func (d *doc) readerTable(readers []int, get func(string, int) (Stat, bool), f f
 			row = append(row, cell)
 		}
 		if any {
-			t.add(row...)
+			t.Add(row...)
 		}
 	}
 	d.p("%s\n", t)
@@ -430,7 +434,7 @@ func (d *doc) flatOutSection() {
 	}
 	d.p("\n\n")
 	for _, batch := range bench.Batches {
-		get := func(strategy string, n int) (Stat, bool) {
+		get := func(strategy string, n int) (benchreport.Stat, bool) {
 			return d.fanout(flat(strategy, n, batch, bench.DefaultPayload), bench.UnitDeliveryRate)
 		}
 		readers := d.readersWith(get)
@@ -438,7 +442,7 @@ func (d *doc) flatOutSection() {
 			continue
 		}
 		d.p("### Batch %d\n\n", batch)
-		t := &table{head: []string{"strategy", "readers", "pub-ev/s", "deliv/s", "vs base", "loss", "p99", "allocs/op", "B/op", "peak heap"}}
+		t := &report.Table{Head: []string{"strategy", "readers", "pub-ev/s", "deliv/s", "vs base", "loss", "p99", "allocs/op", "B/op", "peak heap"}}
 		for _, n := range readers {
 			base, _ := get(Baseline, n)
 			for _, st := range d.strats {
@@ -447,9 +451,9 @@ func (d *doc) flatOutSection() {
 				if !ok {
 					continue
 				}
-				t.add("`"+st.Name+"`", fmt.Sprint(n), d.cell(sc, bench.UnitPublishRate, fmtRate), withSpread(del, fmtRate), fmtRatio(base, del),
-					d.cell(sc, bench.UnitLoss, fmtFrac), d.cell(sc, bench.UnitP99, fmtDur), d.cell(sc, "allocs/op", fmtCount),
-					d.cell(sc, "B/op", fmtCount), d.cell(sc, bench.UnitPeakHeap, fmtBytes))
+				t.Add("`"+st.Name+"`", fmt.Sprint(n), d.cell(sc, bench.UnitPublishRate, report.SI), withSpread(del, report.SI), fmtRatio(base, del),
+					d.cell(sc, bench.UnitLoss, report.Percent), d.cell(sc, bench.UnitP99, report.Seconds), d.cell(sc, "allocs/op", report.Count),
+					d.cell(sc, "B/op", report.Count), d.cell(sc, bench.UnitPeakHeap, report.ScaledBytes))
 			}
 		}
 		d.p("%s\n", t)
@@ -466,16 +470,16 @@ func (d *doc) cell(sc bench.Scenario, unit string, f func(float64) string) strin
 }
 
 func (d *doc) payloadSection() {
-	t := &table{head: []string{"strategy", "deliv/s, 64 B", "deliv/s, 1 KiB", "change", "B/op, 1 KiB"}}
+	t := &report.Table{Head: []string{"strategy", "deliv/s, 64 B", "deliv/s, 1 KiB", "change", "B/op, 1 KiB"}}
 	for _, st := range d.strats {
 		small, ok1 := d.fanout(flat(st.Name, 16, 1, 64), bench.UnitDeliveryRate)
 		big, ok2 := d.fanout(flat(st.Name, 16, 1, 1024), bench.UnitDeliveryRate)
 		if !ok1 || !ok2 {
 			continue
 		}
-		t.add("`"+st.Name+"`", withSpread(small, fmtRate), withSpread(big, fmtRate), fmtChange(small, big), d.cell(flat(st.Name, 16, 1, 1024), "B/op", fmtCount))
+		t.Add("`"+st.Name+"`", withSpread(small, report.SI), withSpread(big, report.SI), fmtChange(small, big), d.cell(flat(st.Name, 16, 1, 1024), "B/op", report.Count))
 	}
-	if len(t.rows) == 0 {
+	if len(t.Rows) == 0 {
 		return
 	}
 	d.p("## Payload size\n\n")
@@ -495,10 +499,10 @@ func (d *doc) slowSection() {
 		return
 	}
 	d.p("## One slow reader: who gets hurt\n\n")
-	d.p("The publisher is paced at %s events/s, one at a time, below what every strategy sustains with fast readers, so latency measures the design rather than a queue. ", fmtRate(bench.DefaultRate))
+	d.p("The publisher is paced at %s events/s, one at a time, below what every strategy sustains with fast readers, so latency measures the design rather than a queue. ", report.SI(bench.DefaultRate))
 	d.p("`stalled`: reader 0 takes one event, then nothing until publishing ends (or the %s stall limit). `slow10`: 10%% of readers (at least one) take %s per event, half the publish rate. ", bench.DefaultStallLimit, bench.SlowPerEvent)
 	d.p("Figures are the **healthy** readers' unless marked: their p99 latency (publish to receipt), its change from the all-fast run, how late the publisher ran (p99; about 1 ms is timer granularity), deliveries per second, what the slow readers lost, and peak heap growth. ")
-	d.p("A strategy *hurts* the others when the publisher is held back (> %s late), or the others' p99 rises > %.0f%% (significantly), or memory grows > %d×.\n\n", fmtDur(heldBackLate), 100*p99Tolerance, memoryGrowthX)
+	d.p("A strategy *hurts* the others when the publisher is held back (> %s late), or the others' p99 rises > %.0f%% (significantly), or memory grows > %d×.\n\n", report.Seconds(heldBackLate), 100*p99Tolerance, memoryGrowthX)
 	if d.drawn[ChartP99] {
 		d.p("![healthy readers' p99 latency per strategy](%s)\n\n", path.Join(d.opt.ImgLink, ChartP99))
 	}
@@ -507,31 +511,31 @@ func (d *doc) slowSection() {
 	}
 	for _, n := range readers {
 		d.p("### %d readers\n\n", n)
-		t := &table{head: []string{"strategy", "p99, all fast", "p99, one stalled", "p99, 10% slow", "publisher late, stalled", "deliv/s, stalled vs fast", "slow readers' loss (stalled / 10% slow)", "peak heap, stalled", "hurts the others?"}, align: "lrrrrrrrl"}
+		t := &report.Table{Head: []string{"strategy", "p99, all fast", "p99, one stalled", "p99, 10% slow", "publisher late, stalled", "deliv/s, stalled vs fast", "slow readers' loss (stalled / 10% slow)", "peak heap, stalled", "hurts the others?"}, Align: "lrrrrrrrl"}
 		for _, st := range d.strats {
 			fast, ok := d.fanout(paced(st.Name, n, bench.AllFast), bench.UnitP99)
 			if !ok {
 				continue
 			}
-			row := []string{"`" + st.Name + "`", withSpread(fast, fmtDur)}
+			row := []string{"`" + st.Name + "`", withSpread(fast, report.Seconds)}
 			for _, mix := range []bench.Mix{bench.OneStalled, bench.TenPctSlow} {
 				s, ok := d.fanout(paced(st.Name, n, mix), bench.UnitP99)
 				if !ok {
 					row = append(row, "")
 					continue
 				}
-				row = append(row, fmtDur(s.Center)+" ("+fmtChange(fast, s)+")")
+				row = append(row, report.Seconds(s.Center)+" ("+fmtChange(fast, s)+")")
 			}
-			row = append(row, d.cell(paced(st.Name, n, bench.OneStalled), bench.UnitPublishLate, fmtDur))
+			row = append(row, d.cell(paced(st.Name, n, bench.OneStalled), bench.UnitPublishLate, report.Seconds))
 			df, ok1 := d.fanout(paced(st.Name, n, bench.AllFast), bench.UnitDeliveryRate)
 			ds, ok2 := d.fanout(paced(st.Name, n, bench.OneStalled), bench.UnitDeliveryRate)
 			if ok1 && ok2 {
-				row = append(row, fmtRate(ds.Center)+" ("+fmtChange(df, ds)+")")
+				row = append(row, report.SI(ds.Center)+" ("+fmtChange(df, ds)+")")
 			} else {
 				row = append(row, "")
 			}
-			row = append(row, d.cell(paced(st.Name, n, bench.OneStalled), bench.UnitSlowLoss, fmtFrac)+" / "+d.cell(paced(st.Name, n, bench.TenPctSlow), bench.UnitSlowLoss, fmtFrac))
-			row = append(row, d.cell(paced(st.Name, n, bench.OneStalled), bench.UnitPeakHeap, fmtBytes))
+			row = append(row, d.cell(paced(st.Name, n, bench.OneStalled), bench.UnitSlowLoss, report.Percent)+" / "+d.cell(paced(st.Name, n, bench.TenPctSlow), bench.UnitSlowLoss, report.Percent))
+			row = append(row, d.cell(paced(st.Name, n, bench.OneStalled), bench.UnitPeakHeap, report.ScaledBytes))
 			var why []string
 			for _, mix := range []bench.Mix{bench.OneStalled, bench.TenPctSlow} {
 				if v, ok := d.hurtVerdict(st.Name, n, mix); ok && v.hurts {
@@ -543,14 +547,14 @@ func (d *doc) slowSection() {
 			} else {
 				row = append(row, "**yes** — "+strings.Join(why, "; "))
 			}
-			t.add(row...)
+			t.Add(row...)
 		}
 		d.p("%s\n", t)
 	}
 }
 
 func (d *doc) slowFlatOutSection() {
-	t := &table{head: []string{"strategy", "pub-ev/s, all fast", "one stalled", "10% slow", "healthy loss (stalled / slow)", "slow readers' loss (stalled / slow)", "peak heap, stalled"}}
+	t := &report.Table{Head: []string{"strategy", "pub-ev/s, all fast", "one stalled", "10% slow", "healthy loss (stalled / slow)", "slow readers' loss (stalled / slow)", "peak heap, stalled"}}
 	for _, st := range d.strats {
 		fast, ok := d.fanout(unpacedMix(st.Name, 16, bench.AllFast), bench.UnitPublishRate)
 		_, okStalled := d.fanout(unpacedMix(st.Name, 16, bench.OneStalled), bench.UnitPublishRate)
@@ -558,22 +562,22 @@ func (d *doc) slowFlatOutSection() {
 		if !ok || !okStalled && !okSlow {
 			continue
 		}
-		row := []string{"`" + st.Name + "`", withSpread(fast, fmtRate)}
+		row := []string{"`" + st.Name + "`", withSpread(fast, report.SI)}
 		for _, mix := range []bench.Mix{bench.OneStalled, bench.TenPctSlow} {
 			s, ok := d.fanout(unpacedMix(st.Name, 16, mix), bench.UnitPublishRate)
 			if !ok {
 				row = append(row, "")
 				continue
 			}
-			row = append(row, fmtRate(s.Center)+" ("+fmtChange(fast, s)+")")
+			row = append(row, report.SI(s.Center)+" ("+fmtChange(fast, s)+")")
 		}
 		row = append(row,
-			d.cell(unpacedMix(st.Name, 16, bench.OneStalled), bench.UnitHealthyLoss, fmtFrac)+" / "+d.cell(unpacedMix(st.Name, 16, bench.TenPctSlow), bench.UnitHealthyLoss, fmtFrac),
-			d.cell(unpacedMix(st.Name, 16, bench.OneStalled), bench.UnitSlowLoss, fmtFrac)+" / "+d.cell(unpacedMix(st.Name, 16, bench.TenPctSlow), bench.UnitSlowLoss, fmtFrac),
-			d.cell(unpacedMix(st.Name, 16, bench.OneStalled), bench.UnitPeakHeap, fmtBytes))
-		t.add(row...)
+			d.cell(unpacedMix(st.Name, 16, bench.OneStalled), bench.UnitHealthyLoss, report.Percent)+" / "+d.cell(unpacedMix(st.Name, 16, bench.TenPctSlow), bench.UnitHealthyLoss, report.Percent),
+			d.cell(unpacedMix(st.Name, 16, bench.OneStalled), bench.UnitSlowLoss, report.Percent)+" / "+d.cell(unpacedMix(st.Name, 16, bench.TenPctSlow), bench.UnitSlowLoss, report.Percent),
+			d.cell(unpacedMix(st.Name, 16, bench.OneStalled), bench.UnitPeakHeap, report.ScaledBytes))
+		t.Add(row...)
 	}
-	if len(t.rows) == 0 {
+	if len(t.Rows) == 0 {
 		return
 	}
 	d.p("## Slow readers, flat out\n\n")
@@ -586,9 +590,9 @@ func (d *doc) profilesSection() {
 	}
 	d.p("## Profiles of the headline scenarios\n\n")
 	d.p("CPU and heap (allocated bytes) profiles, written by `ringcast bench profile` (`make profile SCENARIO=...`). Open one with `go tool pprof -http=: FILE`. The top functions by flat share are computed with github.com/google/pprof/profile.\n\n")
-	t := &table{head: []string{"scenario", "profiles", "top CPU (flat)", "top allocations (flat)"}, align: "llll"}
+	t := &report.Table{Head: []string{"scenario", "profiles", "top CPU (flat)", "top allocations (flat)"}, Align: "llll"}
 	for _, pr := range d.opt.Profiles {
-		t.add(fmt.Sprintf("`%s`<br>%s", pr.Label, pr.Scenario), fmt.Sprintf("[cpu](%s), [heap](%s)", pr.CPULink, pr.HeapLink), topText(pr.CPU, 4), topText(pr.Heap, 3))
+		t.Add(fmt.Sprintf("`%s`<br>%s", pr.Label, pr.Scenario), fmt.Sprintf("[cpu](%s), [heap](%s)", pr.CPULink, pr.HeapLink), topText(pr.CPU, 4), topText(pr.Heap, 3))
 	}
 	d.p("%s\n", t)
 }
@@ -599,19 +603,9 @@ func topText(t proftop.Top, n int) string {
 	}
 	var parts []string
 	for _, r := range t.ByFlat[:min(n, len(t.ByFlat))] {
-		parts = append(parts, fmt.Sprintf("%.0f%% `%s`", 100*r.FlatShare, shortFunc(r.Function)))
+		parts = append(parts, fmt.Sprintf("%.0f%% `%s`", 100*r.FlatShare, strings.ReplaceAll(report.ShortFunc(r.Function), "|", "\\|")))
 	}
 	return strings.Join(parts, "<br>")
-}
-
-// shortFunc trims the module path off a function name.
-func shortFunc(name string) string {
-	name = strings.TrimPrefix(name, "github.com/ringcast/ringcast/")
-	name = strings.ReplaceAll(name, "go.shape.struct { Seq uint64; Stamp int64; Data []uint8 }", "Event")
-	if i := strings.LastIndexByte(name, '/'); i >= 0 && !strings.HasPrefix(name, "bench") && !strings.HasPrefix(name, "ring") {
-		name = name[i+1:]
-	}
-	return strings.ReplaceAll(name, "|", "\\|")
 }
 
 func (d *doc) method() {
@@ -619,7 +613,7 @@ func (d *doc) method() {
 	d.p("- One op of `BenchmarkFanout` is one published event, so `ns/op`, `B/op` and `allocs/op` are per event; the other measures are reported with `b.ReportMetric` and kept in the raw results.\n")
 	d.p("- Timing covers publishing and the healthy readers draining what they were sent; setup (goroutines, buffers, histograms) is outside the timer.\n")
 	d.p("- Latency: every %dth event carries a monotonic timestamp taken when it is published; each reader records publish-to-receipt in its own HdrHistogram (no shared lock), merged after the run. p50/p99 are the healthy readers'.\n", bench.SampleEvery)
-	d.p("- Paced runs sleep through gaps of 50 µs or more (Linux timers here wake about 1 ms late, so %s events/s publishes in bursts of about ten) and yield the processor through shorter ones; `pub-late-p99-ns` is how late the publisher ran against its schedule.\n", fmtRate(bench.DefaultRate))
+	d.p("- Paced runs sleep through gaps of 50 µs or more (Linux timers here wake about 1 ms late, so %s events/s publishes in bursts of about ten) and yield the processor through shorter ones; `pub-late-p99-ns` is how late the publisher ran against its schedule.\n", report.SI(bench.DefaultRate))
 	d.p("- Every run checks its own accounting: each reader's sequences strictly increase, every gap is a loss the strategy reported (a `ring.LagError`, a drop counter), lossless strategies lose nothing, no payload is torn. A run that fails these is an error, not a result.\n")
 	d.p("- Peak heap: the heap's object bytes sampled every 2 ms during the run, minus their level at the start.\n")
 	d.p("- Channels have no batch operation: with batch 64 the channel strategies send the 64 events one by one, and every reader drains up to 64 events per wake-up.\n\n")
@@ -639,12 +633,15 @@ func (d *doc) charts() error {
 	if d.opt.ImgDir == "" {
 		return nil
 	}
-	save := func(name string, draw func() (*chart, error)) error {
+	save := func(name string, draw func() (*chart.Chart, error)) error {
 		c, err := draw()
-		if err != nil || c == nil {
+		if err != nil {
+			return err
+		}
+		if c == nil || c.Empty() {
 			return nil // no data for this chart: leave it out
 		}
-		if err := saveSVG(c, filepath.Join(d.opt.ImgDir, name), chartWidth, chartHeight); err != nil {
+		if err := c.Save(filepath.Join(d.opt.ImgDir, name), chartWidth, chartHeight); err != nil {
 			return err
 		}
 		d.drawn[name] = true
@@ -654,13 +651,13 @@ func (d *doc) charts() error {
 	for i, st := range d.strats {
 		names[i] = st.Name
 	}
-	readersSeries := func(get func(string, int) (Stat, bool)) []series {
-		var ss []series
+	readersSeries := func(get func(string, int) (benchreport.Stat, bool)) []chart.Intervals {
+		var ss []chart.Intervals
 		for _, st := range d.strats {
-			s := series{Name: st.Name}
+			s := chart.Intervals{Name: st.Name}
 			for _, n := range bench.ReaderCounts {
 				if v, ok := get(st.Name, n); ok {
-					s.Points = append(s.Points, point{X: float64(n), Y: v.Center, Lo: v.Lo, Hi: v.Hi, Present: true})
+					s.Points = append(s.Points, chart.Point{X: float64(n), Y: v.Center, Lo: v.Lo, Hi: v.Hi})
 				}
 			}
 			ss = append(ss, s)
@@ -672,43 +669,43 @@ func (d *doc) charts() error {
 		batch int
 	}{{ChartSustained, 1}, {ChartSustained64, 64}} {
 		batch := c.batch
-		if err := save(c.file, func() (*chart, error) {
-			p, err := lineChart(fmt.Sprintf("Sustained deliveries/s vs readers (batch %d)", batch), "readers", "events delivered per second",
-				readersSeries(func(s string, n int) (Stat, bool) {
+		if err := save(c.file, func() (*chart.Chart, error) {
+			p, err := chart.LogLog(fmt.Sprintf("Sustained deliveries/s vs readers (batch %d)", batch), "readers", "events delivered per second",
+				readersSeries(func(s string, n int) (benchreport.Stat, bool) {
 					return d.sustained(flat(s, n, batch, bench.DefaultPayload), bench.UnitSustainedDeliveries)
-				}), fmtRate)
+				}), report.SI)
 			return p, err
 		}); err != nil {
 			return err
 		}
 	}
-	if err := save(ChartFlatOut, func() (*chart, error) {
-		p, err := lineChart("Flat-out deliveries/s vs readers (batch 1)", "readers", "events delivered per second",
-			readersSeries(func(s string, n int) (Stat, bool) {
+	if err := save(ChartFlatOut, func() (*chart.Chart, error) {
+		p, err := chart.LogLog("Flat-out deliveries/s vs readers (batch 1)", "readers", "events delivered per second",
+			readersSeries(func(s string, n int) (benchreport.Stat, bool) {
 				return d.fanout(flat(s, n, 1, bench.DefaultPayload), bench.UnitDeliveryRate)
-			}), fmtRate)
+			}), report.SI)
 		return p, err
 	}); err != nil {
 		return err
 	}
 	mixes := []bench.Mix{bench.AllFast, bench.OneStalled, bench.TenPctSlow}
-	if err := save(ChartP99, func() (*chart, error) {
-		var ss []series
+	if err := save(ChartP99, func() (*chart.Chart, error) {
+		var ss []chart.Intervals
 		for _, mix := range mixes {
-			s := series{Name: "healthy readers, " + mixLabel(mix)}
+			s := chart.Intervals{Name: "healthy readers, " + mixLabel(mix)}
 			for i, st := range d.strats {
 				if v, ok := d.fanout(paced(st.Name, 16, mix), bench.UnitP99); ok {
-					s.Points = append(s.Points, point{X: float64(i), Y: v.Center, Lo: v.Lo, Hi: v.Hi, Present: true})
+					s.Points = append(s.Points, chart.Point{X: float64(i), Y: v.Center, Lo: v.Lo, Hi: v.Hi})
 				}
 			}
 			ss = append(ss, s)
 		}
-		p, err := dotChart(fmt.Sprintf("p99 latency of the healthy readers (16 readers, %s events/s)", fmtRate(bench.DefaultRate)), "latency, publish to receipt", names, ss, fmtDur)
+		p, err := chart.Dots(fmt.Sprintf("p99 latency of the healthy readers (16 readers, %s events/s)", report.SI(bench.DefaultRate)), "latency, publish to receipt", names, ss, report.Seconds)
 		return p, err
 	}); err != nil {
 		return err
 	}
-	if err := save(ChartLoss, func() (*chart, error) {
+	if err := save(ChartLoss, func() (*chart.Chart, error) {
 		parts := []struct {
 			label string
 			mix   bench.Mix
@@ -718,22 +715,26 @@ func (d *doc) charts() error {
 			{"slow readers (10%)", bench.TenPctSlow, bench.UnitSlowLoss},
 			{"healthy readers, 10% slow", bench.TenPctSlow, bench.UnitHealthyLoss},
 		}
-		var ss []series
-		any := false
+		var groups []chart.BarGroup
+		drawn := false
 		for _, part := range parts {
-			s := series{Name: part.label}
+			g := chart.BarGroup{Name: part.label, Values: make([]float64, len(d.strats))}
 			for i, st := range d.strats {
 				if v, ok := d.fanout(paced(st.Name, 16, part.mix), part.unit); ok {
-					s.Points = append(s.Points, point{X: float64(i), Y: 100 * v.Center, Present: true})
-					any = true
+					g.Values[i] = 100 * v.Center
+					drawn = true
 				}
 			}
-			ss = append(ss, s)
+			groups = append(groups, g)
 		}
-		if !any {
-			return nil, fmt.Errorf("no loss data")
+		if !drawn {
+			return nil, nil
 		}
-		p, err := barChart(fmt.Sprintf("Events lost under slow readers (16 readers, %s events/s)", fmtRate(bench.DefaultRate)), "% of events lost", names, ss, 100)
+		p, err := chart.Bars(chart.BarOptions{
+			Title:  fmt.Sprintf("Events lost under slow readers (16 readers, %s events/s)", report.SI(bench.DefaultRate)),
+			YLabel: "% of events lost", YMax: 100, Slanted: true, LegendBeside: true,
+			BarWidth: vg.Points(min(60/float64(len(groups)), 14)),
+		}, names, groups)
 		return p, err
 	}); err != nil {
 		return err

@@ -1,8 +1,10 @@
-// Package suite runs the strategy benchmark suite end to end — what `make
-// bench` does: it builds bench's test binary, runs BenchmarkFanout and
+// Package benchsuite runs the strategy benchmark suite — the measuring half
+// of `make bench`: it builds bench's test binary, runs BenchmarkFanout and
 // BenchmarkSustained Count times over (interleaved passes) with progress on
-// the terminal, keeps the raw benchfmt output, profiles the headline
-// scenarios and writes the benchreport.
+// the terminal, keeps the raw benchfmt output and profiles the headline
+// scenarios. The report (docs/benchmarks.md and its charts) is written
+// from those files by package benchdoc, in the report tool, so that what
+// measures links no chart code.
 package benchsuite
 
 import (
@@ -16,12 +18,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ringcast/ringcast/bench"
-	"github.com/ringcast/ringcast/internal/benchreport"
 )
 
 // Options for Run. Relative paths are relative to the module root.
@@ -87,7 +87,7 @@ func Run(ctx context.Context, root string, o Options) error {
 		return fmt.Errorf("suite: build: %w", err)
 	}
 
-	resultsPath := under(root, o.Results)
+	resultsPath := Resolve(root, o.Results)
 	if err := os.MkdirAll(filepath.Dir(resultsPath), 0o755); err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func Run(ctx context.Context, root string, o Options) error {
 	// later from this file alone (ringcast bench doc) can say what produced it.
 	for _, kv := range [][2]string{
 		{"ringcast-command", "ringcast bench run (make bench)"},
-		{"ringcast-commit", gitCommit(root)},
+		{"ringcast-commit", GitCommit(root)},
 		{"ringcast-date", time.Now().UTC().Format("2006-01-02 15:04 UTC")},
 		{"ringcast-count", fmt.Sprint(o.Count)},
 		{"ringcast-benchtime", o.Benchtime},
@@ -160,7 +160,6 @@ func Run(ctx context.Context, root string, o Options) error {
 	}
 	o.Log.Info("results written", "file", o.Results, "elapsed", time.Since(prog.start).Round(time.Second))
 
-	var profiles []benchreport.ProfileLink
 	if o.ProfileTime > 0 {
 		for _, name := range Headline {
 			sc, err := bench.ParseScenario(name)
@@ -168,101 +167,24 @@ func Run(ctx context.Context, root string, o Options) error {
 				return err
 			}
 			o.Log.Info("profiling", "scenario", name, "for", o.ProfileTime)
-			pr, err := bench.Profile(sc, o.ProfileTime, under(root, o.ProfileDir), bench.ProfileFileBase(name), nil)
-			if err != nil {
+			if _, err := bench.Profile(sc, o.ProfileTime, Resolve(root, o.ProfileDir), bench.ProfileFileBase(name), nil); err != nil {
 				return fmt.Errorf("suite: profile %s: %w", name, err)
 			}
-			profiles = append(profiles, link(root, o, name, pr))
 		}
 	}
-	return WriteDoc(root, o, profiles, "ringcast bench run (make bench)")
-}
-
-// WriteDoc (re)writes the report from the results file, with profiles, or
-// with the headline profiles found in o.ProfileDir when profiles is nil.
-func WriteDoc(root string, o Options, profiles []benchreport.ProfileLink, command string) error {
-	set, err := benchreport.Load(under(root, o.Results))
-	if err != nil {
-		return err
-	}
-	if profiles == nil {
-		profiles = existingProfiles(root, o)
-	}
-	docDir := filepath.Dir(under(root, o.Doc))
-	rel := func(p string) string {
-		r, err := filepath.Rel(docDir, under(root, p))
-		if err != nil {
-			return p
-		}
-		return filepath.ToSlash(r)
-	}
-	// What produced the results, from the file when it says (see Run), else
-	// from the options and the tree as it is now.
-	or := func(key, fallback string) string {
-		if v := set.ConfigValue(key); v != "" {
-			return v
-		}
-		return fallback
-	}
-	count, _ := strconv.Atoi(or("ringcast-count", strconv.Itoa(o.Count)))
-	opt := benchreport.DocOptions{
-		Command:     or("ringcast-command", command),
-		Date:        or("ringcast-date", time.Now().UTC().Format("2006-01-02 15:04 UTC")),
-		Commit:      or("ringcast-commit", gitCommit(root)),
-		GoVersion:   or("ringcast-go", runtime.Version()),
-		Benchtime:   or("ringcast-benchtime", o.Benchtime),
-		Count:       count,
-		ResultsLink: rel(o.Results),
-		ImgDir:      under(root, o.ImgDir),
-		ImgLink:     rel(o.ImgDir),
-		Profiles:    profiles,
-	}
-	if err := benchreport.WriteDoc(under(root, o.Doc), set, opt); err != nil {
-		return err
-	}
-	o.Log.Info("report written", "doc", o.Doc, "charts", o.ImgDir)
 	return nil
 }
 
-func link(root string, o Options, name string, pr *bench.ProfileResult) benchreport.ProfileLink {
-	docDir := filepath.Dir(under(root, o.Doc))
-	rel := func(p string) string {
-		r, err := filepath.Rel(docDir, p)
-		if err != nil {
-			return p
-		}
-		return filepath.ToSlash(r)
-	}
-	return benchreport.ProfileLink{Label: name, Scenario: pr.Scenario.Name(), CPULink: rel(pr.CPUFile), HeapLink: rel(pr.HeapFile), CPU: pr.CPU, Heap: pr.Heap}
-}
-
-// existingProfiles summarises headline profiles left by an earlier run.
-func existingProfiles(root string, o Options) []benchreport.ProfileLink {
-	var out []benchreport.ProfileLink
-	for _, name := range Headline {
-		sc, err := bench.ParseScenario(name)
-		if err != nil {
-			continue
-		}
-		dir := under(root, o.ProfileDir)
-		pr, err := bench.ReadProfiles(sc, dir, bench.ProfileFileBase(name))
-		if err != nil {
-			continue
-		}
-		out = append(out, link(root, o, name, pr))
-	}
-	return out
-}
-
-// under resolves p against root unless it is absolute.
-func under(root, p string) string {
+// Resolve resolves p against root unless it is absolute.
+func Resolve(root, p string) string {
 	if filepath.IsAbs(p) {
 		return p
 	}
 	return filepath.Join(root, p)
 }
 
-func gitCommit(root string) string {
+// GitCommit is the short hash of root's checked-out commit, or empty.
+func GitCommit(root string) string {
 	cmd := exec.Command("git", "rev-parse", "--short", "HEAD")
 	cmd.Dir = root
 	b, err := cmd.Output()

@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ringcast/ringcast/internal/report"
 	"github.com/ringcast/ringcast/loadgen"
 )
 
@@ -65,9 +66,9 @@ type Config struct {
 	Budget time.Duration
 	// Progress receives one line per point (and the load generator's live
 	// line when ProgressTTY).
-	Progress    io.Writer
-	ProgressTTY bool
-	Logger      *slog.Logger
+	Progress    io.Writer    `json:"-"`
+	ProgressTTY bool         `json:"-"`
+	Logger      *slog.Logger `json:"-"`
 }
 
 func (c *Config) setDefaults() error {
@@ -117,6 +118,10 @@ type Point struct {
 	Err         string          `json:"error,omitempty"`
 }
 
+// Measured reports whether the point was measured (it has a Summary; its
+// Result is kept in memory only) rather than failed.
+func (p *Point) Measured() bool { return p.Err == "" }
+
 // PointSummary is the part of a point's result the report shows.
 type PointSummary struct {
 	LossFree    bool    `json:"loss_free"`
@@ -131,14 +136,16 @@ type PointSummary struct {
 	// server (ms); KeptUp says it stayed within MaxMeanPublishLagMs.
 	PublishLagMean float64 `json:"publish_lag_mean_ms"`
 	KeptUp         bool    `json:"kept_up"`
-	P50, P99       float64 `json:"-"`
-	P999, Max      float64 `json:"-"`
+	P50            float64 `json:"p50_ms"`
+	P99            float64 `json:"p99_ms"`
+	P999           float64 `json:"p999_ms"`
+	Max            float64 `json:"max_ms"`
 	ServerCPU      float64 `json:"server_cpu_cores"`
 	ClientCPU      float64 `json:"client_cpu_cores"`
 	ServerRSS      int64   `json:"server_rss_peak"`
 	HiccupP99      float64 `json:"client_hiccup_p99_ms"`
 	ReadDelayP99   float64 `json:"client_read_delay_p99_ms"`
-	NotKeptUpPct   float64 `json:"-"`
+	NotKeptUpPct   float64 `json:"not_kept_up_pct,omitempty"`
 }
 
 // Idle is one engine's memory per idle connection.
@@ -225,7 +232,7 @@ func (rep *Report) ladder(ctx context.Context, cfg *Config, engine string, n int
 	for k := 0; k < cfg.MaxPoints && ctx.Err() == nil; k++ {
 		offered := cfg.StartDeliveries * float64(int(1)<<k)
 		if time.Now().After(deadline) {
-			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s %d subscribers from %s deliveries/s (budget)", engine, n, loadgen.FormatRate(offered)))
+			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s %d subscribers from %s deliveries/s (budget)", engine, n, report.Rate(offered)))
 			return
 		}
 		p := runPoint(ctx, cfg, engine, n, offered/float64(n), false)
@@ -370,7 +377,7 @@ func runIdle(ctx context.Context, cfg *Config, engine string) (Idle, error) {
 	idle.RSSBefore, idle.RSSAfter, idle.BytesPerConn = res.Idle.RSSBefore, res.Idle.RSSAfter, res.Idle.BytesPerConn
 	idle.LivePerConn = res.Idle.LiveBytesPerConn
 	fmt.Fprintf(cfg.Progress, "[%s] idle: %d held, RSS %s -> %s: %.0f B per connection (Go heap + stacks: %.0f B)\n",
-		engine, idle.Held, loadgen.FormatBytes(idle.RSSBefore), loadgen.FormatBytes(idle.RSSAfter), idle.BytesPerConn, idle.LivePerConn)
+		engine, idle.Held, report.Bytes(idle.RSSBefore), report.Bytes(idle.RSSAfter), idle.BytesPerConn, idle.LivePerConn)
 	return idle, nil
 }
 
@@ -383,7 +390,7 @@ func ttyOnly(cfg *Config) io.Writer {
 
 func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate float64, goal bool) *Point {
 	p := &Point{Engine: engine, Subscribers: subs, Rate: rate, Offered: rate * float64(subs), Goal: goal}
-	label := fmt.Sprintf("[%s] %d subscribers × %s events/s", engine, subs, loadgen.FormatRate(rate))
+	label := fmt.Sprintf("[%s] %d subscribers × %s events/s", engine, subs, report.Rate(rate))
 	fmt.Fprintf(cfg.Progress, "%s ...\n", label)
 	// The previous point's subscribers are garbage: collect it now rather
 	// than during this point's measurement (the load generator runs in this
@@ -431,8 +438,8 @@ func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate fl
 		}
 	}
 	fmt.Fprintf(cfg.Progress, "%s: %s deliveries/s, lost %d, lagged %d, p50 %s p99 %s max %s, server %.2f cores, client %.2f cores (hiccup p99 %s) — %s\n",
-		label, loadgen.FormatRate(s.Delivered), s.Lost, s.Lagged, loadgen.FormatMs(s.P50), loadgen.FormatMs(s.P99), loadgen.FormatMs(s.Max),
-		s.ServerCPU, s.ClientCPU, loadgen.FormatMs(s.HiccupP99), verdict)
+		label, report.Rate(s.Delivered), s.Lost, s.Lagged, report.Ms(s.P50), report.Ms(s.P99), report.Ms(s.Max),
+		s.ServerCPU, s.ClientCPU, report.Ms(s.HiccupP99), verdict)
 	return p
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"debug/buildinfo"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,11 +12,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/ringcast/ringcast/loadgen"
+	"github.com/ringcast/ringcast/internal/report"
 )
 
 // Goals the report checks (docs/e2e.md; issue "The SSE server").
@@ -43,7 +43,7 @@ func describeMachine() string {
 			if strings.HasPrefix(ln, "MemTotal:") {
 				var kb int64
 				fmt.Sscanf(strings.TrimPrefix(ln, "MemTotal:"), "%d", &kb)
-				mem = fmt.Sprintf(", %s RAM", loadgen.FormatBytes(kb<<10))
+				mem = fmt.Sprintf(", %s RAM", report.Bytes(kb<<10))
 			}
 		}
 	}
@@ -88,107 +88,25 @@ func describeRevision(binary string) string {
 	return rev
 }
 
-// WriteCharts writes the report's SVG charts into dir and returns their
-// file names.
-func (rep *Report) WriteCharts(dir string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	type chart struct {
-		name string
-		draw func() ([]byte, error)
-	}
-	charts := []chart{
-		{"loss-free.svg", rep.lossFreeChart},
-		{"deliveries.svg", rep.deliveriesChart},
-		{"p99.svg", rep.p99Chart},
-		{"idle-memory.svg", rep.idleChart},
-	}
-	var names []string
-	for _, c := range charts {
-		svg, err := c.draw()
-		if err != nil {
-			return names, fmt.Errorf("%s: %v", c.name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, c.name), svg, 0o644); err != nil {
-			return names, err
-		}
-		names = append(names, c.name)
-	}
-	return names, nil
+// ChartFiles are the report's charts, in the order the Markdown shows
+// them; package e2echarts draws them into the charts directory.
+var ChartFiles = []string{"loss-free.svg", "deliveries.svg", "p99.svg", "idle-memory.svg"}
+
+// WriteJSON writes the report as indented JSON: what the charts are drawn
+// from (ReadJSON).
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
 }
 
-// ladderSeries is one line per engine and subscriber count, sorted by
-// offered load.
-func (rep *Report) ladderSeries(y func(*Point) float64) []loadgen.LineSeries {
-	var out []loadgen.LineSeries
-	for _, engine := range rep.Config.Engines {
-		for _, n := range rep.Config.Subscribers {
-			var pts []*Point
-			for _, p := range rep.Points {
-				if p.Engine == engine && p.Subscribers == n && p.Result != nil {
-					pts = append(pts, p)
-				}
-			}
-			sort.Slice(pts, func(i, j int) bool { return pts[i].Offered < pts[j].Offered })
-			s := loadgen.LineSeries{Name: fmt.Sprintf("%s, %d subscribers", engine, n), Dashed: engine != rep.Config.Engines[0], Points: true}
-			for _, p := range pts {
-				s.X = append(s.X, p.Offered/1e6)
-				s.Y = append(s.Y, y(p))
-			}
-			out = append(out, s)
-		}
+// ReadJSON reads a report WriteJSON wrote.
+func ReadJSON(r io.Reader) (*Report, error) {
+	var rep Report
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return nil, fmt.Errorf("e2e: report: %w", err)
 	}
-	return out
-}
-
-func (rep *Report) deliveriesChart() ([]byte, error) {
-	series := rep.ladderSeries(func(p *Point) float64 { return p.Summary.Delivered / 1e6 })
-	var maxX float64
-	for _, s := range series {
-		for _, x := range s.X {
-			maxX = max(maxX, x)
-		}
-	}
-	series = append(series, loadgen.LineSeries{Name: "offered", X: []float64{0, maxX}, Y: []float64{0, maxX}, Dashed: true})
-	return loadgen.LineChartSVG(loadgen.ChartOptions{
-		Title: "Delivered vs offered load", XLabel: "offered deliveries/s (millions)", YLabel: "delivered/s (millions)",
-	}, series)
-}
-
-func (rep *Report) lossFreeChart() ([]byte, error) {
-	var all, bounded []float64
-	for _, e := range rep.Config.Engines {
-		v, w := 0.0, 0.0
-		if p := rep.Best(e); p != nil {
-			v = p.Summary.Delivered / 1e6
-		}
-		if p := rep.BestWithin(e, GoalP99Ms); p != nil {
-			w = p.Summary.Delivered / 1e6
-		}
-		all, bounded = append(all, v), append(bounded, w)
-	}
-	return loadgen.BarChartSVG("Highest loss-free delivery rate", "million deliveries/s", rep.Config.Engines, []loadgen.BarGroup{
-		{Name: "loss-free", Values: all},
-		{Name: fmt.Sprintf("loss-free, p99 ≤ %d ms", GoalP99Ms), Values: bounded},
-	}, 0, "")
-}
-
-func (rep *Report) p99Chart() ([]byte, error) {
-	return loadgen.LineChartSVG(loadgen.ChartOptions{
-		Title: "p99 latency (from intended send time) vs offered load", XLabel: "offered deliveries/s (millions)", YLabel: "p99, ms", LogY: true,
-	}, rep.ladderSeries(func(p *Point) float64 { return p.Summary.P99 }))
-}
-
-func (rep *Report) idleChart() ([]byte, error) {
-	var names []string
-	var vals []float64
-	for _, id := range rep.Idle {
-		names = append(names, id.Engine)
-		vals = append(vals, id.BytesPerConn/1024)
-	}
-	return loadgen.BarChartSVG(fmt.Sprintf("Server memory per idle connection (%d connections)", rep.Config.IdleConnections), "KiB",
-		names, []loadgen.BarGroup{{Name: "RSS growth / connections", Values: vals}}, GoalIdleBytes/1024, "goal: 8 KiB")
+	return &rep, nil
 }
 
 func check(ok bool) string {
@@ -229,18 +147,18 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	p("own delay in reading is left out (it is the *client read delay* column). A point is **loss-free** when every")
 	p("subscriber received every event exactly once, nobody lagged, reset or reconnected, and the publisher kept the")
 	p("schedule (events handed to the server at most %d ms late on average: a server that accepts events slower than", MaxMeanPublishLagMs)
-	p("the rate is not offered that rate). Each ladder doubles the offered deliveries/s (subscribers × rate) from %s", loadgen.FormatRate(cfg.StartDeliveries))
+	p("the rate is not offered that rate). Each ladder doubles the offered deliveries/s (subscribers × rate) from %s", report.Rate(cfg.StartDeliveries))
 	p("until a point is not loss-free, then bisects %d times between the last loss-free and the first lossy point.", max(cfg.Bisections, 0))
 	p("")
 	p("## Summary")
 	p("")
-	p("| engine | highest loss-free deliveries/s | at | server CPU per delivery there | … with p99 ≤ %d ms | %d × %s/s: lost, p99 | memory per idle connection |", GoalP99Ms, cfg.GoalSubscribers, loadgen.FormatRate(cfg.GoalRate))
+	p("| engine | highest loss-free deliveries/s | at | server CPU per delivery there | … with p99 ≤ %d ms | %d × %s/s: lost, p99 | memory per idle connection |", GoalP99Ms, cfg.GoalSubscribers, report.Rate(cfg.GoalRate))
 	p("|---|---:|---|---:|---:|---|---:|")
 	pointAt := func(bp *Point) (string, string) {
 		if bp == nil {
 			return "none", ""
 		}
-		return rep.atLeast(bp) + loadgen.FormatRate(bp.Summary.Delivered), fmt.Sprintf("%d × %s/s", bp.Subscribers, loadgen.FormatRate(bp.Rate))
+		return rep.atLeast(bp) + report.Rate(bp.Summary.Delivered), fmt.Sprintf("%d × %s/s", bp.Subscribers, report.Rate(bp.Rate))
 	}
 	for _, e := range cfg.Engines {
 		best, at := pointAt(rep.Best(e))
@@ -249,8 +167,8 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 			bounded += " (" + bat + ")"
 		}
 		goal := "not measured"
-		if gp := rep.GoalPoint(e); gp != nil && gp.Result != nil {
-			goal = fmt.Sprintf("%d, %s", gp.Summary.Lost, loadgen.FormatMs(gp.Summary.P99))
+		if gp := rep.GoalPoint(e); gp != nil && gp.Measured() {
+			goal = fmt.Sprintf("%d, %s", gp.Summary.Lost, report.Ms(gp.Summary.P99))
 		} else if gp != nil {
 			goal = "failed: " + firstLine(gp.Err)
 		}
@@ -296,12 +214,12 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 		} else {
 			p("- ≤ 8 KiB per idle connection: not measured.")
 		}
-		if gp := rep.GoalPoint(e); gp != nil && gp.Result != nil {
+		if gp := rep.GoalPoint(e); gp != nil && gp.Measured() {
 			p("- %d subscribers × %s events/s of %d B with no loss and p99 ≤ %d ms: lost %d, p99 %s — %s.", cfg.GoalSubscribers,
-				loadgen.FormatRate(cfg.GoalRate), cfg.Payload, GoalP99Ms, gp.Summary.Lost, loadgen.FormatMs(gp.Summary.P99),
+				report.Rate(cfg.GoalRate), cfg.Payload, GoalP99Ms, gp.Summary.Lost, report.Ms(gp.Summary.P99),
 				check(gp.Summary.LossFree && gp.Summary.P99 <= GoalP99Ms))
 		} else {
-			p("- %d × %s events/s: not measured.", cfg.GoalSubscribers, loadgen.FormatRate(cfg.GoalRate))
+			p("- %d × %s events/s: not measured.", cfg.GoalSubscribers, report.Rate(cfg.GoalRate))
 		}
 		p("- ≥ %d× the %s engine's highest loss-free delivery rate: %s — %s.", GoalRatio, cfg.Engines[1], ratio, check(ratioOK))
 		p("")
@@ -316,20 +234,20 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 		if pt.Goal {
 			name += " (goal)"
 		}
-		if pt.Result == nil {
-			p("| %s | %d | %s | %s | | | | | | | | | | | | | error: %s |", name, pt.Subscribers, loadgen.FormatRate(pt.Rate), loadgen.FormatRate(pt.Offered), firstLine(pt.Err))
+		if !pt.Measured() {
+			p("| %s | %d | %s | %s | | | | | | | | | | | | | error: %s |", name, pt.Subscribers, report.Rate(pt.Rate), report.Rate(pt.Offered), firstLine(pt.Err))
 			continue
 		}
 		verdict := "loss-free"
 		if !s.LossFree {
 			verdict = "lossy"
 			if s.Lost == 0 && !s.KeptUp {
-				verdict = fmt.Sprintf("publisher behind (mean lag %s)", loadgen.FormatMs(s.PublishLagMean))
+				verdict = fmt.Sprintf("publisher behind (mean lag %s)", report.Ms(s.PublishLagMean))
 			}
 		}
-		p("| %s | %d | %s | %s | %s | %d | %d | %s | %s | %s | %s | %.2f | %.2f | %s | %s | %s | %s |", name, pt.Subscribers, loadgen.FormatRate(pt.Rate),
-			loadgen.FormatRate(pt.Offered), loadgen.FormatRate(s.Delivered), s.Lost, s.Lagged, loadgen.FormatMs(s.P50), loadgen.FormatMs(s.P99),
-			loadgen.FormatMs(s.P999), loadgen.FormatMs(s.Max), s.ServerCPU, s.ClientCPU, loadgen.FormatMs(s.HiccupP99), loadgen.FormatMs(s.ReadDelayP99), loadgen.FormatBytes(s.ServerRSS), verdict)
+		p("| %s | %d | %s | %s | %s | %d | %d | %s | %s | %s | %s | %.2f | %.2f | %s | %s | %s | %s |", name, pt.Subscribers, report.Rate(pt.Rate),
+			report.Rate(pt.Offered), report.Rate(s.Delivered), s.Lost, s.Lagged, report.Ms(s.P50), report.Ms(s.P99),
+			report.Ms(s.P999), report.Ms(s.Max), s.ServerCPU, s.ClientCPU, report.Ms(s.HiccupP99), report.Ms(s.ReadDelayP99), report.Bytes(s.ServerRSS), verdict)
 	}
 	p("")
 	p("Server and client CPU are in cores (%d available in total): when their sum nears that, the machine, not the", runtime.NumCPU())
@@ -351,7 +269,7 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 				p("| %s | | | | | error: %s |", id.Engine, firstLine(id.Err))
 				continue
 			}
-			p("| %s | %d | %s | %s | %.0f B (%.1f KiB) | %.0f B (%.1f KiB) |", id.Engine, id.Held, loadgen.FormatBytes(id.RSSBefore), loadgen.FormatBytes(id.RSSAfter),
+			p("| %s | %d | %s | %s | %.0f B (%.1f KiB) | %.0f B (%.1f KiB) |", id.Engine, id.Held, report.Bytes(id.RSSBefore), report.Bytes(id.RSSAfter),
 				id.BytesPerConn, id.BytesPerConn/1024, id.LivePerConn, id.LivePerConn/1024)
 		}
 		p("")
@@ -374,7 +292,7 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	p("")
 	p("    make bench-e2e                    # this report")
 	p("    ringcast serve --engine ring &    # or one point by hand:")
-	p("    ringcast loadgen --subscribers %d --rate %s --duration 30s --server-pid $! --html report.html", cfg.GoalSubscribers, loadgen.FormatRate(cfg.GoalRate))
+	p("    ringcast loadgen --subscribers %d --rate %s --duration 30s --server-pid $! --html report.html", cfg.GoalSubscribers, report.Rate(cfg.GoalRate))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringcast/ringcast/internal/ssetest"
 	"github.com/ringcast/ringcast/loadgen"
 )
 
@@ -52,4 +53,16 @@ func Class(t *testing.T, res *loadgen.Result, name string) loadgen.ClassResult {
 	}
 	t.Fatalf("no class %q in %+v", name, res.Classes)
 	return loadgen.ClassResult{}
+}
+
+// Serve starts the test SSE server (ssetest) on loopback, closed when the
+// test ends.
+func Serve(t testing.TB, opts ssetest.Options) *ssetest.Server {
+	t.Helper()
+	srv, err := ssetest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
 }

@@ -1,4 +1,7 @@
-package loadgen
+// Package loadgenhtml writes a load generator result (package loadgen) as a
+// single self-contained HTML page with charts: kept apart from loadgen so
+// that the library links no chart code.
+package loadgenhtml
 
 import (
 	"bytes"
@@ -6,33 +9,42 @@ import (
 	"html/template"
 	"io"
 	"time"
+
+	"github.com/ringcast/ringcast/internal/report"
+	"github.com/ringcast/ringcast/internal/report/chart"
+	"github.com/ringcast/ringcast/loadgen"
 )
 
-// WriteHTML writes a single self-contained page: the summary tables and the
-// charts as inline SVG; no script, stylesheet or font is fetched from anywhere.
-func (r *Result) WriteHTML(w io.Writer) error {
+// Write writes r as a single self-contained page: the summary tables and
+// the charts as inline SVG; no script, stylesheet or font is fetched from
+// anywhere.
+func Write(w io.Writer, r *loadgen.Result) error {
 	charts := []struct {
 		name string
-		draw func() ([]byte, error)
+		draw func(*loadgen.Result) (*chart.Chart, error)
 	}{
-		{"throughput", r.ThroughputChart},
-		{"latency over time", r.LatencyOverTimeChart},
-		{"latency distribution", r.LatencyDistributionChart},
+		{"throughput", throughput},
+		{"latency over time", latencyOverTime},
+		{"latency distribution", latencyDistribution},
 	}
 	var svgs []template.HTML
 	if r.Idle == nil {
 		for _, c := range charts {
-			svg, err := c.draw()
+			ch, err := c.draw(r)
 			if err != nil {
 				return fmt.Errorf("%s chart: %v", c.name, err)
 			}
-			svgs = append(svgs, template.HTML(inlineSVG(svg))) // produced by vgsvg, not user input
+			svg, err := ch.SVG(0, 0)
+			if err != nil {
+				return fmt.Errorf("%s chart: %v", c.name, err)
+			}
+			svgs = append(svgs, template.HTML(chart.InlineSVG(svg))) // produced by vgsvg, not user input
 		}
 	}
 	var text bytes.Buffer
 	r.WriteText(&text)
 	return reportTemplate.Execute(w, struct {
-		R      *Result
+		R      *loadgen.Result
 		Charts []template.HTML
 		Text   string
 		When   string
@@ -40,9 +52,9 @@ func (r *Result) WriteHTML(w io.Writer) error {
 }
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ms":    FormatMs,
-	"rate":  FormatRate,
-	"bytes": FormatBytes,
+	"ms":    report.Ms,
+	"rate":  report.Rate,
+	"bytes": report.Bytes,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>ringcast loadgen: {{.R.Scenario}} against {{.R.Target}}</title>

@@ -9,6 +9,7 @@
 package proftop
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/ringcast/ringcast/internal/report"
 )
 
 // Row is one function's share of a profile.
@@ -46,6 +49,20 @@ func SampleIndex(p *profile.Profile, typ string) (int, error) {
 		have = append(have, st.Type)
 	}
 	return 0, fmt.Errorf("proftop: profile has no %q samples (has %s)", typ, strings.Join(have, ", "))
+}
+
+// ComputeRaw parses a profile as a pprof endpoint serves it (gzipped
+// protobuf) and summarises its sample type typ, or its default sample type
+// when it has no typ samples.
+func ComputeRaw(raw []byte, typ string) (Top, error) {
+	p, err := profile.Parse(bytes.NewReader(raw))
+	if err != nil {
+		return Top{}, fmt.Errorf("proftop: %w", err)
+	}
+	if _, err := SampleIndex(p, typ); err != nil && p.DefaultSampleType != "" {
+		typ = p.DefaultSampleType
+	}
+	return Compute(p, typ)
 }
 
 // Compute summarises p's sample type typ.
@@ -115,38 +132,11 @@ func functionName(l profile.Line) string {
 	return l.Function.Name
 }
 
-// FormatValue renders v in the profile's unit: durations for nanoseconds,
-// binary sizes for bytes, plain counts otherwise.
-func FormatValue(v int64, unit string) string {
-	switch unit {
-	case "nanoseconds":
-		switch {
-		case v >= 1e9:
-			return fmt.Sprintf("%.2fs", float64(v)/1e9)
-		case v >= 1e6:
-			return fmt.Sprintf("%.1fms", float64(v)/1e6)
-		default:
-			return fmt.Sprintf("%.1fµs", float64(v)/1e3)
-		}
-	case "bytes":
-		switch {
-		case v >= 1<<30:
-			return fmt.Sprintf("%.2fGiB", float64(v)/(1<<30))
-		case v >= 1<<20:
-			return fmt.Sprintf("%.1fMiB", float64(v)/(1<<20))
-		case v >= 1<<10:
-			return fmt.Sprintf("%.1fKiB", float64(v)/(1<<10))
-		}
-		return fmt.Sprintf("%dB", v)
-	}
-	return fmt.Sprint(v)
-}
-
 // Write prints the n functions with the largest flat share, then the n with
 // the largest cumulative share, as pprof's -top does.
 func (t Top) Write(w io.Writer, n int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%s: total %s\n", t.SampleType, FormatValue(t.Total, t.Unit))
+	fmt.Fprintf(tw, "%s: total %s\n", t.SampleType, report.ProfileValue(t.Total, t.Unit))
 	for _, part := range []struct {
 		title string
 		rows  []Row
@@ -154,8 +144,8 @@ func (t Top) Write(w io.Writer, n int) error {
 		fmt.Fprintf(tw, "top %d %s\n", n, part.title)
 		fmt.Fprintf(tw, "flat\tflat%%\tcum\tcum%%\t\n")
 		for _, r := range part.rows[:min(n, len(part.rows))] {
-			fmt.Fprintf(tw, "%s\t%.1f%%\t%s\t%.1f%%\t  %s\n", FormatValue(r.Flat, t.Unit), 100*r.FlatShare,
-				FormatValue(r.Cum, t.Unit), 100*r.CumShare, r.Function)
+			fmt.Fprintf(tw, "%s\t%.1f%%\t%s\t%.1f%%\t  %s\n", report.ProfileValue(r.Flat, t.Unit), 100*r.FlatShare,
+				report.ProfileValue(r.Cum, t.Unit), 100*r.CumShare, r.Function)
 		}
 	}
 	return tw.Flush()
