@@ -13,33 +13,18 @@
 package main
 
 import (
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
+
+	"github.com/ringcast/ringcast/internal/cli"
 )
 
-type command struct {
-	name, summary string
-	run           func(args []string, stdout, stderr io.Writer) error
-}
-
-func commands() []command {
-	return []command{
-		{"bench", "write docs/benchmarks.md and its charts from a suite's results and profiles", runBench},
-		{"e2e", "draw the end-to-end report's charts from its JSON", runE2E},
-		{"loadgen", "write a load generator result (JSON) as a self-contained HTML page with charts", runLoadgen},
+func commands() []cli.Command {
+	return []cli.Command{
+		{Name: "bench", Summary: "write docs/benchmarks.md and its charts from a suite's results and profiles", Run: runBench},
+		{Name: "e2e", Summary: "draw the end-to-end report's charts from its JSON", Run: runE2E},
+		{Name: "loadgen", Summary: "write a load generator result (JSON) as a self-contained HTML page with charts", Run: runLoadgen},
 	}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "ringcast-report: the report writer of ringcast (charts and documents).")
-	fmt.Fprintln(w, "\nUsage: ringcast-report <command> [flags]\n\nCommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun 'ringcast-report <command> --help' for a command's flags.")
 }
 
 func main() {
@@ -47,29 +32,5 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "-h", "--help", "-help", "help":
-		usage(stdout)
-		return 0
-	}
-	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(args[1:], stdout, stderr)
-		switch {
-		case err == nil, errors.Is(err, flag.ErrHelp):
-			return 0
-		default:
-			fmt.Fprintf(stderr, "ringcast-report %s: %v\n", c.name, err)
-			return 1
-		}
-	}
-	fmt.Fprintf(stderr, "ringcast-report: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	return cli.Main("ringcast-report", "ringcast-report: the report writer of ringcast (charts and the documents that hold them).", commands(), args, stdout, stderr)
 }

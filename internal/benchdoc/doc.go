@@ -1,3 +1,7 @@
+// Package benchdoc writes the strategy report, docs/benchmarks.md, and its
+// SVG charts from a suite's results (package benchreport) and the headline
+// profiles: what `make bench` publishes. Only the report tool
+// (cmd/ringcast-report) links it, with its chart code.
 package benchdoc
 
 import (

@@ -1,8 +1,9 @@
-// Package report turns `go test -bench` output (benchfmt) into what people
-// read: benchstat-style comparisons of two result sets (`ringcast bench
-// report OLD NEW`), and the strategy report docs/benchmarks.md with its SVG
-// charts. Statistics come from golang.org/x/perf/benchmath: medians with
-// their confidence intervals, and the Mann-Whitney U test for differences.
+// Package benchreport reads `go test -bench` output (benchfmt) into result
+// sets and their statistics, and compares two sets benchstat-style
+// (`ringcast bench report OLD NEW`). Statistics come from
+// golang.org/x/perf/benchmath: medians with their confidence intervals, and
+// the Mann-Whitney U test for differences. The strategy report built on them
+// (docs/benchmarks.md and its charts) is package benchdoc.
 package benchreport
 
 import (

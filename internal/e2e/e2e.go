@@ -1,8 +1,9 @@
 // Package e2e runs `ringcast serve` with each engine as a subprocess on
 // loopback, drives it with the load generator at a ladder of load points and
 // writes what it found: each engine's highest loss-free delivery rate, the
-// ratio between the engines, the server's memory per idle connection, and
-// charts (docs/e2e.md when run by `make bench-e2e`).
+// ratio between the engines and the server's memory per idle connection
+// (docs/e2e.md when run by `make bench-e2e`), and the report as JSON, from
+// which package e2echarts draws the charts in the report tool.
 //
 // Every server is a fresh process for every point, so a lossy point cannot
 // leave state behind for the next one; its RSS and CPU come from /proc/<pid>.
