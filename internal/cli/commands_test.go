@@ -12,7 +12,10 @@ import (
 func TestMainDispatches(t *testing.T) {
 	var ran []string
 	cmds := []Command{
-		{Name: "ok", Summary: "succeeds", Run: func(args []string, _, _ io.Writer) error { ran = append(ran, "ok "+strings.Join(args, " ")); return nil }},
+		{Name: "ok", Summary: "succeeds", Run: func(args []string, _, _ io.Writer) error {
+			ran = append(ran, "ok "+strings.Join(args, " "))
+			return nil
+		}},
 		{Name: "fail", Summary: "fails", Run: func([]string, io.Writer, io.Writer) error { return errors.New("boom") }},
 		{Name: "help", Summary: "asks for help", Run: func([]string, io.Writer, io.Writer) error { return flag.ErrHelp }},
 	}
