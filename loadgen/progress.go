@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/ringcast/ringcast/internal/report"
 )
 
 // seriesLog is the points the progress loop has taken, for the Result.
@@ -122,9 +124,9 @@ func (r *run) printProgress(pt SeriesPoint) {
 	}
 	line := fmt.Sprintf("[%5.1fs/%s] %-7s conn %d/%d  pub %s/s  deliv %s/s  gaps %d  p99 %s",
 		elapsed.Seconds(), cfg.Duration, pt.Phase, pt.Connected, len(r.subs),
-		FormatRate(pt.PublishedPS), FormatRate(pt.DeliveredPS), pt.GapEvents, FormatMs(pt.IntervalP99))
+		report.Rate(pt.PublishedPS), report.Rate(pt.DeliveredPS), pt.GapEvents, report.Ms(pt.IntervalP99))
 	if pt.ServerCPU >= 0 {
-		line += fmt.Sprintf("  srv %.0f%% %s", 100*pt.ServerCPU, FormatBytes(pt.ServerRSS))
+		line += fmt.Sprintf("  srv %.0f%% %s", 100*pt.ServerCPU, report.Bytes(pt.ServerRSS))
 	}
 	line += fmt.Sprintf("  cli %.0f%%", 100*pt.ClientCPU)
 	if cfg.ProgressTTY {
