@@ -20,7 +20,8 @@ const e2eSummary = `Run ringcast serve with each engine (ring, then chan) as a s
 drive it with the load generator at a ladder of load points, and write the report:
 each engine's highest loss-free delivery rate, the ratio between them, the server's
 memory per idle connection (10,000 connections), the 1000 × 1000 events/s goal
-point, and charts. A fresh server serves every point; its RSS and CPU come from
+point, a churn point (subscribers resuming with Last-Event-ID: loss, descriptors
+held against connections live), and charts. A fresh server serves every point; its RSS and CPU come from
 /proc. Bounded by --budget (a few minutes with the defaults). make bench-e2e runs it.`
 
 func runE2E(args []string, stdout, stderr io.Writer) error {
@@ -40,6 +41,12 @@ func runE2E(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.IdleConnections, "idle-connections", 10_000, "connections held to measure memory per idle connection")
 	fs.DurationVar(&c.IdleHold, "idle-hold", 3*time.Second, "how long the idle connections are held before the memory is read")
 	fs.Float64Var(&c.ConnectRate, "connect-rate", 5000, "subscriber connections opened per second")
+	// The churn point (issue 14): departures noticed at once, resumes without loss.
+	fs.IntVar(&c.ChurnSubscribers, "churn-subscribers", 2000, "subscribers of the churn point, of which --churn-fraction reconnect; negative: no churn point")
+	fs.Float64Var(&c.ChurnRate, "churn-rate", 100, "events/s of the churn point (one topic: every subscriber gets each)")
+	fs.DurationVar(&c.ChurnDuration, "churn-duration", 10*time.Second, "measured phase of each of the churn point's two runs")
+	fs.Float64Var(&c.ChurnFraction, "churn-fraction", 0.5, "fraction of the churn point's subscribers that leave and resume with Last-Event-ID")
+	fs.DurationVar(&c.ChurnEvery, "churn-every", time.Second, "mean connection lifetime of a churning subscriber (0.5-1.5×): reconnects/s = subscribers × fraction / this")
 	fs.DurationVar(&c.Budget, "budget", 8*time.Minute, "time limit of the whole run; later points are skipped and listed")
 	out := fs.String("out", "docs/e2e.md", "Markdown report to write (\"-\": stdout)")
 	chartsDir := fs.String("charts-dir", "", "directory of the SVG charts (default: <out without .md>/, e.g. docs/e2e/)")

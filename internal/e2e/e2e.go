@@ -62,6 +62,15 @@ type Config struct {
 	IdleHold        time.Duration
 	// ConnectRate of the subscribers (5,000/s).
 	ConnectRate float64
+	// The churn point (churn.go), on the first engine: ChurnSubscribers
+	// (2,000; negative: none) of one topic × ChurnRate events/s (100) for
+	// ChurnDuration (10s), ChurnFraction (0.5) of them reconnecting every
+	// ChurnEvery (1s) on average, against the same load without churn.
+	ChurnSubscribers int
+	ChurnRate        float64
+	ChurnDuration    time.Duration
+	ChurnFraction    float64
+	ChurnEvery       time.Duration
 	// Budget bounds the whole run; points that would start after it are
 	// skipped and reported as such (8m).
 	Budget time.Duration
@@ -97,6 +106,11 @@ func (c *Config) setDefaults() error {
 	c.IdleConnections = cmp.Or(c.IdleConnections, 10_000)
 	c.IdleHold = cmp.Or(c.IdleHold, 3*time.Second)
 	c.ConnectRate = cmp.Or(c.ConnectRate, 5000)
+	c.ChurnSubscribers = cmp.Or(c.ChurnSubscribers, 2000)
+	c.ChurnRate = cmp.Or(c.ChurnRate, 100)
+	c.ChurnDuration = cmp.Or(c.ChurnDuration, 10*time.Second)
+	c.ChurnFraction = cmp.Or(c.ChurnFraction, 0.5)
+	c.ChurnEvery = cmp.Or(c.ChurnEvery, time.Second)
 	c.Budget = cmp.Or(c.Budget, 8*time.Minute)
 	if c.Progress == nil {
 		c.Progress = io.Discard
@@ -169,6 +183,7 @@ type Report struct {
 	Elapsed  time.Duration
 	Points   []*Point
 	Idle     []Idle
+	Churn    *Churn // nil: not measured
 	Skipped  []string
 	Machine  string
 	Revision string
@@ -202,6 +217,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Points = append(rep.Points, runPoint(ctx, &cfg, engine, cfg.GoalSubscribers, cfg.GoalRate, true))
 		} else {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s goal point (budget)", engine))
+		}
+		if engine == cfg.Engines[0] && cfg.ChurnSubscribers > 0 {
+			if time.Now().Before(deadline) {
+				rep.Churn = runChurn(ctx, &cfg, engine)
+			} else {
+				rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s churn point (budget)", engine))
+			}
 		}
 		for _, n := range cfg.Subscribers {
 			rep.ladder(ctx, &cfg, engine, n, deadline)

@@ -73,6 +73,7 @@ func TestRunWritesReport(t *testing.T) {
 	rep, err := Run(ctx, Config{
 		Binary: exe, Subscribers: []int{4}, StartDeliveries: 800, MaxPoints: 2, GoalSubscribers: 3, GoalRate: 100,
 		PointDuration: 500 * time.Millisecond, IdleConnections: 30, IdleHold: 200 * time.Millisecond, Progress: &progress,
+		ChurnSubscribers: 8, ChurnRate: 100, ChurnDuration: 800 * time.Millisecond, ChurnEvery: 150 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
@@ -114,6 +115,16 @@ func TestRunWritesReport(t *testing.T) {
 		}
 	}
 
+	// The churn point: the churning half reconnected and resumed without
+	// loss (the fake keeps every event); the run without churn did not
+	// reconnect; the server's descriptors were read.
+	if c := rep.Churn; c == nil || c.Engine != "ring" || c.Steady.Err != "" || c.Churning.Err != "" {
+		t.Fatalf("churn point: %+v", rep.Churn)
+	} else if c.Steady.Reconnects != 0 || c.Churning.Reconnects == 0 || c.Churning.ResumedLost != 0 || c.Churning.SteadyLost != 0 ||
+		c.Churning.FDsStart <= 0 || c.Churning.FDsPeak < c.Churning.FDsStart+int64(c.Subscribers) {
+		t.Fatalf("churn point: without %+v, with %+v", c.Steady, c.Churning)
+	}
+
 	// The report tool draws the charts from the JSON: it must carry
 	// everything the Markdown shows.
 	var js bytes.Buffer
@@ -134,7 +145,8 @@ func TestRunWritesReport(t *testing.T) {
 	if md.String() != mdBack.String() {
 		t.Fatalf("the report read back from JSON reads differently:\n%s\n---\n%s", md.String(), mdBack.String())
 	}
-	for _, want := range []string{"## Summary", "Ratio ring/chan", "n/a (an engine had no loss-free point)", "## All points", "![deliveries](e2e/deliveries.svg)", "lossy", "Machine:"} {
+	for _, want := range []string{"## Summary", "Ratio ring/chan", "n/a (an engine had no loss-free point)", "## All points", "![deliveries](e2e/deliveries.svg)", "lossy", "Machine:",
+		"## Churn", "| with churn |", "no loss for resumed clients inside the window: 0 lost, 0 resets — met"} {
 		if !strings.Contains(md.String(), want) {
 			t.Fatalf("report lacks %q:\n%s", want, md.String())
 		}

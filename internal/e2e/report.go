@@ -279,6 +279,10 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 		p("goroutine stacks in use (`go_memstats_heap_inuse_bytes` + `go_memstats_stack_inuse_bytes` from")
 		p("`/metrics`): what the connections hold, without the allocator's slack that RSS includes.")
 	}
+	if rep.Churn != nil {
+		p("")
+		rep.writeChurn(p)
+	}
 	if len(charts) > 0 {
 		p("")
 		p("## Charts")
