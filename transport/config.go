@@ -74,7 +74,13 @@ type Config struct {
 	WriteBudget int
 	Debounce    time.Duration // keep only the latest event per (topic, key) within this window
 
-	MaxEventBytes int // largest accepted event (its JSON object) in bytes: 413 beyond
+	// MaxEventBytes bounds an event on the wire: its SSE frame (id, event and
+	// data lines, each line break of the data costing a "data: " line),
+	// counted with the id at its longest; and its JSON object on POST
+	// /publish. Beyond: a *ValidationError (ErrEventTooLarge), 413 over
+	// HTTP. It is the largest event a client must read whole: the default,
+	// 64 KiB, is what go-sse, r3labs/sse and bufio.Scanner read by default.
+	MaxEventBytes int
 	MaxBodyBytes  int // largest accepted publish body in bytes: 413 beyond
 	MaxTopics     int // most topics one subscription may name: 400 beyond
 

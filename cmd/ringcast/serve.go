@@ -51,7 +51,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	batchWindow := fs.String("batch-window", "auto", "a stream writes at most once per window: an event that finds its stream idle\nfor a window goes out at once, later ones wait and share one write, so the\nwrites (system calls, most of the server's CPU) stay bounded under load. auto:\nthe window grows and shrinks to keep writes within --write-budget (it stays 0\nat low rates); off: every stream writes whenever something is ready; or a\nfixed duration such as 20ms")
 	writeBudget := fs.Int("write-budget", 0, "writes per second the automatic --batch-window aims at (0: 25000 per core)")
 	debounce := fs.Duration("debounce", 0, "keep only the latest event per topic and key within this window (0: off)")
-	maxEventBytes := fs.Int("max-event-bytes", d.MaxEventBytes, "largest event accepted by /publish (its JSON object), in bytes: 413 beyond")
+	maxEventBytes := fs.Int("max-event-bytes", d.MaxEventBytes, "largest event, in bytes, as sent to clients (its SSE frame: a line break in the\ndata costs a \"data: \" line) and as published (its JSON object): 413 beyond.\nThe default fits the 64 KiB event buffers of common clients (go-sse, r3labs/sse,\nbufio.Scanner): raise it only for clients that read larger events")
 	maxBodyBytes := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest /publish body, in bytes: 413 beyond")
 	maxTopics := fs.Int("max-topics", d.MaxTopics, "most topics one subscription may name")
 	publishToken := fs.String("publish-token", "", "when set, POST /publish needs \"Authorization: Bearer <token>\"; when not set,\nonly clients on this machine (loopback) may publish")
