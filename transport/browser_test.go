@@ -32,13 +32,7 @@ import (
 )
 
 func TestBrowserPage(t *testing.T) {
-	path, err := headless.Find()
-	if err != nil {
-		if r := os.Getenv("RINGCAST_REQUIRE_BROWSER"); r != "" && r != "0" && r != "false" {
-			t.Fatalf("RINGCAST_REQUIRE_BROWSER is set, but: %v", err)
-		}
-		t.Skipf("skipping the real-browser test: %v (RINGCAST_REQUIRE_BROWSER=1 makes this a failure)", err)
-	}
+	path := browserOrSkip(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
