@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -140,5 +141,117 @@ func TestPublishRefusesFramesOverTheLimit(t *testing.T) {
 	}
 	if got := ts.metric(mEventsPublished); got != 0 {
 		t.Fatalf("%v events published; a batch is all or nothing", got)
+	}
+}
+
+// go-sse's Connection, as docs/protocol.md describes it: it reconnects after
+// a clean end (a graceful shutdown here), resumes with the last id, and hands
+// the application each connection's retry: frame as an unnamed event with
+// no data and the last id seen; the rule the protocol gives its users (skip
+// an unnamed event whose id is empty or repeats the previous one) leaves
+// exactly the events and notices.
+func TestGoSSEReconnectsAfterACleanEnd(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	start := func(epoch string, ln net.Listener) (*Server, chan error) {
+		s, err := New(Config{Epoch: epoch, Retry: 50 * time.Millisecond, Logger: testLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.fast.MaxIdleWorkerDuration = 50 * time.Millisecond
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(ln) }()
+		return s, served
+	}
+	stop := func(s *Server, served chan error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}
+	a, aServed := start("alpha", ln)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/events?topic=t", nil)
+	client := &gosse.Client{HTTPClient: &http.Client{Transport: &http.Transport{}}, Backoff: gosse.Backoff{InitialInterval: 50 * time.Millisecond}}
+	conn := client.NewConnection(req)
+	got := make(chan gosse.Event, 64)
+	conn.SubscribeToAll(func(ev gosse.Event) { got <- ev })
+	connected := make(chan error, 1)
+	go func() { connected <- conn.Connect() }()
+	defer func() {
+		cancel()
+		<-connected
+		client.HTTPClient.CloseIdleConnections()
+	}()
+	next := func(what string) gosse.Event {
+		t.Helper()
+		select {
+		case ev := <-got:
+			return ev
+		case err := <-connected:
+			t.Fatalf("%s: go-sse stopped: %v", what, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: nothing from go-sse within 10s", what)
+		}
+		return gosse.Event{}
+	}
+	var raw []gosse.Event
+	read := func(what string, until func(gosse.Event) bool) {
+		t.Helper()
+		for {
+			ev := next(what)
+			raw = append(raw, ev)
+			if until(ev) {
+				return
+			}
+		}
+	}
+	// The first retry: frame tells us the stream is open.
+	read("the stream opens", func(ev gosse.Event) bool { return true })
+	ids, err := a.Publish(Event{Topic: "t", Data: []byte("a1")}, Event{Topic: "t", Data: []byte("a2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read("alpha's events", func(ev gosse.Event) bool { return ev.Data == "a2" })
+
+	// A graceful shutdown ends the stream cleanly; a new server (a restart)
+	// takes the address, and go-sse comes back with the last id.
+	stop(a, aServed)
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the restarted server cannot take %s: %v", addr, err)
+	}
+	b, bServed := start("beta", ln)
+	defer stop(b, bServed)
+	read("the reset after the restart", func(ev gosse.Event) bool { return ev.Type == EventReset })
+	live, err := b.Publish(Event{Topic: "t", Data: []byte("b1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read("beta's event", func(ev gosse.Event) bool { return ev.Data == "b1" })
+
+	var kept []string
+	retryFrames, last := 0, ""
+	for _, ev := range raw {
+		if ev.Type == "" && (ev.LastEventID == "" || ev.LastEventID == last) {
+			retryFrames++
+			continue
+		}
+		kept = append(kept, ev.Type+" "+ev.LastEventID+" "+ev.Data)
+		last = ev.LastEventID
+	}
+	want := []string{" " + ids[0] + " a1", " " + ids[1] + " a2",
+		EventReset + " " + ids[1] + ` {"reason":"epoch","lastEventId":"` + ids[1] + `","missed":null}`, " " + live[0] + " b1"}
+	if strings.Join(kept, "\n") != strings.Join(want, "\n") || retryFrames != 2 {
+		t.Fatalf("go-sse delivered %+v;\nafter the documented filter (%d retry frames):\n%s\nwant:\n%s",
+			raw, retryFrames, strings.Join(kept, "\n"), strings.Join(want, "\n"))
 	}
 }
