@@ -136,7 +136,7 @@ func TestPublishRefusesFramesOverTheLimit(t *testing.T) {
 	ts := startServer(t, Config{Epoch: "clients", MaxEventBytes: 1000})
 	_, err := ts.Publish(Event{Topic: "a", Data: []byte("ok")}, Event{Topic: "a", Data: []byte(strings.Repeat("\n", 200))})
 	var ve *ValidationError
-	if err == nil || !errors.As(err, &ve) || ve.Index != 1 || !strings.Contains(ve.Reason, "MaxEventBytes") {
+	if !errors.Is(err, ErrEventTooLarge) || !errors.As(err, &ve) || ve.Index != 1 || !strings.Contains(ve.Reason, "MaxEventBytes") {
 		t.Fatalf("an event of 1,400 bytes framed against a 1,000-byte limit: %v; want a *ValidationError for event 2 naming MaxEventBytes", err)
 	}
 	if got := ts.metric(mEventsPublished); got != 0 {

@@ -112,9 +112,8 @@ func (s *Server) Publish(evs ...Event) ([]string, error) {
 	}
 	for i := range evs {
 		ve := validate(&evs[i])
-		if n := wireLen(s.cfg.Epoch, &evs[i]); ve == nil && n > s.cfg.MaxEventBytes {
-			ve = invalid("Data", "makes the event %d bytes on the wire (its SSE frame); the limit is MaxEventBytes, %d", n, s.cfg.MaxEventBytes)
-			ve.kind = ErrEventTooLarge
+		if ve == nil {
+			ve = s.checkWireLen(&evs[i])
 		}
 		if ve != nil {
 			ve.Index = i
@@ -150,6 +149,18 @@ func (s *Server) Publish(evs ...Event) ([]string, error) {
 	}
 	s.m.publishDur.UpdateDuration(start)
 	return ids, nil
+}
+
+// checkWireLen refuses ev when its frame could exceed MaxEventBytes: the
+// largest event a client is asked to read.
+func (s *Server) checkWireLen(ev *Event) *ValidationError {
+	n := wireLen(s.cfg.Epoch, ev)
+	if n <= s.cfg.MaxEventBytes {
+		return nil
+	}
+	ve := invalid("Data", "makes the event %d bytes on the wire (its SSE frame); the limit is MaxEventBytes, %d", n, s.cfg.MaxEventBytes)
+	ve.kind = ErrEventTooLarge
+	return ve
 }
 
 func (s *Server) publishNow(frames []*frame) ([]uint64, error) {
