@@ -361,7 +361,7 @@ func parsePublish(body []byte, format int, maxEventBytes int, epoch string) ([]E
 		if why != "" {
 			return nil, &parseError{400, why}
 		}
-		if pe := checkWireLen(&ev, maxEventBytes, epoch, ""); pe != nil {
+		if pe := tooLargeOnWire(&ev, maxEventBytes, epoch, ""); pe != nil {
 			return nil, pe
 		}
 		return []Event{ev}, nil
@@ -388,7 +388,7 @@ func parsePublish(body []byte, format int, maxEventBytes int, epoch string) ([]E
 		if why != "" {
 			return nil, &parseError{400, fmt.Sprintf("line %d: %s", n, why)}
 		}
-		if pe := checkWireLen(&ev, maxEventBytes, epoch, fmt.Sprintf("line %d: ", n)); pe != nil {
+		if pe := tooLargeOnWire(&ev, maxEventBytes, epoch, fmt.Sprintf("line %d: ", n)); pe != nil {
 			return nil, pe
 		}
 		evs = append(evs, ev)
@@ -399,10 +399,10 @@ func parsePublish(body []byte, format int, maxEventBytes int, epoch string) ([]E
 	return evs, nil
 }
 
-// checkWireLen refuses ev, with 413, when its frame on the wire would exceed
+// tooLargeOnWire refuses ev, with 413, when its frame on the wire would exceed
 // maxEventBytes: the largest event a client is asked to read (a line break
 // in the data, 2 bytes of JSON, costs 7 there).
-func checkWireLen(ev *Event, maxEventBytes int, epoch, where string) *parseError {
+func tooLargeOnWire(ev *Event, maxEventBytes int, epoch, where string) *parseError {
 	n := wireLen(epoch, ev)
 	if n <= maxEventBytes {
 		return nil
