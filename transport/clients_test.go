@@ -156,27 +156,15 @@ func TestGoSSEReconnectsAfterACleanEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	start := func(epoch string, ln net.Listener) (*Server, chan error) {
+	start := func(epoch string, ln net.Listener) (*Server, func()) {
 		s, err := New(Config{Epoch: epoch, Retry: 50 * time.Millisecond, Logger: testLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.fast.MaxIdleWorkerDuration = 50 * time.Millisecond
-		served := make(chan error, 1)
-		go func() { served <- s.Serve(ln) }()
-		return s, served
+		return s, serveOn(t, s, ln)
 	}
-	stop := func(s *Server, served chan error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}
-	a, aServed := start("alpha", ln)
+	a, stopA := start("alpha", ln)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/events?topic=t", nil)
@@ -224,13 +212,13 @@ func TestGoSSEReconnectsAfterACleanEnd(t *testing.T) {
 
 	// A graceful shutdown ends the stream cleanly; a new server (a restart)
 	// takes the address, and go-sse comes back with the last id.
-	stop(a, aServed)
+	stopA()
 	ln, err = net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("the restarted server cannot take %s: %v", addr, err)
 	}
-	b, bServed := start("beta", ln)
-	defer stop(b, bServed)
+	b, stopB := start("beta", ln)
+	defer stopB()
 	read("the reset after the restart", func(ev gosse.Event) bool { return ev.Type == EventReset })
 	live, err := b.Publish(Event{Topic: "t", Data: []byte("b1")})
 	if err != nil {
