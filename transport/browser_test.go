@@ -109,6 +109,9 @@ func TestBrowserPage(t *testing.T) {
 	if evs[0].Data != "one" || evs[1].Data != "two <b>not bold</b>" || evs[2].Data != "three\nlines\nof it" {
 		t.Fatalf("the page shows the wrong data:\n%s", v)
 	}
+	if v.Hidden != "?" || !strings.Contains(v.HiddenNote, "cannot count") {
+		t.Fatalf("following one topic the page cannot count hidden named events, and must say so: %q, %q", v.Hidden, v.HiddenNote)
+	}
 	for _, e := range evs {
 		if e.Topic != "demo" || e.Type != "message" || e.Age == "" {
 			t.Fatalf("an event lacks its topic, type or age:\n%s", v)

@@ -70,6 +70,7 @@
     if (topics.length > 0) {
       $('hidden-count').textContent = '?';
       note.hidden = false;
+      note.className = 'note info';
       note.textContent = 'Named events show only when listed under "Event names to show too": ' +
         'EventSource hands a page only the names it listens for (here: ' + listening + '). ' +
         'Following chosen topics, this page cannot count the ones it missed.';
@@ -77,6 +78,7 @@
     }
     $('hidden-count').textContent = String(hidden);
     note.hidden = hidden === 0;
+    note.className = 'note';
     note.textContent = hidden + ' named event' + (hidden === 1 ? ' was' : 's were') + ' not shown: ' +
       'EventSource hands a page only the event names it listens for (here: ' + listening + '). ' +
       'List the names you want under "Event names to show too" and Apply.';
