@@ -33,13 +33,7 @@ import (
 )
 
 func TestBrowserPage(t *testing.T) {
-	path, err := headless.Find()
-	if err != nil {
-		if r := os.Getenv("RINGCAST_REQUIRE_BROWSER"); r != "" && r != "0" && r != "false" {
-			t.Fatalf("RINGCAST_REQUIRE_BROWSER is set, but: %v", err)
-		}
-		t.Skipf("skipping the real-browser test: %v (RINGCAST_REQUIRE_BROWSER=1 makes this a failure)", err)
-	}
+	path := browserOrSkip(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -115,6 +109,9 @@ func TestBrowserPage(t *testing.T) {
 	evs := v.events()
 	if evs[0].Data != "one" || evs[1].Data != "two <b>not bold</b>" || evs[2].Data != "three\nlines\nof it" {
 		t.Fatalf("the page shows the wrong data:\n%s", v)
+	}
+	if v.Hidden != "?" || !strings.Contains(v.HiddenNote, "cannot count") {
+		t.Fatalf("following one topic the page cannot count hidden named events, and must say so: %q, %q", v.Hidden, v.HiddenNote)
 	}
 	for _, e := range evs {
 		if e.Topic != "demo" || e.Type != "message" || e.Age == "" {
@@ -286,6 +283,22 @@ func TestBrowserPage(t *testing.T) {
 	dproxy.resume()
 	v = step("the missed events arrive", 10*time.Second, func(v pageView) bool { return len(v.Rows) >= len(all) && v.State == "open" })
 	check("after the resume", v)
+
+	// A named event the page does not listen for never reaches it; the page
+	// counts it from the gap in the sequence and says why it is missing.
+	for _, data := range []string{"p3", "p4"} {
+		if _, err := d.Publish(Event{Topic: "prices", Event: "price", Data: []byte(data)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shown := post(d.addr, "demo", "d2")
+	v = step("the event after them arrives", 10*time.Second, func(v pageView) bool { return len(v.Rows) > len(all) })
+	if evs := v.events(); len(evs) != len(all)+1 || evs[len(all)].ID != shown {
+		t.Fatalf("after two named events the page shows:\n%s\nwant only %s more", v, shown)
+	}
+	if v.Hidden != "2" || !strings.HasPrefix(v.HiddenNote, "2 named events were not shown") || !strings.Contains(v.HiddenNote, "Event names") {
+		t.Fatalf("two named events not listened for: the page says hidden %q, %q", v.Hidden, v.HiddenNote)
+	}
 	if got := d.lastEventIDs(); len(got) != 2 || got[0] != "" || got[1] != all[3].id {
 		t.Fatalf("the server saw Last-Event-ID %q; want %q on the reconnection", got, all[3].id)
 	}
@@ -307,6 +320,8 @@ const pageViewJS = `(() => {
 		publishEnabled: !$('publish-fields').disabled,
 		tokenForm: !$('token-form').hidden,
 		pubResult: $('pub-result').textContent,
+		hidden: $('hidden-count').textContent,
+		hiddenNote: $('hidden-note').hidden ? '' : $('hidden-note').textContent,
 		rows: [...document.querySelectorAll('#events > li')].reverse().map((li) => ({
 			kind: li.dataset.kind || 'event',
 			id: li.dataset.id || '',
@@ -329,6 +344,8 @@ type pageView struct {
 	PublishEnabled bool
 	TokenForm      bool
 	PubResult      string
+	Hidden         string // the count of named events not shown; "?" following chosen topics
+	HiddenNote     string // the note explaining it, "" when hidden
 	Rows           []pageRow
 }
 

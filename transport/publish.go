@@ -62,7 +62,7 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json (one event) or application/x-ndjson (one event per line)")
 		return
 	}
-	evs, pe := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes)
+	evs, pe := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes, s.cfg.Epoch)
 	if pe != nil {
 		if pe.status == fasthttp.StatusRequestEntityTooLarge {
 			s.m.rejected[rejTooLarge].Inc()
@@ -76,6 +76,9 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 	if err != nil {
 		var ve *ValidationError
 		switch {
+		case errors.Is(err, ErrEventTooLarge): // parsePublish refuses these first, naming the line
+			s.m.rejected[rejTooLarge].Inc()
+			writeError(ctx, fasthttp.StatusRequestEntityTooLarge, err.Error())
 		case errors.As(err, &ve):
 			s.m.rejected[rejBadRequest].Inc()
 			writeError(ctx, fasthttp.StatusBadRequest, err.Error())
@@ -108,7 +111,11 @@ func (s *Server) Publish(evs ...Event) ([]string, error) {
 		return nil, ErrNoEvents
 	}
 	for i := range evs {
-		if ve := validate(&evs[i]); ve != nil {
+		ve := validate(&evs[i])
+		if ve == nil {
+			ve = s.checkWireLen(&evs[i])
+		}
+		if ve != nil {
 			ve.Index = i
 			return nil, ve
 		}
@@ -142,6 +149,18 @@ func (s *Server) Publish(evs ...Event) ([]string, error) {
 	}
 	s.m.publishDur.UpdateDuration(start)
 	return ids, nil
+}
+
+// checkWireLen refuses ev when its frame could exceed MaxEventBytes: the
+// largest event a client is asked to read.
+func (s *Server) checkWireLen(ev *Event) *ValidationError {
+	n := wireLen(s.cfg.Epoch, ev)
+	if n <= s.cfg.MaxEventBytes {
+		return nil
+	}
+	ve := invalid("Data", "makes the event %d bytes on the wire (its SSE frame); the limit is MaxEventBytes, %d", n, s.cfg.MaxEventBytes)
+	ve.kind = ErrEventTooLarge
+	return ve
 }
 
 func (s *Server) publishNow(frames []*frame) ([]uint64, error) {
@@ -327,11 +346,13 @@ func (e *parseError) Error() string { return e.msg }
 
 // parsePublish parses a publish body into events; a batch is all or nothing,
 // so the first bad line rejects it, and the error names that line.
-func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, *parseError) {
+// maxEventBytes bounds each event twice: its JSON object, before it is
+// parsed, and its frame on the wire (wireLen, with this epoch) after.
+func parsePublish(body []byte, format int, maxEventBytes int, epoch string) ([]Event, *parseError) {
 	if format == formatJSON {
 		obj := bytes.TrimSpace(body)
 		if len(obj) > maxEventBytes {
-			return nil, &parseError{413, fmt.Sprintf("the event is %d bytes; the limit is %d (--max-event-bytes)", len(obj), maxEventBytes)}
+			return nil, &parseError{413, fmt.Sprintf("the event's JSON object is %d bytes; the limit is %d (--max-event-bytes)", len(obj), maxEventBytes)}
 		}
 		if !utf8.Valid(obj) {
 			return nil, &parseError{400, "not valid UTF-8" + atByte(invalidUTF8At(obj)) + ": JSON text must be UTF-8"}
@@ -339,6 +360,9 @@ func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, *parseEr
 		ev, why := parseEvent(obj)
 		if why != "" {
 			return nil, &parseError{400, why}
+		}
+		if pe := tooLargeOnWire(&ev, maxEventBytes, epoch, ""); pe != nil {
+			return nil, pe
 		}
 		return []Event{ev}, nil
 	}
@@ -355,7 +379,7 @@ func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, *parseEr
 			continue
 		}
 		if len(line) > maxEventBytes {
-			return nil, &parseError{413, fmt.Sprintf("line %d: the event is %d bytes; the limit is %d (--max-event-bytes)", n, len(line), maxEventBytes)}
+			return nil, &parseError{413, fmt.Sprintf("line %d: the event's JSON object is %d bytes; the limit is %d (--max-event-bytes)", n, len(line), maxEventBytes)}
 		}
 		if !utf8.Valid(line) {
 			return nil, &parseError{400, fmt.Sprintf("line %d: not valid UTF-8%s: JSON text must be UTF-8", n, atByte(invalidUTF8At(line)))}
@@ -364,12 +388,26 @@ func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, *parseEr
 		if why != "" {
 			return nil, &parseError{400, fmt.Sprintf("line %d: %s", n, why)}
 		}
+		if pe := tooLargeOnWire(&ev, maxEventBytes, epoch, fmt.Sprintf("line %d: ", n)); pe != nil {
+			return nil, pe
+		}
 		evs = append(evs, ev)
 	}
 	if len(evs) == 0 {
 		return nil, &parseError{400, "the body holds no events: send one JSON object per line"}
 	}
 	return evs, nil
+}
+
+// tooLargeOnWire refuses ev, with 413, when its frame on the wire would exceed
+// maxEventBytes: the largest event a client is asked to read (a line break
+// in the data, 2 bytes of JSON, costs 7 there).
+func tooLargeOnWire(ev *Event, maxEventBytes int, epoch, where string) *parseError {
+	n := wireLen(epoch, ev)
+	if n <= maxEventBytes {
+		return nil
+	}
+	return &parseError{413, fmt.Sprintf("%sthe event is %d bytes on the wire (its SSE frame: id, event and data lines); the limit is %d (--max-event-bytes), the largest event a client must read", where, n, maxEventBytes)}
 }
 
 // parseEvent parses and validates one JSON object.
