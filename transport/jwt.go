@@ -192,10 +192,19 @@ func (v *jwtVerifier) keyfunc(t *jwt.Token) (any, error) {
 // verify checks raw and returns its grant (J3: from the cache when it is
 // there), or a *tokenError.
 func (v *jwtVerifier) verify(raw string) (*grant, error) {
-	now := v.now()
-	if g := v.cache.get(raw, now.UnixNano()); g != nil {
+	if g := v.cache.get(raw, v.now().UnixNano()); g != nil {
 		return g, nil
 	}
+	g, err := v.check(raw)
+	if err != nil {
+		return nil, err
+	}
+	v.cache.put(raw, g)
+	return g, nil
+}
+
+// check is verify without the cache: the signature and the claims.
+func (v *jwtVerifier) check(raw string) (*grant, error) {
 	var c claims
 	tok, err := v.parser.ParseWithClaims(raw, &c, v.keyfunc)
 	if err != nil {
@@ -210,7 +219,6 @@ func (v *jwtVerifier) verify(raw string) (*grant, error) {
 			return nil, &tokenError{tokMalformed, `the token's "ringcast" claim: ` + err.Error()}
 		}
 	}
-	v.cache.put(raw, g)
 	return g, nil
 }
 
