@@ -165,18 +165,15 @@ func (e *chanEngine) subscribe(sel selection, res resumePoint) (subscription, []
 		return nil, nil, errEngineClosed
 	}
 	var reset []byte
-	switch {
-	case !res.given:
-	case res.malformed, res.epoch == e.epoch && res.seq > e.seq:
-		reset = e.reset(resetMalformed, res.raw, unknownMissed)
-	case res.epoch != e.epoch:
-		reset = e.reset(resetEpoch, res.raw, unknownMissed)
-	case res.seq < e.seq: // no history to replay from
+	switch why := res.rejection(e.epoch, e.seq); {
+	case why != "":
+		reset = resetNotice(e.m, why, res.raw, unknownMissed)
+	case res.given && res.seq < e.seq: // no history to replay from
 		missed := int64(unknownMissed)
 		if sel.all {
 			missed = int64(e.seq - res.seq)
 		}
-		reset = e.reset(resetTooOld, res.raw, missed)
+		reset = resetNotice(e.m, resetTooOld, res.raw, missed)
 	}
 	s := &chanSub{e: e, sel: sel, kick: make(chan struct{}), done: make(chan struct{})}
 	if e.policy == Unbounded {
@@ -198,11 +195,6 @@ func (e *chanEngine) subscribe(sel selection, res resumePoint) (subscription, []
 	list := append(slices.Clone(*e.list.Load()), s)
 	e.list.Store(&list)
 	return s, reset, nil
-}
-
-func (e *chanEngine) reset(reason, lastID string, missed int64) []byte {
-	e.m.resets[reason].Inc()
-	return appendReset(nil, reason, lastID, missed)
 }
 
 func (s *chanSub) wait(ctx context.Context) error {

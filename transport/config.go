@@ -1,8 +1,8 @@
 package transport
 
 import (
-	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/ringcast/ringcast/transport/internal/eventid"
@@ -181,46 +181,130 @@ func (c Config) withDefaults() (Config, error) {
 	switch c.Engine {
 	case EngineRing:
 		if c.SlowClient != DropOldest && c.SlowClient != Disconnect {
-			return c, fmt.Errorf("slow-client %q needs --engine chan; the ring engine supports %s and %s", c.SlowClient, DropOldest, Disconnect)
+			return c, configError("SlowClient", ErrConflict, "%q needs Engine chan; the ring engine supports %s and %s", c.SlowClient, DropOldest, Disconnect)
 		}
 	case EngineChan:
 		switch c.SlowClient {
 		case DropOldest, DropNewest, Block, Unbounded, Disconnect:
 		default:
-			return c, fmt.Errorf("unknown slow-client policy %q (want drop-oldest, disconnect, drop-newest, block or unbounded)", c.SlowClient)
+			return c, configError("SlowClient", ErrUnknown, "%q is unknown (want drop-oldest, disconnect, drop-newest, block or unbounded)", c.SlowClient)
 		}
 	default:
-		return c, fmt.Errorf("unknown engine %q (want ring or chan)", c.Engine)
+		return c, configError("Engine", ErrUnknown, "%q is unknown (want ring or chan)", c.Engine)
 	}
 	switch {
 	case c.Capacity < 2 || c.Capacity > 1<<28:
-		return c, fmt.Errorf("capacity %d out of range [2, %d]", c.Capacity, 1<<28)
+		return c, configError("Capacity", ErrOutOfRange, "%d out of range [2, %d]", c.Capacity, 1<<28)
 	case c.TopicCapacity < 2 || c.TopicCapacity > 1<<24:
-		return c, fmt.Errorf("topic-capacity %d out of range [2, %d]", c.TopicCapacity, 1<<24)
+		return c, configError("TopicCapacity", ErrOutOfRange, "%d out of range [2, %d]", c.TopicCapacity, 1<<24)
 	case c.MaxTopicRings < -1:
-		return c, fmt.Errorf("max-topic-rings %d must be -1 (none) or more", c.MaxTopicRings)
+		return c, configError("MaxTopicRings", ErrOutOfRange, "%d must be -1 (none) or more", c.MaxTopicRings)
 	case c.ChanBuffer < 1:
-		return c, fmt.Errorf("chan-buffer %d must be at least 1", c.ChanBuffer)
+		return c, configError("ChanBuffer", ErrOutOfRange, "%d must be at least 1", c.ChanBuffer)
 	case c.KeepAlive < time.Millisecond:
-		return c, fmt.Errorf("keepalive %v must be at least 1ms", c.KeepAlive)
+		return c, configError("KeepAlive", ErrOutOfRange, "%v must be at least 1ms", c.KeepAlive)
 	case c.Retry < 0:
-		return c, fmt.Errorf("retry %v must not be negative", c.Retry)
+		return c, configError("Retry", ErrOutOfRange, "%v must not be negative", c.Retry)
 	case c.WriteTimeout < time.Millisecond:
-		return c, fmt.Errorf("write-timeout %v must be at least 1ms", c.WriteTimeout)
+		return c, configError("WriteTimeout", ErrOutOfRange, "%v must be at least 1ms", c.WriteTimeout)
 	case c.BatchWindow < NoBatchWindow || c.BatchWindow > time.Second:
-		return c, fmt.Errorf("batch-window %v out of range [0, 1s]", c.BatchWindow)
+		return c, configError("BatchWindow", ErrOutOfRange, "%v out of range [0, 1s]", c.BatchWindow)
 	case c.WriteBudget < 0:
-		return c, fmt.Errorf("write-budget %d must not be negative", c.WriteBudget)
+		return c, configError("WriteBudget", ErrOutOfRange, "%d must not be negative", c.WriteBudget)
 	case c.Debounce < 0 || c.Debounce > time.Minute:
-		return c, fmt.Errorf("debounce %v out of range [0, 1m]", c.Debounce)
+		return c, configError("Debounce", ErrOutOfRange, "%v out of range [0, 1m]", c.Debounce)
 	case c.MaxEventBytes < 64:
-		return c, fmt.Errorf("max-event-bytes %d must be at least 64", c.MaxEventBytes)
+		return c, configError("MaxEventBytes", ErrOutOfRange, "%d must be at least 64", c.MaxEventBytes)
 	case c.MaxBodyBytes < c.MaxEventBytes:
-		return c, fmt.Errorf("max-body-bytes %d must be at least max-event-bytes (%d)", c.MaxBodyBytes, c.MaxEventBytes)
+		return c, configError("MaxBodyBytes", ErrConflict, "%d must be at least MaxEventBytes (%d)", c.MaxBodyBytes, c.MaxEventBytes)
 	case c.MaxTopics < 1:
-		return c, fmt.Errorf("max-topics %d must be at least 1", c.MaxTopics)
+		return c, configError("MaxTopics", ErrOutOfRange, "%d must be at least 1", c.MaxTopics)
 	case !eventid.ValidEpoch(c.Epoch):
-		return c, fmt.Errorf("epoch %q must be 1 to %d characters of [0-9a-z]", c.Epoch, eventid.MaxEpochLen)
+		return c, configError("Epoch", ErrMalformed, "%q must be 1 to %d characters of [0-9a-z]", c.Epoch, eventid.MaxEpochLen)
 	}
 	return c.withGuardDefaults()
+}
+
+// The floors of MaxURLBytes and MaxHeaderBytes. A browser's EventSource
+// cannot set headers, so one that resumes on its first connection carries
+// its id in the URL, and any HTTP error there (414, 431) makes it give up
+// for good, where the protocol promises a reset instead.
+const (
+	// MinURLBytes is that URL at its longest:
+	// /events?lastEventId=<id>&topic=<topic> with the longest id and topic,
+	// percent-encoded as encodeURIComponent and url.QueryEscape do. The
+	// position is [0-9a-z-], which stays as it is; the '/' after it and
+	// every byte of a topic may take three. With a subscribe token that
+	// travels in the URL, "&token=" and the token come on top.
+	MinURLBytes = len("/events?lastEventId=") + eventid.MaxPositionLen + len("%2F") + 3*eventid.MaxTopicLen +
+		len("&topic=") + 3*eventid.MaxTopicLen
+	// MinHeaderBytes holds reconnectHeadBytes with some room for a Host
+	// header. A browser's other headers come on top, hence the far larger
+	// default.
+	MinHeaderBytes = 2 << 10
+
+	// reconnectHeadBytes is the head of such a browser's reconnection
+	// before its own headers: the request line with that URL (EventSource
+	// keeps it) and Last-Event-ID with the longest id.
+	reconnectHeadBytes = len("GET ") + MinURLBytes + len(" HTTP/1.1\r\n") + len("Last-Event-ID: ") + eventid.MaxLen + len("\r\n\r\n")
+)
+
+// minURLBytes is MinURLBytes for a configuration with this subscribe token.
+func minURLBytes(subscribeToken string) (int, string) {
+	n, shape := MinURLBytes, "/events?lastEventId=<id>&topic=<topic>"
+	if subscribeToken != "" {
+		n += len("&token=") + len(url.QueryEscape(subscribeToken))
+		shape += "&token=<token>"
+	}
+	return n, shape
+}
+
+// withGuardDefaults fills and checks the fields of the defences.
+func (c Config) withGuardDefaults() (Config, error) {
+	d := DefaultConfig()
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if c.MaxURLBytes == 0 {
+		c.MaxURLBytes = min(d.MaxURLBytes, c.MaxHeaderBytes)
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = defaultMaxConns()
+	}
+	minURL, shape := minURLBytes(c.SubscribeToken)
+	switch {
+	case c.MaxHeaderBytes > 1<<20:
+		return c, configError("MaxHeaderBytes", ErrOutOfRange, "%d exceeds the maximum, %d", c.MaxHeaderBytes, 1<<20)
+	case c.MaxHeaderBytes < MinHeaderBytes:
+		return c, configError("MaxHeaderBytes", ErrOutOfRange, "%d is below the minimum, %d: a browser that resumed with the longest id and topic in its URL reconnects with a head of %d bytes before its own headers, and EventSource gives up for good on a 431",
+			c.MaxHeaderBytes, MinHeaderBytes, reconnectHeadBytes)
+	case c.MaxURLBytes > c.MaxHeaderBytes:
+		return c, configError("MaxURLBytes", ErrConflict, "%d exceeds MaxHeaderBytes (%d), which bounds the request line too", c.MaxURLBytes, c.MaxHeaderBytes)
+	case c.MaxURLBytes < minURL:
+		return c, configError("MaxURLBytes", ErrOutOfRange, "%d is below the minimum, %d: a browser that resumes on its first connection sends %s, %d bytes with the longest id and topic percent-encoded, and EventSource gives up for good on a 414",
+			c.MaxURLBytes, minURL, shape, minURL)
+	case c.ReadTimeout < 10*time.Millisecond:
+		return c, configError("ReadTimeout", ErrOutOfRange, "%v must be at least 10ms", c.ReadTimeout)
+	}
+	if err := checkToken("PublishToken", c.PublishToken); err != nil {
+		return c, err
+	}
+	if err := checkToken("SubscribeToken", c.SubscribeToken); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// checkToken accepts what can travel in a header, a cookie and a URL
+// unchanged: visible ASCII without the characters a cookie cannot hold.
+func checkToken(field, tok string) error {
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; c <= ' ' || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return configError(field, ErrMalformed, "must use letters, digits and punctuation other than \" , ; \\ (e.g. openssl rand -hex 32)")
+		}
+	}
+	return nil
 }

@@ -43,8 +43,8 @@ func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
 	var topics []string
 	for _, t := range ctx.QueryArgs().PeekMulti("topic") {
 		topic := string(t)
-		if why := checkTopic(topic); why != "" {
-			writeError(ctx, fasthttp.StatusBadRequest, "topic "+strconv.Quote(topic)+": "+why[len(`"topic" `):])
+		if ve := checkTopic(topic); ve != nil {
+			writeError(ctx, fasthttp.StatusBadRequest, "topic "+strconv.Quote(topic)+": "+ve.Reason)
 			return
 		}
 		topics = append(topics, topic)

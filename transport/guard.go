@@ -7,7 +7,7 @@ package transport
 //   1. Accept: the connection limits (MaxConns, MaxConnsPerIP). A connection
 //      over a limit is not refused at once (a client would see a reset, not a
 //      reason): it is marked, and its first request is answered below.
-//   2. fasthttp, configured from Config: the request head must fit
+//   2. fasthttp, configured from Config (httpserver.go): the request head must fit
 //      MaxHeaderBytes (431) and the request must arrive within ReadTimeout
 //      (408, then close: slowloris), its body within MaxBodyBytes (413).
 //   3. The guard middleware, outermost of all: a marked connection gets 429
@@ -33,7 +33,6 @@ package transport
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -43,12 +42,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
-
-	"github.com/ringcast/ringcast/transport/internal/eventid"
 )
 
 // Reasons of ringcast_connections_rejected_total and
@@ -98,92 +94,9 @@ type guard struct {
 	logOnce      sync.Once
 }
 
-// The floors of MaxURLBytes and MaxHeaderBytes. A browser's EventSource
-// cannot set headers, so one that resumes on its first connection carries
-// its id in the URL, and any HTTP error there (414, 431) makes it give up
-// for good, where the protocol promises a reset instead.
-const (
-	// MinURLBytes is that URL at its longest:
-	// /events?lastEventId=<id>&topic=<topic> with the longest id and topic,
-	// percent-encoded as encodeURIComponent and url.QueryEscape do. The
-	// position is [0-9a-z-], which stays as it is; the '/' after it and
-	// every byte of a topic may take three. With a subscribe token that
-	// travels in the URL, "&token=" and the token come on top.
-	MinURLBytes = len("/events?lastEventId=") + eventid.MaxPositionLen + len("%2F") + 3*eventid.MaxTopicLen +
-		len("&topic=") + 3*eventid.MaxTopicLen
-	// MinHeaderBytes holds reconnectHeadBytes with some room for a Host
-	// header. A browser's other headers come on top, hence the far larger
-	// default.
-	MinHeaderBytes = 2 << 10
-
-	// reconnectHeadBytes is the head of such a browser's reconnection
-	// before its own headers: the request line with that URL (EventSource
-	// keeps it) and Last-Event-ID with the longest id.
-	reconnectHeadBytes = len("GET ") + MinURLBytes + len(" HTTP/1.1\r\n") + len("Last-Event-ID: ") + eventid.MaxLen + len("\r\n\r\n")
-)
-
-// minURLBytes is MinURLBytes for a configuration with this subscribe token.
-func minURLBytes(subscribeToken string) (int, string) {
-	n, shape := MinURLBytes, "/events?lastEventId=<id>&topic=<topic>"
-	if subscribeToken != "" {
-		n += len("&token=") + len(url.QueryEscape(subscribeToken))
-		shape += "&token=<token>"
-	}
-	return n, shape
-}
-
-// withGuardDefaults fills and checks the fields of the defences.
-func (c Config) withGuardDefaults() (Config, error) {
-	d := DefaultConfig()
-	if c.MaxHeaderBytes == 0 {
-		c.MaxHeaderBytes = d.MaxHeaderBytes
-	}
-	if c.MaxURLBytes == 0 {
-		c.MaxURLBytes = min(d.MaxURLBytes, c.MaxHeaderBytes)
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = d.ReadTimeout
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = defaultMaxConns()
-	}
-	minURL, shape := minURLBytes(c.SubscribeToken)
-	switch {
-	case c.MaxHeaderBytes > 1<<20:
-		return c, fmt.Errorf("max-header-bytes %d exceeds the maximum, %d", c.MaxHeaderBytes, 1<<20)
-	case c.MaxHeaderBytes < MinHeaderBytes:
-		return c, fmt.Errorf("max-header-bytes %d is below the minimum, %d: a browser that resumed with the longest id and topic in its URL reconnects with a head of %d bytes before its own headers, and EventSource gives up for good on a 431",
-			c.MaxHeaderBytes, MinHeaderBytes, reconnectHeadBytes)
-	case c.MaxURLBytes > c.MaxHeaderBytes:
-		return c, fmt.Errorf("max-url-bytes %d exceeds max-header-bytes (%d), which bounds the request line too", c.MaxURLBytes, c.MaxHeaderBytes)
-	case c.MaxURLBytes < minURL:
-		return c, fmt.Errorf("max-url-bytes %d is below the minimum, %d: a browser that resumes on its first connection sends %s, %d bytes with the longest id and topic percent-encoded, and EventSource gives up for good on a 414",
-			c.MaxURLBytes, minURL, shape, minURL)
-	case c.ReadTimeout < 10*time.Millisecond:
-		return c, fmt.Errorf("read-timeout %v must be at least 10ms", c.ReadTimeout)
-	}
-	if err := checkToken("publish-token", c.PublishToken); err != nil {
-		return c, err
-	}
-	if err := checkToken("subscribe-token", c.SubscribeToken); err != nil {
-		return c, err
-	}
-	return c, nil
-}
-
-// checkToken accepts what can travel in a header, a cookie and a URL
-// unchanged: visible ASCII without the characters a cookie cannot hold.
-func checkToken(flag, tok string) error {
-	for i := 0; i < len(tok); i++ {
-		if c := tok[i]; c <= ' ' || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' {
-			return fmt.Errorf("%s: use letters, digits and punctuation other than \" , ; \\ (e.g. openssl rand -hex 32)", flag)
-		}
-	}
-	return nil
-}
-
-// installGuard configures fasthttp's limits and puts the guard middleware
-// outermost. New calls it before any route or middleware of the caller.
+// installGuard creates the guard and puts its middleware outermost. New calls
+// it before any route or middleware of the caller; fasthttp's limits are set
+// with the rest of its configuration (httpserver.go).
 func (s *Server) installGuard() {
 	g := &guard{
 		s:            s,
@@ -208,38 +121,6 @@ func (s *Server) installGuard() {
 		return float64(g.conns)
 	})
 
-	s.fast.ReadBufferSize = s.cfg.MaxHeaderBytes // fasthttp needs the whole head in its read buffer
-	s.fast.ReadTimeout = s.cfg.ReadTimeout
-	next := s.fast.ErrorHandler
-	s.fast.ErrorHandler = func(ctx *fasthttp.RequestCtx, err error) {
-		var small *fasthttp.ErrSmallBuffer
-		var timeout interface{ Timeout() bool }
-		switch {
-		case errors.As(err, &small):
-			g.reqRejected[rejHeaderTooLarge].Inc()
-			writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf(
-				"the request head (request line and headers) exceeds %d bytes (--max-header-bytes); a subscription to many topics exceeds it too: subscribe to fewer", s.cfg.MaxHeaderBytes))
-			return
-		case errors.As(err, &timeout) && timeout.Timeout():
-			g.reqRejected[rejReadTimeout].Inc()
-		case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		default:
-			g.reqRejected[rejMalformed].Inc()
-		}
-		next(ctx, err)
-	}
-	// "Expect: 100-continue" with a body announced beyond the limit: refuse
-	// before the client sends it, not after fasthttp has invited it.
-	s.fast.ExpectHandler = func(ctx *fasthttp.RequestCtx) int {
-		if cl := ctx.Request.Header.ContentLength(); cl > s.cfg.MaxBodyBytes {
-			if string(ctx.Path()) == "/publish" {
-				s.m.rejected[rejTooLarge].Inc()
-			}
-			writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "the body exceeds "+strconv.Itoa(s.cfg.MaxBodyBytes)+" bytes (--max-body-bytes); split the batch")
-			return fasthttp.StatusRequestEntityTooLarge
-		}
-		return fasthttp.StatusContinue
-	}
 	s.Use(g.middleware)
 }
 
@@ -455,11 +336,22 @@ func (g *guard) subscriberAuthorized(ctx *fasthttp.RequestCtx) bool {
 	return ok
 }
 
-// tokenMatches compares got with want in constant time (G3).
+// tokenMatches compares got with want in constant time (G3). Hashing first
+// makes the comparison independent of the lengths too.
 func tokenMatches(got []byte, want string) bool {
 	a := sha256.Sum256(got)
 	b := sha256.Sum256([]byte(want))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// bearerMatches compares the request's bearer token with want in constant
+// time (G3).
+func bearerMatches(header []byte, want string) bool {
+	const prefix = "Bearer "
+	if len(header) < len(prefix) || !strings.EqualFold(string(header[:len(prefix)]), prefix) {
+		return false
+	}
+	return tokenMatches(header[len(prefix):], want)
 }
 
 // openPublishRefusal says why a publish without a configured token is

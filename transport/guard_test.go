@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -396,21 +397,24 @@ func TestGuardConfig(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{MaxHeaderBytes: 100}, "max-header-bytes"},
-		{Config{MaxHeaderBytes: 2 << 20}, "max-header-bytes"},
-		{Config{MaxHeaderBytes: MinHeaderBytes - 1}, fmt.Sprintf("max-header-bytes %d is below the minimum, %d", MinHeaderBytes-1, MinHeaderBytes)},
-		{Config{MaxHeaderBytes: 2048, MaxURLBytes: 4096}, "max-url-bytes"},
-		{Config{MaxURLBytes: 64}, "max-url-bytes"},
-		{Config{MaxURLBytes: MinURLBytes - 1}, fmt.Sprintf("max-url-bytes %d is below the minimum, %d", MinURLBytes-1, MinURLBytes)},
+		{Config{MaxHeaderBytes: 100}, "MaxHeaderBytes"},
+		{Config{MaxHeaderBytes: 2 << 20}, "MaxHeaderBytes"},
+		{Config{MaxHeaderBytes: MinHeaderBytes - 1}, fmt.Sprintf("MaxHeaderBytes %d is below the minimum, %d", MinHeaderBytes-1, MinHeaderBytes)},
+		{Config{MaxHeaderBytes: 2048, MaxURLBytes: 4096}, "MaxURLBytes"},
+		{Config{MaxURLBytes: 64}, "MaxURLBytes"},
+		{Config{MaxURLBytes: MinURLBytes - 1}, fmt.Sprintf("MaxURLBytes %d is below the minimum, %d", MinURLBytes-1, MinURLBytes)},
 		// The token may travel in the URL too: s3cr%2Ft.
 		{Config{MaxURLBytes: MinURLBytes + 14, SubscribeToken: "s3cr/t"}, fmt.Sprintf("minimum, %d", MinURLBytes+15)},
-		{Config{ReadTimeout: time.Millisecond}, "read-timeout"},
-		{Config{PublishToken: "has space"}, "publish-token"},
-		{Config{SubscribeToken: "semi;colon"}, "subscribe-token"},
-		{Config{SubscribeToken: "tab\there"}, "subscribe-token"},
+		{Config{ReadTimeout: time.Millisecond}, "ReadTimeout"},
+		{Config{PublishToken: "has space"}, "PublishToken"},
+		{Config{SubscribeToken: "semi;colon"}, "SubscribeToken"},
+		{Config{SubscribeToken: "tab\there"}, "SubscribeToken"},
 	} {
-		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: %v; want an error naming %s", tc.cfg, err, tc.want)
+		_, err := New(tc.cfg)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) ||
+			!strings.Contains(err.Error(), "transport: "+ce.Field+" ") || strings.Contains(err.Error(), "-bytes") {
+			t.Errorf("%+v: %v; want a *ConfigError naming %s", tc.cfg, err, tc.want)
 		}
 	}
 	s, err := New(Config{MaxHeaderBytes: 2048})

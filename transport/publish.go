@@ -1,17 +1,206 @@
 package transport
 
+// The publish path, in the order an event travels it: POST /publish
+// (handlePublish) checks the method and the publish token, parses the body
+// (parsePublish, parseEvent, validate) and hands the events to the Go API,
+// Publish; Publish validates them, encodes each into a frame once
+// (encodeFrame, frame.go) and publishes the batch to the engine at once
+// (publishNow) or, for keyed events with Debounce, through the debouncer
+// (publishDebounced, debounce.go). The engine stamps the ids and wakes the
+// streams (ringengine.go, chanengine.go; stream.go writes to the sockets).
+
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/ringcast/ringcast/transport/internal/eventid"
 	"github.com/ringcast/ringcast/transport/internal/sse"
 )
+
+// handlePublish is POST /publish.
+func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
+	s.setCORS(ctx)
+	if ctx.IsOptions() {
+		ctx.Response.Header.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		ctx.Response.Header.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+		ctx.Response.Header.Set("Access-Control-Max-Age", "600")
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return
+	}
+	if !ctx.IsPost() {
+		s.m.rejected[rejMethod].Inc()
+		ctx.Response.Header.Set("Allow", "POST, OPTIONS")
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "publish with POST")
+		return
+	}
+	if s.cfg.PublishToken != "" && !bearerMatches(ctx.Request.Header.Peek("Authorization"), s.cfg.PublishToken) {
+		s.m.rejected[rejUnauthorized].Inc()
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ringcast publish"`)
+		writeError(ctx, fasthttp.StatusUnauthorized, "publishing needs the header Authorization: Bearer <publish token>")
+		return
+	}
+	format := 0
+	if mt, _, err := mime.ParseMediaType(string(ctx.Request.Header.ContentType())); err == nil {
+		switch mt {
+		case "application/json":
+			format = formatJSON
+		case "application/x-ndjson", "application/ndjson":
+			format = formatNDJSON
+		}
+	}
+	if format == 0 {
+		s.m.rejected[rejContentType].Inc()
+		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json (one event) or application/x-ndjson (one event per line)")
+		return
+	}
+	evs, pe := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes)
+	if pe != nil {
+		if pe.status == fasthttp.StatusRequestEntityTooLarge {
+			s.m.rejected[rejTooLarge].Inc()
+		} else {
+			s.m.rejected[rejBadRequest].Inc()
+		}
+		writeError(ctx, pe.status, pe.msg)
+		return
+	}
+	ids, err := s.Publish(evs...)
+	if err != nil {
+		var ve *ValidationError
+		switch {
+		case errors.As(err, &ve):
+			s.m.rejected[rejBadRequest].Inc()
+			writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		default:
+			s.m.rejected[rejUnavailable].Inc()
+			ctx.Response.Header.Set("Retry-After", "1")
+			writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
+		}
+		return
+	}
+	b := make([]byte, 0, 10+len(ids)*24)
+	b = append(b, `{"ids":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, id, len(id)) // the topic in the id may hold '"' or '\\'
+	}
+	b = append(b, "]}\n"...)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// Publish publishes evs as one batch and returns their ids, in order. The
+// batch is all or nothing: an invalid event (see Event) rejects it whole with
+// a *ValidationError naming the event. With Debounce set, a keyed event
+// returns once its window closes (see the debouncer's notes).
+func (s *Server) Publish(evs ...Event) ([]string, error) {
+	if len(evs) == 0 {
+		return nil, ErrNoEvents
+	}
+	for i := range evs {
+		if ve := validate(&evs[i]); ve != nil {
+			ve.Index = i
+			return nil, ve
+		}
+	}
+	s.pubMu.RLock()
+	defer s.pubMu.RUnlock()
+	if s.closing.Load() {
+		return nil, ErrClosed
+	}
+	start := time.Now()
+	frames := make([]*frame, len(evs))
+	for i := range evs {
+		frames[i] = encodeFrame(&evs[i])
+	}
+	var seqs []uint64
+	var err error
+	if s.deb == nil {
+		seqs, err = s.publishNow(frames)
+	} else {
+		seqs, err = s.publishDebounced(frames)
+	}
+	if err != nil {
+		if errors.Is(err, errEngineClosed) {
+			err = ErrClosed
+		}
+		return nil, err
+	}
+	ids := make([]string, len(seqs))
+	for i, seq := range seqs {
+		ids[i] = (&frame{seq: seq, topic: evs[i].Topic}).id(s.cfg.Epoch)
+	}
+	s.m.publishDur.UpdateDuration(start)
+	return ids, nil
+}
+
+func (s *Server) publishNow(frames []*frame) ([]uint64, error) {
+	first, err := s.publishFrames(frames)
+	if err != nil {
+		return nil, err
+	}
+	seqs := make([]uint64, len(frames))
+	for i := range seqs {
+		seqs[i] = first + uint64(i)
+	}
+	return seqs, nil
+}
+
+// publishFrames hands frames to the engine and counts them: the one way to
+// the engine, for publishNow and the debouncer alike.
+func (s *Server) publishFrames(frames []*frame) (uint64, error) {
+	first, err := s.eng.publish(frames)
+	if err == nil {
+		s.m.published.Add(len(frames))
+	}
+	return first, err
+}
+
+func (s *Server) publishDebounced(frames []*frame) ([]uint64, error) {
+	seqs := make([]uint64, len(frames))
+	var now []*frame
+	var nowAt []int
+	waits := map[int]<-chan publishResult{}
+	for i, f := range frames {
+		if f.key == "" {
+			now = append(now, f)
+			nowAt = append(nowAt, i)
+			continue
+		}
+		ch, err := s.deb.add(f)
+		if err != nil {
+			return nil, err
+		}
+		waits[i] = ch
+	}
+	if len(now) > 0 {
+		got, err := s.publishNow(now)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range nowAt {
+			seqs[i] = got[j]
+		}
+	}
+	for i, ch := range waits {
+		r := <-ch
+		if r.err != nil {
+			return nil, r.err
+		}
+		seqs[i] = r.seq
+	}
+	return seqs, nil
+}
 
 // Event is one event to publish.
 type Event struct {
@@ -45,61 +234,51 @@ const (
 	EventReset  = "reset"
 )
 
-// ValidationError says what is wrong with the event at Index (0-based) of a
-// batch, and what to fix. A batch with one invalid event is rejected whole.
-type ValidationError struct {
-	Index  int
-	Reason string
-}
-
-func (e *ValidationError) Error() string {
-	return fmt.Sprintf("event %d: %s", e.Index+1, e.Reason)
-}
-
-// checkTopic returns why topic cannot be used, or "".
-func checkTopic(topic string) string {
+// checkTopic returns why topic cannot be used, or nil.
+func checkTopic(topic string) *ValidationError {
 	switch eventid.CheckTopic(topic) {
 	case nil:
-		return ""
+		return nil
 	case eventid.ErrTopicEmpty:
-		return `"topic" is missing or empty`
+		return invalid("Topic", "is missing or empty")
 	case eventid.ErrTopicTooLong:
-		return fmt.Sprintf(`"topic" is %d bytes; the limit is %d`, len(topic), MaxTopicLen)
+		return invalid("Topic", "is %d bytes; the limit is %d", len(topic), MaxTopicLen)
 	case eventid.ErrTopicUTF8:
-		return `"topic" is not valid UTF-8` + atByte(invalidUTF8At([]byte(topic)))
+		return invalid("Topic", "is not valid UTF-8%s", atByte(invalidUTF8At([]byte(topic))))
 	}
-	return `"topic" must not contain control characters`
+	return invalid("Topic", "must not contain control characters")
 }
 
-// validate checks ev and returns why it cannot be published, or "".
+// validate checks ev and returns why it cannot be published (Index 0), or
+// nil.
 //
 // Every field must be valid UTF-8: an event stream is UTF-8, and a client
 // would decode an invalid byte as U+FFFD, so the event would not arrive as
 // published. The check is one pass per event at publish time, never per
 // client.
-func validate(ev *Event) string {
-	if why := checkTopic(ev.Topic); why != "" {
-		return why
+func validate(ev *Event) *ValidationError {
+	if ve := checkTopic(ev.Topic); ve != nil {
+		return ve
 	}
 	switch {
 	case !utf8.ValidString(ev.Event):
-		return `"event" is not valid UTF-8` + atByte(invalidUTF8At([]byte(ev.Event)))
+		return invalid("Event", "is not valid UTF-8%s", atByte(invalidUTF8At([]byte(ev.Event))))
 	case sse.CheckName(ev.Event) != nil:
-		return `"event" must be one line: no CR, LF or NUL`
+		return invalid("Event", "must be one line: no CR, LF or NUL")
 	case len(ev.Event) > MaxNameLen:
-		return fmt.Sprintf(`"event" is %d bytes; the limit is %d`, len(ev.Event), MaxNameLen)
+		return invalid("Event", "is %d bytes; the limit is %d", len(ev.Event), MaxNameLen)
 	case ev.Event == EventLagged || ev.Event == EventReset:
-		return fmt.Sprintf(`"event" %q is reserved for the server's notices`, ev.Event)
+		return invalid("Event", "%q is reserved for the server's notices", ev.Event)
 	case !utf8.ValidString(ev.Key):
-		return `"key" is not valid UTF-8` + atByte(invalidUTF8At([]byte(ev.Key)))
+		return invalid("Key", "is not valid UTF-8%s", atByte(invalidUTF8At([]byte(ev.Key))))
 	case sse.CheckName(ev.Key) != nil:
-		return `"key" must be one line: no CR, LF or NUL`
+		return invalid("Key", "must be one line: no CR, LF or NUL")
 	case len(ev.Key) > MaxNameLen:
-		return fmt.Sprintf(`"key" is %d bytes; the limit is %d`, len(ev.Key), MaxNameLen)
+		return invalid("Key", "is %d bytes; the limit is %d", len(ev.Key), MaxNameLen)
 	case !utf8.Valid(ev.Data):
-		return `"data" is not valid UTF-8` + atByte(invalidUTF8At(ev.Data))
+		return invalid("Data", "is not valid UTF-8%s", atByte(invalidUTF8At(ev.Data)))
 	}
-	return ""
+	return nil
 }
 
 // invalidUTF8At returns the offset of the first byte of b that does not
@@ -137,7 +316,8 @@ const (
 	formatNDJSON = 2 // application/x-ndjson: one object per line
 )
 
-// parseError is a rejected publish body: the HTTP status and the message.
+// parseError is a rejected publish body: the HTTP status and the message
+// (the HTTP API's own, so it names the server's flags).
 type parseError struct {
 	status int
 	msg    string
@@ -147,7 +327,7 @@ func (e *parseError) Error() string { return e.msg }
 
 // parsePublish parses a publish body into events; a batch is all or nothing,
 // so the first bad line rejects it, and the error names that line.
-func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, error) {
+func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, *parseError) {
 	if format == formatJSON {
 		obj := bytes.TrimSpace(body)
 		if len(obj) > maxEventBytes {
@@ -238,8 +418,8 @@ func parseEvent(obj []byte) (Event, string) {
 		}
 		ev.Data = buf.Bytes()
 	}
-	if why := validate(&ev); why != "" {
-		return Event{}, why
+	if ve := validate(&ev); ve != nil {
+		return Event{}, ve.detail()
 	}
 	return ev, ""
 }

@@ -215,15 +215,9 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 	var reset []byte
 	var g uint64
 	resuming := false
-	switch {
-	case !res.given:
-	case res.malformed:
-		reset = e.reset(resetMalformed, res.raw, unknownMissed)
-	case res.epoch != e.epoch:
-		reset = e.reset(resetEpoch, res.raw, unknownMissed)
-	case res.seq > cursor: // well-formed, this epoch, but never issued
-		reset = e.reset(resetMalformed, res.raw, unknownMissed)
-	default:
+	if why := res.rejection(e.epoch, cursor); why != "" {
+		reset = resetNotice(e.m, why, res.raw, unknownMissed)
+	} else if res.given {
 		g, resuming = res.seq, true
 	}
 	s.lastID = res.raw
@@ -241,7 +235,7 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 			s.attach(rd, e.global.Cap())
 			s.replayUntil = cursor
 		default:
-			reset = e.reset(resetTooOld, res.raw, int64(cursor-g))
+			reset = resetNotice(e.m, resetTooOld, res.raw, int64(cursor-g))
 			s.attach(e.global.Subscribe(), e.global.Cap())
 		}
 		return s, reset, nil
@@ -271,7 +265,7 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 				return s, reset, nil
 			}
 			if g+1 < e.global.Oldest() {
-				reset = e.reset(resetTooOld, res.raw, unknownMissed)
+				reset = resetNotice(e.m, resetTooOld, res.raw, unknownMissed)
 				s.attach(ts.ring.Subscribe(), ts.ring.Cap())
 				s.upTo, s.topicLast = cursor, ts.count
 				return s, reset, nil
@@ -287,7 +281,7 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 	s.last = make([]uint64, len(sel.topics))
 	s.known = make([]bool, len(sel.topics))
 	if resuming && g+1 < e.global.Oldest() {
-		reset = e.reset(resetTooOld, res.raw, unknownMissed)
+		reset = resetNotice(e.m, resetTooOld, res.raw, unknownMissed)
 		resuming = false
 	}
 	if !resuming {
@@ -322,11 +316,6 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 	s.replayUntil = cursor
 	s.upTo = g
 	return s, reset, nil
-}
-
-func (e *ringEngine) reset(reason, lastID string, missed int64) []byte {
-	e.m.resets[reason].Inc()
-	return appendReset(nil, reason, lastID, missed)
 }
 
 func (e *ringEngine) maxLag() uint64 {
@@ -543,7 +532,7 @@ func (s *ringSub) lagged(missed uint64, b *batch) {
 		if s.lastSeq != 0 {
 			last = (&frame{seq: s.lastSeq}).id(s.e.epoch)
 		}
-		b.addRaw(s.e.reset(resetTopics, last, unknownMissed))
+		b.addRaw(resetNotice(s.e.m, resetTopics, last, unknownMissed))
 		clear(s.known)
 	}
 }

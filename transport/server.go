@@ -2,15 +2,11 @@ package transport
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,9 +17,6 @@ import (
 
 	"github.com/ringcast/ringcast/transport/internal/sse"
 )
-
-// ErrClosed is returned by Publish once Shutdown has begun.
-var ErrClosed = errors.New("transport: server is shutting down")
 
 // Middleware wraps a handler; see Server.Use.
 type Middleware func(next fasthttp.RequestHandler) fasthttp.RequestHandler
@@ -78,7 +71,8 @@ type Server struct {
 	guard *guard // connection limits, tokens, request limits (guard.go)
 }
 
-// New builds a server from cfg (zero fields take their defaults).
+// New builds a server from cfg (zero fields take their defaults). A field it
+// cannot accept is reported as a *ConfigError naming it.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -94,13 +88,7 @@ func New(cfg Config) (*Server, error) {
 		start:      time.Now(),
 		retryFrame: sse.AppendRetry(nil, cfg.Retry.Milliseconds()),
 	}
-	for _, o := range cfg.CORSOrigins {
-		if o = strings.TrimSpace(o); o == "*" {
-			s.corsAny = true
-		} else if o != "" {
-			s.corsOrigins = append(s.corsOrigins, o)
-		}
-	}
+	s.corsAny, s.corsOrigins = parseCORSOrigins(cfg.CORSOrigins)
 	s.tick = min(max(cfg.KeepAlive/8, time.Millisecond), time.Second)
 	s.pacer = newPacer(cfg.BatchWindow, cfg.WriteBudget)
 	s.keepAliveDue = int64(cfg.KeepAlive - s.tick)
@@ -121,33 +109,15 @@ func New(cfg Config) (*Server, error) {
 		s.eng = e
 	}
 	if cfg.Debounce > 0 {
-		s.deb = newDebouncer(cfg.Debounce, func(frames []*frame) (uint64, error) {
-			first, err := s.eng.publish(frames)
-			if err == nil {
-				s.m.published.Add(len(frames))
-			}
-			return first, err
-		}, s.m)
+		s.deb = newDebouncer(cfg.Debounce, s.publishFrames, s.m)
 	}
 	s.routes["/events"] = s.handleEvents
 	s.routes["/publish"] = s.handlePublish
 	s.routes["/metrics"] = s.handleMetrics
 	s.routes["/healthz"] = s.handleHealth
 	s.routes["/"] = s.handleIndex
-	s.fast = &fasthttp.Server{
-		Name:               "ringcast",
-		ReduceMemoryUsage:  true, // frees a connection's read buffer before its stream starts
-		KeepHijackedConns:  true, // streams own their connections (see events.go)
-		CloseOnShutdown:    true,
-		ReadTimeout:        30 * time.Second,
-		WriteTimeout:       cfg.WriteTimeout,
-		IdleTimeout:        60 * time.Second,
-		ReadBufferSize:     8 << 10,
-		MaxRequestBodySize: cfg.MaxBodyBytes,
-		ErrorHandler:       s.handleRequestError,
-		Logger:             fastLogger{s.log},
-	}
 	s.installGuard()
+	s.fast = s.newPublicServer()
 	s.installWeb()
 	return s, nil
 }
@@ -241,14 +211,7 @@ func (s *Server) ListenAndServe(addr string) error {
 func (s *Server) ServeAdmin(ln net.Listener) error {
 	s.shutdownMu.Lock()
 	if s.admin == nil {
-		s.admin = &fasthttp.Server{
-			Name:         "ringcast-admin",
-			Handler:      s.AdminHandler(),
-			ReadTimeout:  30 * time.Second,
-			WriteTimeout: 5 * time.Minute, // CPU profiles and traces take a while
-			IdleTimeout:  time.Minute,
-			Logger:       fastLogger{s.log},
-		}
+		s.admin = s.newAdminServer()
 	}
 	admin := s.admin
 	s.shutdownMu.Unlock()
@@ -340,281 +303,4 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// Publish publishes evs as one batch and returns their ids, in order. The
-// batch is all or nothing: an invalid event (see Event) rejects it whole with
-// a *ValidationError naming the event. With Debounce set, a keyed event
-// returns once its window closes (see the debouncer's notes).
-func (s *Server) Publish(evs ...Event) ([]string, error) {
-	if len(evs) == 0 {
-		return nil, errors.New("transport: nothing to publish")
-	}
-	for i := range evs {
-		if why := validate(&evs[i]); why != "" {
-			return nil, &ValidationError{Index: i, Reason: why}
-		}
-	}
-	s.pubMu.RLock()
-	defer s.pubMu.RUnlock()
-	if s.closing.Load() {
-		return nil, ErrClosed
-	}
-	start := time.Now()
-	frames := make([]*frame, len(evs))
-	for i := range evs {
-		frames[i] = encodeFrame(&evs[i])
-	}
-	var seqs []uint64
-	var err error
-	if s.deb == nil {
-		seqs, err = s.publishNow(frames)
-	} else {
-		seqs, err = s.publishDebounced(frames)
-	}
-	if err != nil {
-		if errors.Is(err, errEngineClosed) {
-			err = ErrClosed
-		}
-		return nil, err
-	}
-	ids := make([]string, len(seqs))
-	for i, seq := range seqs {
-		ids[i] = (&frame{seq: seq, topic: evs[i].Topic}).id(s.cfg.Epoch)
-	}
-	s.m.publishDur.UpdateDuration(start)
-	return ids, nil
-}
-
-func (s *Server) publishNow(frames []*frame) ([]uint64, error) {
-	first, err := s.eng.publish(frames)
-	if err != nil {
-		return nil, err
-	}
-	s.m.published.Add(len(frames))
-	seqs := make([]uint64, len(frames))
-	for i := range seqs {
-		seqs[i] = first + uint64(i)
-	}
-	return seqs, nil
-}
-
-func (s *Server) publishDebounced(frames []*frame) ([]uint64, error) {
-	seqs := make([]uint64, len(frames))
-	var now []*frame
-	var nowAt []int
-	waits := map[int]<-chan publishResult{}
-	for i, f := range frames {
-		if f.key == "" {
-			now = append(now, f)
-			nowAt = append(nowAt, i)
-			continue
-		}
-		ch, err := s.deb.add(f)
-		if err != nil {
-			return nil, err
-		}
-		waits[i] = ch
-	}
-	if len(now) > 0 {
-		got, err := s.publishNow(now)
-		if err != nil {
-			return nil, err
-		}
-		for j, i := range nowAt {
-			seqs[i] = got[j]
-		}
-	}
-	for i, ch := range waits {
-		r := <-ch
-		if r.err != nil {
-			return nil, r.err
-		}
-		seqs[i] = r.seq
-	}
-	return seqs, nil
-}
-
-// handlePublish is POST /publish.
-func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
-	s.setCORS(ctx)
-	if ctx.IsOptions() {
-		ctx.Response.Header.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-		ctx.Response.Header.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
-		ctx.Response.Header.Set("Access-Control-Max-Age", "600")
-		ctx.SetStatusCode(fasthttp.StatusNoContent)
-		return
-	}
-	if !ctx.IsPost() {
-		s.m.rejected[rejMethod].Inc()
-		ctx.Response.Header.Set("Allow", "POST, OPTIONS")
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "publish with POST")
-		return
-	}
-	if s.cfg.PublishToken != "" && !bearerMatches(ctx.Request.Header.Peek("Authorization"), s.cfg.PublishToken) {
-		s.m.rejected[rejUnauthorized].Inc()
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ringcast publish"`)
-		writeError(ctx, fasthttp.StatusUnauthorized, "publishing needs the header Authorization: Bearer <publish token>")
-		return
-	}
-	format := 0
-	if mt, _, err := mime.ParseMediaType(string(ctx.Request.Header.ContentType())); err == nil {
-		switch mt {
-		case "application/json":
-			format = formatJSON
-		case "application/x-ndjson", "application/ndjson":
-			format = formatNDJSON
-		}
-	}
-	if format == 0 {
-		s.m.rejected[rejContentType].Inc()
-		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json (one event) or application/x-ndjson (one event per line)")
-		return
-	}
-	evs, err := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes)
-	if err != nil {
-		pe := err.(*parseError)
-		if pe.status == fasthttp.StatusRequestEntityTooLarge {
-			s.m.rejected[rejTooLarge].Inc()
-		} else {
-			s.m.rejected[rejBadRequest].Inc()
-		}
-		writeError(ctx, pe.status, pe.msg)
-		return
-	}
-	ids, err := s.Publish(evs...)
-	if err != nil {
-		var ve *ValidationError
-		switch {
-		case errors.As(err, &ve):
-			s.m.rejected[rejBadRequest].Inc()
-			writeError(ctx, fasthttp.StatusBadRequest, err.Error())
-		default:
-			s.m.rejected[rejUnavailable].Inc()
-			ctx.Response.Header.Set("Retry-After", "1")
-			writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
-		}
-		return
-	}
-	b := make([]byte, 0, 10+len(ids)*24)
-	b = append(b, `{"ids":[`...)
-	for i, id := range ids {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, id, len(id)) // the topic in the id may hold '"' or '\\'
-	}
-	b = append(b, "]}\n"...)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
-}
-
-// bearerMatches compares the request's bearer token with want in constant time.
-func bearerMatches(header []byte, want string) bool {
-	const prefix = "Bearer "
-	if len(header) < len(prefix) || !strings.EqualFold(string(header[:len(prefix)]), prefix) {
-		return false
-	}
-	// Hashing first makes the comparison independent of the lengths too.
-	got := sha256.Sum256(header[len(prefix):])
-	exp := sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(got[:], exp[:]) == 1
-}
-
-func (s *Server) handleMetrics(ctx *fasthttp.RequestCtx) {
-	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-	s.m.write(ctx)
-}
-
-func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
-	ctx.SetContentType("application/json")
-	if s.closing.Load() {
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		fmt.Fprintf(ctx, `{"status":"shutting down"}`+"\n")
-		return
-	}
-	fmt.Fprintf(ctx, `{"status":"ok","engine":%q,"epoch":%q,"streams":%d}`+"\n", s.cfg.Engine, s.cfg.Epoch, s.nStreams.Load())
-}
-
-func (s *Server) handleIndex(ctx *fasthttp.RequestCtx) {
-	if string(ctx.Path()) != "/" {
-		writeError(ctx, fasthttp.StatusNotFound, "no such endpoint")
-		return
-	}
-	ctx.SetContentType("text/plain; charset=utf-8")
-	fmt.Fprintf(ctx, `ringcast SSE server (engine %s, epoch %s)
-
-  GET  /events?topic=a&topic=b   stream events (no topic: all); resume with Last-Event-ID
-  POST /publish                  {"topic":"a","event":"name","data":...} as application/json,
-                                 or one such object per line as application/x-ndjson
-  GET  /metrics                  Prometheus metrics
-  GET  /healthz                  health
-
-Try:  curl -N http://%[3]s/events &
-      curl -H 'Content-Type: application/json' -d '{"topic":"demo","data":"hello"}' http://%[3]s/publish
-`, s.cfg.Engine, s.cfg.Epoch, ctx.Host())
-}
-
-// handleRequestError answers requests fasthttp could not read, in JSON.
-func (s *Server) handleRequestError(ctx *fasthttp.RequestCtx, err error) {
-	publish := string(ctx.Path()) == "/publish"
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		if publish {
-			s.m.rejected[rejTooLarge].Inc()
-		}
-		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "the body exceeds "+strconv.Itoa(s.cfg.MaxBodyBytes)+" bytes (--max-body-bytes); split the batch")
-		return
-	}
-	if publish {
-		s.m.rejected[rejBadRequest].Inc()
-	}
-	var timeout interface{ Timeout() bool }
-	if errors.As(err, &timeout) && timeout.Timeout() {
-		writeError(ctx, fasthttp.StatusRequestTimeout, "the request was not received in time")
-		return
-	}
-	writeError(ctx, fasthttp.StatusBadRequest, "cannot read the request: "+err.Error())
-}
-
-// setCORS adds the CORS headers when the request's origin is allowed.
-func (s *Server) setCORS(ctx *fasthttp.RequestCtx) {
-	if o := s.allowedOrigin(ctx.Request.Header.Peek("Origin")); o != "" {
-		ctx.Response.Header.Set("Access-Control-Allow-Origin", o)
-		if o != "*" {
-			ctx.Response.Header.Set("Vary", "Origin")
-		}
-	}
-}
-
-// allowedOrigin returns the Access-Control-Allow-Origin value for origin,
-// or "" when none applies.
-func (s *Server) allowedOrigin(origin []byte) string {
-	if len(origin) == 0 {
-		return ""
-	}
-	if s.corsAny {
-		return "*"
-	}
-	for _, o := range s.corsOrigins {
-		if o == string(origin) {
-			return o
-		}
-	}
-	return ""
-}
-
-// writeError answers with status and {"error": msg}.
-func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	b := appendJSONString([]byte(`{"error":`), msg, 4096)
-	ctx.SetBody(append(b, "}\n"...))
-}
-
-// fastLogger sends fasthttp's log lines to slog, at debug level: they report
-// per-connection trouble (timeouts, resets) that the metrics already count.
-type fastLogger struct{ l *slog.Logger }
-
-func (f fastLogger) Printf(format string, args ...any) {
-	f.l.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
 }

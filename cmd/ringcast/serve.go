@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -112,7 +113,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		Logger:         log,
 	})
 	if err != nil {
-		return err
+		return flagError(err)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -157,6 +158,45 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	return serveErr
 }
+
+// configFlags names the flag of each transport.Config field that serve sets.
+var configFlags = map[string]string{
+	"Engine": "engine", "SlowClient": "slow-client", "Capacity": "capacity", "TopicCapacity": "topic-capacity",
+	"MaxTopicRings": "max-topic-rings", "ChanBuffer": "chan-buffer", "KeepAlive": "keepalive", "Retry": "retry",
+	"WriteTimeout": "write-timeout", "BatchWindow": "batch-window", "WriteBudget": "write-budget",
+	"Debounce": "debounce", "MaxEventBytes": "max-event-bytes", "MaxBodyBytes": "max-body-bytes",
+	"MaxTopics": "max-topics", "PublishToken": "publish-token", "CORSOrigins": "cors-origin",
+	"SubscribeToken": "subscribe-token", "MaxConns": "max-conns", "MaxConnsPerIP": "max-conns-per-ip",
+	"MaxHeaderBytes": "max-header-bytes", "MaxURLBytes": "max-url-bytes", "ReadTimeout": "read-timeout",
+}
+
+var configFieldName = regexp.MustCompile(`\b[A-Z][A-Za-z]+\b`)
+
+// flagError restates a *transport.ConfigError in the flags' terms: the
+// library names Config fields, a user of serve knows the flags.
+func flagError(err error) error {
+	var ce *transport.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	toFlag := func(field string) string {
+		if f, ok := configFlags[field]; ok {
+			return "--" + f
+		}
+		return field
+	}
+	return &cliError{msg: toFlag(ce.Field) + " " + configFieldName.ReplaceAllStringFunc(ce.Reason, toFlag), err: err}
+}
+
+// cliError is an error reworded for the command line; errors.Is and
+// errors.As still see the original.
+type cliError struct {
+	msg string
+	err error
+}
+
+func (e *cliError) Error() string { return e.msg }
+func (e *cliError) Unwrap() error { return e.err }
 
 func addrOf(ln net.Listener) string {
 	if ln == nil {
