@@ -50,29 +50,11 @@ const (
 var tokReasons = []string{tokMissing, tokMalformed, tokBadAlg, tokUnknownKey, tokBadSignature, tokExpired,
 	tokNotYetValid, tokMissingClaim, tokBadAudience, tokBadIssuer, tokForbidden}
 
-// JWTConfig configures signed tokens (Config.JWT). With Secret or Keys set,
-// every subscription and publish needs a credential: a static token of
-// Config, or a signed token whose "ringcast" claim names the topics.
-type JWTConfig struct {
-	// Secret verifies HS256 tokens: at least 32 bytes.
-	Secret []byte
-	// Keys verify RS256, ES256, EdDSA (and kin) tokens; ParseJWTKeys reads
-	// them from a PEM or JWKS file.
-	Keys []JWTKey
-	// Audience, when set, must be among a token's "aud".
-	Audience string
-	// Issuer, when set, must be a token's "iss".
-	Issuer string
-	// Leeway is the clock skew allowed on exp, nbf and iat (0: DefaultJWTLeeway;
-	// negative: none).
-	Leeway time.Duration
-}
-
 // DefaultJWTLeeway is the clock skew allowed on exp, nbf and iat.
 const DefaultJWTLeeway = 5 * time.Second
 
-// enabled reports whether signed tokens are configured.
-func (c *JWTConfig) enabled() bool { return len(c.Secret) > 0 || len(c.Keys) > 0 }
+// jwtEnabled reports whether signed tokens are configured.
+func (c *Config) jwtEnabled() bool { return len(c.JWTSecret) > 0 || len(c.JWTKeys) > 0 }
 
 // tokenError is a refused token: the metric's reason and what to tell the
 // client.
@@ -108,36 +90,37 @@ var errUnknownKey = errors.New("no configured key has this kid")
 // hash (RFC 7518, 3.2).
 const minJWTSecret = 32
 
-// newJWTVerifier builds the verifier of cfg, or returns nil when signed
-// tokens are off. now is the clock (tests); nil: time.Now.
-func newJWTVerifier(cfg JWTConfig, now func() time.Time) (*jwtVerifier, error) {
-	if !cfg.enabled() {
+// newJWTVerifier builds the verifier of cfg's JWT fields, or returns nil
+// when signed tokens are off. now is the clock (tests); nil: time.Now.
+func newJWTVerifier(cfg *Config, now func() time.Time) (*jwtVerifier, error) {
+	if !cfg.jwtEnabled() {
 		return nil, nil
 	}
 	if now == nil {
 		now = time.Now
 	}
+	leeway := cfg.JWTLeeway
 	switch {
-	case cfg.Leeway == 0:
-		cfg.Leeway = DefaultJWTLeeway
-	case cfg.Leeway < 0:
-		cfg.Leeway = 0
-	case cfg.Leeway > time.Hour:
-		return nil, fmt.Errorf("JWT.Leeway %v: at most an hour (a clock skew, not a validity period)", cfg.Leeway)
+	case leeway == 0:
+		leeway = DefaultJWTLeeway
+	case leeway < 0:
+		leeway = 0
+	case leeway > time.Hour:
+		return nil, configError("JWTLeeway", ErrOutOfRange, "%v exceeds an hour: it allows for clock skew, it is not a validity period", leeway)
 	}
-	v := &jwtVerifier{keys: map[string][]JWTKey{}, leeway: cfg.Leeway, now: now}
+	v := &jwtVerifier{keys: map[string][]JWTKey{}, leeway: leeway, now: now}
 	var methods []string
-	if len(cfg.Secret) > 0 {
-		if len(cfg.Secret) < minJWTSecret {
-			return nil, fmt.Errorf("JWT.Secret: %d bytes; HS256 needs at least %d (e.g. openssl rand -hex 32)", len(cfg.Secret), minJWTSecret)
+	if len(cfg.JWTSecret) > 0 {
+		if len(cfg.JWTSecret) < minJWTSecret {
+			return nil, configError("JWTSecret", ErrOutOfRange, "of %d bytes is too short: HS256 needs at least %d (e.g. openssl rand -hex 32)", len(cfg.JWTSecret), minJWTSecret)
 		}
-		v.secret = slices.Clone(cfg.Secret)
+		v.secret = slices.Clone(cfg.JWTSecret)
 		methods = append(methods, jwt.SigningMethodHS256.Alg())
 	}
-	for i, k := range cfg.Keys {
+	for i, k := range cfg.JWTKeys {
 		k, err := checkJWTKey(k)
 		if err != nil {
-			return nil, fmt.Errorf("JWT.Keys[%d]: %v", i, err)
+			return nil, configError("JWTKeys", ErrMalformed, "key %d: %v", i+1, err)
 		}
 		if !slices.Contains(methods, k.Alg) {
 			methods = append(methods, k.Alg)
@@ -151,11 +134,11 @@ func newJWTVerifier(cfg JWTConfig, now func() time.Time) (*jwtVerifier, error) {
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(now),
 	}
-	if cfg.Audience != "" {
-		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	if cfg.JWTAudience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.JWTAudience))
 	}
-	if cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	if cfg.JWTIssuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.JWTIssuer))
 	}
 	v.parser = jwt.NewParser(opts...)
 	return v, nil

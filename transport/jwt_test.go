@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -122,23 +123,23 @@ func tamper(t testing.TB, token string, payload jwt.MapClaims) string {
 func TestJWTVerify(t *testing.T) {
 	k := testKeys()
 	hour := time.Hour
-	all := JWTConfig{
-		Secret: k.secret,
-		Keys: []JWTKey{
+	all := Config{
+		JWTSecret: k.secret,
+		JWTKeys: []JWTKey{
 			{ID: "rsa-1", Key: &k.rsa.PublicKey},
 			{ID: "ec-1", Key: &k.ec.PublicKey},
 			{Key: k.ed.Public()},
 		},
 	}
-	rsaOnly := JWTConfig{Keys: []JWTKey{{Key: &k.rsa.PublicKey}}}
-	ecOnly := JWTConfig{Keys: []JWTKey{{Key: &k.ec.PublicKey}}}
-	strict := JWTConfig{Secret: k.secret, Audience: "ringcast.example", Issuer: "https://app.example"}
+	rsaOnly := Config{JWTKeys: []JWTKey{{Key: &k.rsa.PublicKey}}}
+	ecOnly := Config{JWTKeys: []JWTKey{{Key: &k.ec.PublicKey}}}
+	strict := Config{JWTSecret: k.secret, JWTAudience: "ringcast.example", JWTIssuer: "https://app.example"}
 	grant := []string{"user.42", "team.7.*"}
 	valid := mint(t, jwt.SigningMethodHS256, k.secret, testClaims{Exp: hour, Sub: grant})
 
 	cases := []struct {
 		name   string
-		cfg    JWTConfig
+		cfg    Config
 		token  string
 		reason string // "" when valid
 	}{
@@ -180,7 +181,7 @@ func TestJWTVerify(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := newJWTVerifier(tc.cfg, nil)
+			v, err := newJWTVerifier(&tc.cfg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +211,7 @@ func TestJWTVerify(t *testing.T) {
 
 func TestJWTClaimShape(t *testing.T) {
 	k := testKeys()
-	v, err := newJWTVerifier(JWTConfig{Secret: k.secret}, nil)
+	v, err := newJWTVerifier(&Config{JWTSecret: k.secret}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +315,7 @@ func TestJWTCacheNeverOutlivesExpiry(t *testing.T) {
 	k := testKeys()
 	now := time.Now()
 	clock := func() time.Time { return now }
-	v, err := newJWTVerifier(JWTConfig{Secret: k.secret, Leeway: -1}, clock)
+	v, err := newJWTVerifier(&Config{JWTSecret: k.secret, JWTLeeway: -1}, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,20 +343,21 @@ func TestJWTConfigErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		cfg   JWTConfig
+		cfg   Config
 		field string
 	}{
-		{JWTConfig{Secret: []byte("short")}, "JWT.Secret"},
-		{JWTConfig{Keys: []JWTKey{{Key: &small.PublicKey}}}, "JWT.Keys[0]"},
-		{JWTConfig{Keys: []JWTKey{{Key: &k.ec.PublicKey}, {Key: k.secret}}}, "JWT.Keys[1]"},
-		{JWTConfig{Keys: []JWTKey{{Key: &k.ec.PublicKey, Alg: "RS256"}}}, "JWT.Keys[0]"},
-		{JWTConfig{Keys: []JWTKey{{Key: &k.rsa.PublicKey, Alg: "HS256"}}}, "JWT.Keys[0]"},
-		{JWTConfig{Secret: k.secret, Leeway: 2 * time.Hour}, "JWT.Leeway"},
+		{Config{JWTSecret: []byte("short")}, "JWTSecret"},
+		{Config{JWTKeys: []JWTKey{{Key: &small.PublicKey}}}, "JWTKeys"},
+		{Config{JWTKeys: []JWTKey{{Key: &k.ec.PublicKey}, {Key: k.secret}}}, "JWTKeys"},
+		{Config{JWTKeys: []JWTKey{{Key: &k.ec.PublicKey, Alg: "RS256"}}}, "JWTKeys"},
+		{Config{JWTKeys: []JWTKey{{Key: &k.rsa.PublicKey, Alg: "HS256"}}}, "JWTKeys"},
+		{Config{JWTSecret: k.secret, JWTLeeway: 2 * time.Hour}, "JWTLeeway"},
 	}
 	for _, tc := range cases {
-		_, err := newJWTVerifier(tc.cfg, nil)
-		if err == nil || !strings.HasPrefix(err.Error(), tc.field+":") && !strings.HasPrefix(err.Error(), tc.field+" ") {
-			t.Errorf("%+v: err %v; want one naming %s", tc.cfg, err, tc.field)
+		_, err := newJWTVerifier(&tc.cfg, nil)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field || !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("err %v; want a *ConfigError naming %s", err, tc.field)
 		}
 	}
 }
@@ -432,7 +434,7 @@ func TestParseJWTKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := newJWTVerifier(JWTConfig{Keys: keys}, nil)
+	v, err := newJWTVerifier(&Config{JWTKeys: keys}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

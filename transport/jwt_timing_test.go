@@ -15,8 +15,8 @@ import (
 func BenchmarkJWTVerify(b *testing.B) {
 	k := testKeys()
 	grant := testClaims{Exp: time.Hour, Sub: []string{"user.42", "team.7.*"}, Pub: []string{"user.42"}}
-	cfg := JWTConfig{Secret: k.secret, Keys: []JWTKey{{Key: &k.rsa.PublicKey}, {Key: &k.ec.PublicKey}, {Key: k.ed.Public()}}}
-	v, err := newJWTVerifier(cfg, nil)
+	cfg := Config{JWTSecret: k.secret, JWTKeys: []JWTKey{{Key: &k.rsa.PublicKey}, {Key: &k.ec.PublicKey}, {Key: k.ed.Public()}}}
+	v, err := newJWTVerifier(&cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func checkJWTKey(k JWTKey) (JWTKey, error) {
 		}
 		algs = []string{"EdDSA"}
 	case []byte, string:
-		return k, errors.New("a shared secret: HS256 secrets go in JWT.Secret, never among the public keys")
+		return k, errors.New("a shared secret: HS256 secrets go in JWTSecret, never among the public keys")
 	default:
 		return k, fmt.Errorf("a key of type %T; want *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey", k.Key)
 	}
@@ -234,7 +234,7 @@ func (j *jwk) publicKey() (JWTKey, error) {
 		}
 		k.Key = ed25519.PublicKey(x)
 	case "oct":
-		return k, errors.New("a shared secret (kty oct): HS256 secrets go in JWT.Secret, never in the key file")
+		return k, errors.New("a shared secret (kty oct): HS256 secrets go in JWTSecret, never in the key file")
 	default:
 		return k, fmt.Errorf("kty %q; want RSA, EC or OKP", j.Kty)
 	}

@@ -43,13 +43,13 @@ func parseTopicGrant(list []string) (topicGrant, error) {
 			g.all = true
 		case strings.HasSuffix(p, "*"):
 			prefix := p[:len(p)-1]
-			if why := checkTopic(prefix); why != "" {
-				return topicGrant{}, fmt.Errorf("pattern %d (%q): %s", i+1, p, why[len(`"topic" `):])
+			if why := checkTopic(prefix); why != nil {
+				return topicGrant{}, fmt.Errorf("pattern %d (%q): the prefix %s", i+1, p, why.Reason)
 			}
 			g.prefixes = append(g.prefixes, prefix)
 		default:
-			if why := checkTopic(p); why != "" {
-				return topicGrant{}, fmt.Errorf("topic %d (%q): %s", i+1, p, why[len(`"topic" `):])
+			if why := checkTopic(p); why != nil {
+				return topicGrant{}, fmt.Errorf("topic %d (%q) %s", i+1, p, why.Reason)
 			}
 			if g.exact == nil {
 				g.exact = map[string]struct{}{}
