@@ -101,3 +101,21 @@ type grant struct {
 	expires int64
 	subject string // "sub", for logs
 }
+
+// selectionFor returns the selection of a subscription to topics (sorted,
+// without duplicates; none: all) under g, or the first topic g does not
+// allow (A2).
+func (g *grant) selectionFor(topics []string) (sel selection, forbidden string) {
+	if g == nil || g.subscribe.all {
+		return newSelection(topics), ""
+	}
+	for _, t := range topics {
+		if !g.subscribe.allows(t) {
+			return selection{}, t
+		}
+	}
+	if len(topics) > 0 {
+		return newSelection(topics), ""
+	}
+	return newPatternSelection(g.subscribe.names, g.subscribe.prefixes), ""
+}
