@@ -22,12 +22,12 @@ import (
 
 // streamRequest is what the stream goroutine needs from the request.
 type streamRequest struct {
-	sel    selection
-	res    resumePoint
-	http10 bool   // no chunked encoding: the body ends when the connection closes
-	head   bool   // HEAD: the response head only
-	origin string // Access-Control-Allow-Origin, "" for none
-	expires int64 // when the credential expires, on the stream clock (Server.expiresIn); 0: never
+	sel     selection
+	res     resumePoint
+	http10  bool   // no chunked encoding: the body ends when the connection closes
+	head    bool   // HEAD: the response head only
+	origin  string // Access-Control-Allow-Origin, "" for none
+	expires int64  // when the credential expires, on the stream clock (Server.expiresIn); 0: never
 }
 
 func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
@@ -75,10 +75,10 @@ func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
 	req := streamRequest{
 		sel:     sel,
 		expires: s.expiresIn(gr),
-		res:    parseResume(last),
-		http10: !ctx.Request.Header.IsHTTP11(),
-		head:   ctx.IsHead(),
-		origin: s.allowedOrigin(ctx.Request.Header.Peek("Origin")),
+		res:     parseResume(last),
+		http10:  !ctx.Request.Header.IsHTTP11(),
+		head:    ctx.IsHead(),
+		origin:  s.allowedOrigin(ctx.Request.Header.Peek("Origin")),
 	}
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
