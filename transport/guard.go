@@ -133,11 +133,11 @@ func (s *Server) installGuard() {
 func (g *guard) listener(ln net.Listener) net.Listener {
 	g.logOnce.Do(func() {
 		cfg := &g.s.cfg
-		if cfg.PublishToken == "" {
+		if !g.authRequired(opPublish) {
 			g.s.log.Warn("no publish token: only loopback clients may publish; set --publish-token to publish from elsewhere")
 		}
 		g.s.log.Info("defences",
-			"publish_auth", cfg.PublishToken != "", "subscribe_auth", cfg.SubscribeToken != "",
+			"publish_auth", g.authRequired(opPublish), "subscribe_auth", g.authRequired(opSubscribe), "signed_tokens", g.jwt != nil,
 			"max_conns", limitString(cfg.MaxConns), "max_conns_per_ip", limitString(cfg.MaxConnsPerIP),
 			"max_header_bytes", cfg.MaxHeaderBytes, "max_url_bytes", cfg.MaxURLBytes,
 			"read_timeout", cfg.ReadTimeout, "cors_origins", strings.Join(cfg.CORSOrigins, ","))
