@@ -132,6 +132,7 @@ func newJWTVerifier(cfg *Config, now func() time.Time) (*jwtVerifier, error) {
 		jwt.WithLeeway(v.leeway),
 		jwt.WithExpirationRequired(), // J2
 		jwt.WithIssuedAt(),
+		jwt.WithStrictDecoding(), // one encoding per token: no malleable trailing bits
 		jwt.WithTimeFunc(now),
 	}
 	if cfg.JWTAudience != "" {

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -447,4 +448,46 @@ func TestParseJWTKeys(t *testing.T) {
 			t.Errorf("a JWKS key does not verify its token: %v", err)
 		}
 	}
+}
+
+// FuzzJWTVerify: whatever the bytes, verify answers a grant only for a
+// token the secret signed (the seeds), and a refusal with a known reason
+// otherwise; it never panics.
+func FuzzJWTVerify(f *testing.F) {
+	k := testKeys()
+	valid := map[string]bool{}
+	// Fixed claims, so that every fuzzing process mints the same seeds.
+	for _, c := range []jwt.MapClaims{
+		{"exp": 4102444800, "ringcast": map[string]any{"subscribe": []string{"user.42", "team.7.*"}}},
+		{"exp": 4102444800, "nbf": 1000, "aud": "x", "ringcast": map[string]any{"subscribe": []string{"*"}, "publish": []string{"a"}}},
+	} {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(k.secret)
+		if err != nil {
+			f.Fatal(err)
+		}
+		valid[tok] = true
+		f.Add(tok)
+		f.Add(tamper(f, tok, jwt.MapClaims{"exp": 4102444800, "ringcast": map[string]any{"subscribe": []string{"*"}}}))
+	}
+	f.Add(mint(f, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, testClaims{Exp: time.Hour}))
+	f.Add(mint(f, jwt.SigningMethodES256, k.ec, testClaims{Exp: time.Hour}))
+	f.Add("a.b.c")
+	f.Add("")
+	v, err := newJWTVerifier(&Config{JWTSecret: k.secret}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		g, err := v.verify(raw)
+		if err == nil {
+			if !valid[raw] {
+				t.Fatalf("accepted a token the secret did not sign: %q (grant %+v)", raw, g)
+			}
+			return
+		}
+		te, ok := err.(*tokenError)
+		if !ok || !slices.Contains(tokReasons, te.reason) || te.msg == "" {
+			t.Fatalf("%q: error %#v", raw, err)
+		}
+	})
 }
