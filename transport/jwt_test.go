@@ -491,3 +491,33 @@ func FuzzJWTVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestJWTVerifyConcurrent: connections verify at once (fasthttp workers);
+// the verifier and its cache are shared (run with -race).
+func TestJWTVerifyConcurrent(t *testing.T) {
+	k := testKeys()
+	v, err := newJWTVerifier(&Config{JWTSecret: k.secret, JWTKeys: []JWTKey{{Key: &k.ec.PublicKey}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := mint(t, jwt.SigningMethodES256, k.ec, testClaims{Exp: time.Hour, Sub: []string{"a"}})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*50)
+	for w := range 8 {
+		own := mint(t, jwt.SigningMethodHS256, k.secret, testClaims{Exp: time.Hour, Sub: []string{fmt.Sprint("w", w)}})
+		wg.Go(func() {
+			for range 50 {
+				for _, tok := range []string{shared, own} {
+					if _, err := v.verify(tok); err != nil {
+						errs <- err
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
