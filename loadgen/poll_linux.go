@@ -109,10 +109,10 @@ type pollGroup struct {
 
 // startPollGroup starts GOMAXPROCS loops that stop when ctx ends; wait for
 // them with wait.
-func startPollGroup(ctx context.Context, r *run) (*pollGroup, error) {
+func startPollGroup(ctx context.Context, readBuffer int, coll *collector) (*pollGroup, error) {
 	g := &pollGroup{}
 	for range runtime.GOMAXPROCS(0) {
-		l, err := newPollLoop(r)
+		l, err := newPollLoop(readBuffer, coll)
 		if err != nil {
 			for _, l := range g.loops {
 				l.closeFDs()
@@ -143,7 +143,7 @@ func (g *pollGroup) readDelay() *hdrhistogram.Histogram {
 	return h
 }
 
-func newPollLoop(r *run) (*pollLoop, error) {
+func newPollLoop(readBuffer int, coll *collector) (*pollLoop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -154,8 +154,8 @@ func newPollLoop(r *run) (*pollLoop, error) {
 		return nil, os.NewSyscallError("pipe2", err)
 	}
 	l := &pollLoop{epfd: epfd, wakeR: p[0], wakeW: p[1], readDelay: newDense()}
-	l.setBuffer(make([]byte, cmp.Or(r.cfg.ReadBuffer, loopReadBuffer)))
-	l.rec.coll = r.coll
+	l.setBuffer(make([]byte, cmp.Or(readBuffer, loopReadBuffer)))
+	l.rec.coll = coll
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wakeR)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wakeR, &ev); err != nil {
 		l.closeFDs()
@@ -235,7 +235,7 @@ func (l *pollLoop) serve(s *subscriber, conn net.Conn, head streamHead, remainin
 	l.adds = append(l.adds, st)
 	l.wakeLocked()
 	l.mu.Unlock()
-	s.r.loopStreams.Add(1)
+	s.env.loopStreams.Add(1)
 	return <-st.done, true
 }
 
@@ -355,10 +355,10 @@ func (l *pollLoop) read(st *pollStream) {
 	s := st.s
 	if n > 0 {
 		t := time.Now()
-		s.recvNs = int64(t.Sub(s.r.base))
+		s.recvNs = s.env.clock.at(t) // R1
 		if d := t.UnixNano() - arrival; arrival > 0 && d >= 0 && d < maxReadDelay {
 			s.recvNs -= d
-			if s.r.measuring.Load() {
+			if s.env.measure.running() {
 				l.readDelay.RecordValue(latencyUs(d))
 			}
 		}

@@ -13,7 +13,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ringcast/ringcast/internal/cpuclock"
 )
+
+// selfCPU returns the CPU seconds (user + system) this process has used; 0
+// where that is not known (the report then shows no client CPU).
+func selfCPU() float64 {
+	d, err := cpuclock.Process()
+	if err != nil {
+		return 0
+	}
+	return d.Seconds()
+}
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat. It
 // is 100 on every Linux architecture Go supports (the kernel fixes it for the

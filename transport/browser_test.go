@@ -28,6 +28,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/ringcast/ringcast/internal/servetest"
 	"github.com/ringcast/ringcast/transport/internal/headless"
 )
 
@@ -500,7 +501,7 @@ func startBrowserServer(t *testing.T, epoch string, cfg Config) *browserServer {
 			next(ctx)
 		}
 	})
-	bs.addr = serveLoopback(t, s)
+	bs.addr = servetest.Loopback(t, s)
 	return bs
 }
 

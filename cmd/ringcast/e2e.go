@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ringcast/ringcast/internal/cli"
-	"github.com/ringcast/ringcast/loadgen/e2e"
+	"github.com/ringcast/ringcast/internal/e2e"
 )
 
 const e2eSummary = `Run ringcast serve with each engine (ring, then chan) as a subprocess on loopback,
@@ -74,26 +74,26 @@ func runE2E(args []string, stdout, stderr io.Writer) error {
 	if dir == "" {
 		dir = strings.TrimSuffix(*out, filepath.Ext(*out))
 	}
-	charts, err := rep.WriteCharts(dir)
-	if err != nil {
+	// The report as data, beside its charts: what ringcast-report draws
+	// them from.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	jsonPath := filepath.Join(dir, "report.json")
+	if err := writeOutput(jsonPath, stdout, rep.WriteJSON); err != nil {
 		return err
 	}
 	rel, err := filepath.Rel(filepath.Dir(*out), dir)
 	if err != nil {
 		rel = dir
 	}
-	f, err := os.Create(*out)
-	if err != nil {
+	if err := writeOutput(*out, stdout, func(w io.Writer) error { return rep.WriteMarkdown(w, rel, e2e.ChartFiles) }); err != nil {
 		return err
 	}
-	if err := rep.WriteMarkdown(f, rel, charts); err != nil {
-		f.Close()
-		return err
+	if err := runReportTool(ctx, io.Discard, stderr, "e2e", "--in", absPath(jsonPath), "--charts-dir", absPath(dir)); err != nil {
+		return fmt.Errorf("wrote %s, but not its charts: %v", *out, err)
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s and %d charts in %s\n", *out, len(charts), dir)
+	fmt.Fprintf(stdout, "wrote %s and %d charts in %s\n", *out, len(e2e.ChartFiles), dir)
 	return nil
 }
 
