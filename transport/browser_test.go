@@ -247,6 +247,71 @@ func TestBrowserPage(t *testing.T) {
 		t.Fatalf("the refusal was not counted: %v", got)
 	}
 
+	// With signed tokens, the page given a token (kept in the cookie, as an
+	// application would set it) follows all topics and sees exactly those
+	// its claim allows. When the token expires the stream ends with the
+	// expired notice; a fresh token resumes it where it stopped.
+	e := startBrowserServer(t, "epsilon", Config{JWTSecret: testKeys().secret, JWTLeeway: -1})
+	if err := page.Navigate(ctx, "http://"+e.addr+"/"); err != nil {
+		t.Fatal(err)
+	}
+	step("the stream is refused without a token", 10*time.Second, func(v pageView) bool {
+		return v.State == "closed" && v.TokenForm && len(v.Rows) == 0
+	})
+	claim := []string{"team.7.*", "user.42"}
+	useToken := func(tok string) {
+		t.Helper()
+		if err := page.Eval(ctx, `((tok) => {
+			document.getElementById('sub-token').value = tok;
+			document.getElementById('token-form').requestSubmit();
+			return true; })(`+strconv.Quote(tok)+`)`, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	useToken(hsToken(t, 3*time.Second, claim, nil)) // exp has one-second precision: 2 to 3s
+	step("the stream opens with the token in the cookie", 10*time.Second, func(v pageView) bool { return v.State == "open" })
+	var mine []string
+	for _, topic := range []string{"team.70.x", "team.7.x", "user.420", "user.42", "other", "team.7", "team.7.y.z"} {
+		ids, err := e.Publish(Event{Topic: topic, Data: []byte("to " + topic)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if topic == "team.7.x" || topic == "user.42" || topic == "team.7.y.z" {
+			mine = append(mine, ids[0])
+		}
+	}
+	// The stream is in order: once the last allowed event is shown, any
+	// other topic's event would have been shown before it.
+	v = step("the claim's events appear", 10*time.Second, func(v pageView) bool {
+		evs := v.events()
+		return len(evs) > 0 && evs[len(evs)-1].ID == mine[len(mine)-1]
+	})
+	if got := v.ids(); strings.Join(got, " ") != strings.Join(mine, " ") {
+		t.Fatalf("the page shows %q; want only its claim's %q:\n%s", got, mine, v)
+	}
+	v = step("the expired notice", 10*time.Second, func(v pageView) bool {
+		return len(v.Rows) > 0 && v.Rows[len(v.Rows)-1].Kind == "expired"
+	})
+	if r := v.Rows[len(v.Rows)-1]; r.Reason != "token-expired" || !v.TokenForm {
+		t.Fatalf("after expiry: %+v (token form shown: %v)", r, v.TokenForm)
+	}
+	step("the expired token is refused", 10*time.Second, func(v pageView) bool { return v.State == "closed" })
+	missed, err := e.Publish(Event{Topic: "user.42", Data: []byte("while away")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	useToken(hsToken(t, time.Hour, claim, nil))
+	v = step("a fresh token resumes the stream", 10*time.Second, func(v pageView) bool {
+		evs := v.events()
+		return v.State == "open" && len(evs) > 0 && evs[len(evs)-1].ID == missed[0]
+	})
+	if ids := e.lastEventIDs(); ids[len(ids)-1] != mine[len(mine)-1] {
+		t.Fatalf("the fresh token's stream resumed from %q; want %q", ids[len(ids)-1], mine[len(mine)-1])
+	}
+	if got := e.metric(`ringcast_disconnects_total{reason="token-expired"}`); got != 1 {
+		t.Fatalf("streams ended by expiry: %v; want 1", got)
+	}
+
 	// A page following all topics tells events apart by the topic in their
 	// ids, whatever the topic holds; the id of an event on a topic with
 	// '/', quotes and non-ASCII letters goes back byte for byte as

@@ -119,6 +119,24 @@ type Config struct {
 	// headers (slowloris) is answered 408 and closed.
 	ReadTimeout time.Duration
 
+	// Per-client signed tokens (JWT, jwt.go; docs/security.md). With
+	// JWTSecret or JWTKeys set, every subscription and publish needs a
+	// credential: one of the static tokens above (every topic), or a signed
+	// token whose "ringcast" claim names the topics it may read and write.
+
+	// JWTSecret verifies HS256 tokens: at least 32 bytes.
+	JWTSecret []byte
+	// JWTKeys verify RS256, ES256, EdDSA (and kin) tokens, each key its own
+	// algorithm; ParseJWTKeys reads them from a PEM or JWKS file.
+	JWTKeys []JWTKey
+	// JWTAudience, when set, must be among a token's "aud".
+	JWTAudience string
+	// JWTIssuer, when set, must be a token's "iss".
+	JWTIssuer string
+	// JWTLeeway is the clock skew allowed on exp, nbf and iat: 0 means
+	// DefaultJWTLeeway, negative none, at most an hour.
+	JWTLeeway time.Duration
+
 	// Epoch overrides the random stream epoch (tests, or a deployment that
 	// wants ids stable across restarts of a persistent engine). [0-9a-z]{1,16}.
 	Epoch string

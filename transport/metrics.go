@@ -50,6 +50,7 @@ const (
 	goneSlow         = "slow-client"   // --slow-client disconnect
 	goneShutdown     = "shutdown"      // the server is stopping
 	goneClosed       = "engine-closed" // the engine closed under the stream
+	goneExpired      = "token-expired" // its signed token expired (event: expired)
 )
 
 // Reasons a publish is rejected, the label of ringcast_publish_rejected_total.
@@ -121,7 +122,7 @@ func newServerMetrics(connections, maxLag, topics, batchWindow func() float64) *
 		resets:         map[string]*metrics.Counter{},
 		rejected:       map[string]*metrics.Counter{},
 	}
-	for _, r := range []string{goneClient, goneWriteError, goneWriteTimeout, goneSlow, goneShutdown, goneClosed} {
+	for _, r := range []string{goneClient, goneWriteError, goneWriteTimeout, goneSlow, goneShutdown, goneClosed, goneExpired} {
 		m.disconnects[r] = s.NewCounter(mDisconnects + `{reason="` + r + `"}`)
 	}
 	for _, r := range []string{resetTooOld, resetEpoch, resetMalformed, resetTopics} {

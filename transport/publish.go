@@ -42,10 +42,10 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "publish with POST")
 		return
 	}
-	if s.cfg.PublishToken != "" && !bearerMatches(ctx.Request.Header.Peek("Authorization"), s.cfg.PublishToken) {
+	gr, te := s.guard.publisher(ctx)
+	if te != nil {
 		s.m.rejected[rejUnauthorized].Inc()
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ringcast publish"`)
-		writeError(ctx, fasthttp.StatusUnauthorized, "publishing needs the header Authorization: Bearer <publish token>")
+		s.guard.refuseToken(ctx, opPublish, te)
 		return
 	}
 	format := 0
@@ -70,6 +70,11 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 			s.m.rejected[rejBadRequest].Inc()
 		}
 		writeError(ctx, pe.status, pe.msg)
+		return
+	}
+	if msg := forbiddenEvent(gr, evs, ctx.PostBody(), format); msg != "" {
+		s.m.rejected[rejForbidden].Inc()
+		s.guard.refuseTopic(ctx, opPublish, msg)
 		return
 	}
 	ids, err := s.Publish(evs...)
@@ -230,7 +235,7 @@ type Event struct {
 	Topic string
 	// Event is the SSE event name; empty means the client's default
 	// ("message"). It must be one line without NUL, and not one of the names
-	// the server uses for its notices ("lagged", "reset").
+	// the server uses for its notices ("lagged", "reset", "expired").
 	Event string
 	// Data is the text of the event, valid UTF-8 (as are Topic, Event and
 	// Key: an event stream is UTF-8). Line breaks (LF, CR, CRLF) become
@@ -249,8 +254,9 @@ const (
 
 // Reserved event names: the server's own notices.
 const (
-	EventLagged = "lagged"
-	EventReset  = "reset"
+	EventLagged  = "lagged"
+	EventReset   = "reset"
+	EventExpired = "expired" // the stream's token expired: reconnect with a fresh one
 )
 
 // checkTopic returns why topic cannot be used, or nil.
@@ -286,7 +292,7 @@ func validate(ev *Event) *ValidationError {
 		return invalid("Event", "must be one line: no CR, LF or NUL")
 	case len(ev.Event) > MaxNameLen:
 		return invalid("Event", "is %d bytes; the limit is %d", len(ev.Event), MaxNameLen)
-	case ev.Event == EventLagged || ev.Event == EventReset:
+	case ev.Event == EventLagged || ev.Event == EventReset || ev.Event == EventExpired:
 		return invalid("Event", "%q is reserved for the server's notices", ev.Event)
 	case !utf8.ValidString(ev.Key):
 		return invalid("Key", "is not valid UTF-8%s", atByte(invalidUTF8At([]byte(ev.Key))))

@@ -18,6 +18,12 @@ package transport
 //       streamsWG is zero no stream holds a reader.
 //   S4. Idle, a stream holds no batch buffer: batches come from a pool and
 //       return to it after each write.
+//   S5. A stream whose credential expires (a signed token's exp plus the
+//       leeway, J2) ends within one sweeper tick of it, with "event: expired"
+//       first: the sweeper fires its wake context once the time has come,
+//       and the stream looks at the time whenever its context has fired,
+//       busy or idle. expiresAt is set before the stream is registered and
+//       never changes.
 //
 // A departed client is noticed by the first write that fails, or, on an idle
 // stream, at the keep-alive: after writing it, the stream peeks at the socket
@@ -43,6 +49,7 @@ type stream struct {
 	lastWrite  atomic.Int64 // nanoseconds since srv.start
 	deadline   int64        // the write deadline set last, Unix nanoseconds (the goroutine's own)
 	activeTick uint64       // the pacer's tick this stream last counted itself active in (its own)
+	expiresAt  int64        // when its credential expires, on the stream clock; 0: never (S5)
 }
 
 // wakeCtx is a cancel-only context the stream waits on, cheaper than
@@ -91,7 +98,7 @@ func (s *Server) startStream(c net.Conn, req *streamRequest) {
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		c = u.UnsafeConn() // the raw connection: direct writes, and the peer check
 	}
-	st := &stream{srv: s, conn: c, chunked: !req.http10}
+	st := &stream{srv: s, conn: c, chunked: !req.http10, expiresAt: req.expires}
 	st.wake.Store(newWakeCtx())
 	if !s.addStream(st) {
 		writeRaw503(c)
@@ -173,8 +180,8 @@ func (st *stream) run(sub subscription) string {
 			putBatch(b)
 		}
 		switch {
-		case err == nil:
-			continue
+		case err == nil && (st.expiresAt == 0 || w.Err() == nil):
+			continue // (a stream that may expire looks up when woken, even when busy: S5)
 		case errors.Is(err, errSlowClient):
 			st.end()
 			return goneSlow
@@ -189,6 +196,13 @@ func (st *stream) run(sub subscription) string {
 			st.drain(sub)
 			st.end()
 			return goneShutdown
+		}
+		if st.expired(int64(time.Since(s.start))) {
+			if err := st.writeRaw(expiredFrame); err != nil {
+				return writeReason(err)
+			}
+			st.end()
+			return goneExpired
 		}
 		if st.idle() >= s.keepAliveDue {
 			if err := st.writeRaw(keepAliveFrame); err != nil {
@@ -207,7 +221,16 @@ func (st *stream) run(sub subscription) string {
 	}
 }
 
-var keepAliveFrame = []byte(": keep-alive\n\n")
+var (
+	keepAliveFrame = []byte(": keep-alive\n\n")
+	// expiredFrame tells a client that its token expired: it reconnects
+	// (EventSource does so by itself) with a fresh one (docs/protocol.md).
+	expiredFrame = []byte("event: " + EventExpired + "\ndata: {\"reason\":\"token-expired\"}\n\n")
+)
+
+// expired reports whether the stream's credential has expired at now (the
+// stream clock).
+func (st *stream) expired(now int64) bool { return st.expiresAt != 0 && now >= st.expiresAt }
 
 // pace holds the stream for d, until a batch window has passed since its
 // last write (pacing.go; S2 and S4: it holds no batch).
@@ -410,7 +433,7 @@ func (s *Server) sweep() {
 		closing := s.closing.Load()
 		s.streamsMu.Lock()
 		for st := range s.streams {
-			if closing || now-st.lastWrite.Load() >= s.keepAliveDue {
+			if closing || now-st.lastWrite.Load() >= s.keepAliveDue || st.expired(now) {
 				due = append(due, st)
 			}
 		}

@@ -5,7 +5,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const MAX_ROWS = 500;
-  const BUILTIN = ['lagged', 'reset'];
+  const BUILTIN = ['lagged', 'reset', 'expired'];
 
   const url = new URL(location.href);
   let topics = url.searchParams.getAll('topic').filter(Boolean);
@@ -148,6 +148,14 @@
     if (e.type === 'lagged') {
       skippedSince += Number(d.skipped) || 0;
       notice('lagged', 'lagged: this page fell behind and skipped ' + d.skipped + ' events', {skipped: d.skipped});
+    } else if (e.type === 'expired') {
+      // The stream ended because its token expired; EventSource reconnects
+      // after retry with the ringcast_token cookie, so a fresh token in the
+      // cookie by then resumes the stream without loss.
+      notice('expired', 'expired: the token has expired and the stream ended. Give a fresh token below ' +
+        '(an application refreshes the ringcast_token cookie before exp); the page reconnects and resumes.', {reason: d.reason});
+      $('token-form').hidden = false;
+      $('token-help').hidden = false;
     } else {
       const missed = d.missed === null || d.missed === undefined ? 'an unknown number of' : d.missed;
       notice('reset', 'reset (' + d.reason + '): could not resume after ' + JSON.stringify(d.lastEventId) +
@@ -251,7 +259,8 @@
       const r = await fetch('/ui/info', {cache: 'no-store'});
       const j = await r.json();
       $('epoch').textContent = j.epoch;
-      $('token-form').hidden = !j.subscribeToken;
+      $('token-form').hidden = !j.subscribeToken && !j.signedTokens;
+      $('token-help').hidden = !j.signedTokens;
       const fields = $('publish-fields');
       const off = $('publish-off');
       if (j.publish === 'forbidden') {
