@@ -83,6 +83,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	jwtv, err := newJWTVerifier(&cfg, nil)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:        cfg,
 		log:        cfg.Logger,
@@ -123,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 	s.routes["/healthz"] = s.handleHealth
 	s.routes["/"] = s.handleIndex
 	s.installGuard()
+	s.guard.installAuthz(jwtv)
 	s.fast = s.newPublicServer()
 	s.installWeb()
 	return s, nil

@@ -18,7 +18,13 @@ package transport
 //       streamsWG is zero no stream holds a reader.
 //   S4. Idle, a stream holds no batch buffer: batches come from a pool and
 //       return to it after each write.
-//   S5. A stream whose client has hung up (hungUp, set by the hang-up
+//   S5. A stream whose credential expires (a signed token's exp plus the
+//       leeway, J2) ends within one sweeper tick of it, with "event: expired"
+//       first: the sweeper fires its wake context once the time has come,
+//       and the stream looks at the time whenever its context has fired,
+//       busy or idle. expiresAt is set before the stream is registered and
+//       never changes.
+//   S6. A stream whose client has hung up (hungUp, set by the hang-up
 //       watcher before it fires the wake context) ends at its next look:
 //       every turn of run checks the flag, and a wake context stored after
 //       the flag was set is fired at once, as after closing.
@@ -49,12 +55,13 @@ type stream struct {
 	srv        *Server
 	conn       net.Conn
 	chunked    bool
-	hungUp     atomic.Bool // the client has gone (S5)
+	hungUp     atomic.Bool // the client has gone (S6)
 	hangup     hangupToken // the watch of the client's departure, 0 for none
 	wake       atomic.Pointer[wakeCtx]
 	lastWrite  atomic.Int64 // nanoseconds since srv.start
 	deadline   int64        // the write deadline set last, Unix nanoseconds (the goroutine's own)
 	activeTick uint64       // the pacer's tick this stream last counted itself active in (its own)
+	expiresAt  int64        // when its credential expires, on the stream clock; 0: never (S5)
 }
 
 // wakeCtx is a cancel-only context the stream waits on, cheaper than
@@ -103,7 +110,7 @@ func (s *Server) startStream(c net.Conn, req *streamRequest) {
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		c = u.UnsafeConn() // the raw connection: direct writes, and the peer check
 	}
-	st := &stream{srv: s, conn: c, chunked: !req.http10}
+	st := &stream{srv: s, conn: c, chunked: !req.http10, expiresAt: req.expires}
 	st.wake.Store(newWakeCtx())
 	if !s.addStream(st) {
 		writeRaw503(c)
@@ -158,7 +165,7 @@ func (st *stream) watchHangup() {
 	st.srv.nWatched.Add(1)
 }
 
-// hangUp is the watcher's word that the client has gone (S5, H4).
+// hangUp is the watcher's word that the client has gone (S6, H4).
 func (st *stream) hangUp() {
 	st.hungUp.Store(true)
 	st.wake.Load().fire()
@@ -187,7 +194,7 @@ func (st *stream) run(sub subscription) string {
 	s := st.srv
 	paced := false
 	for {
-		if st.hungUp.Load() { // S5
+		if st.hungUp.Load() { // S6
 			// A client that only half-closed still reads: end cleanly.
 			st.end()
 			return goneClient
@@ -219,8 +226,8 @@ func (st *stream) run(sub subscription) string {
 			putBatch(b)
 		}
 		switch {
-		case err == nil:
-			continue
+		case err == nil && (st.expiresAt == 0 || w.Err() == nil):
+			continue // (a stream that may expire looks up when woken, even when busy: S5)
 		case errors.Is(err, errSlowClient):
 			st.end()
 			return goneSlow
@@ -236,6 +243,13 @@ func (st *stream) run(sub subscription) string {
 			st.end()
 			return goneShutdown
 		}
+		if st.expired(int64(time.Since(s.start))) {
+			if err := st.writeRaw(expiredFrame); err != nil {
+				return writeReason(err)
+			}
+			st.end()
+			return goneExpired
+		}
 		if st.idle() >= s.keepAliveDue {
 			if err := st.writeRaw(keepAliveFrame); err != nil {
 				return writeReason(err)
@@ -247,13 +261,22 @@ func (st *stream) run(sub subscription) string {
 		}
 		nw := newWakeCtx()
 		st.wake.Store(nw)
-		if s.closing.Load() || st.hungUp.Load() { // Shutdown or the watcher may have fired the old one just now (S5)
+		if s.closing.Load() || st.hungUp.Load() { // Shutdown or the watcher may have fired the old one just now (S6)
 			nw.fire()
 		}
 	}
 }
 
-var keepAliveFrame = []byte(": keep-alive\n\n")
+var (
+	keepAliveFrame = []byte(": keep-alive\n\n")
+	// expiredFrame tells a client that its token expired: it reconnects
+	// (EventSource does so by itself) with a fresh one (docs/protocol.md).
+	expiredFrame = []byte("event: " + EventExpired + "\ndata: {\"reason\":\"token-expired\"}\n\n")
+)
+
+// expired reports whether the stream's credential has expired at now (the
+// stream clock).
+func (st *stream) expired(now int64) bool { return st.expiresAt != 0 && now >= st.expiresAt }
 
 // pace holds the stream for d, until a batch window has passed since its
 // last write (pacing.go; S2 and S4: it holds no batch).
@@ -456,7 +479,7 @@ func (s *Server) sweep() {
 		closing := s.closing.Load()
 		s.streamsMu.Lock()
 		for st := range s.streams {
-			if closing || now-st.lastWrite.Load() >= s.keepAliveDue {
+			if closing || now-st.lastWrite.Load() >= s.keepAliveDue || st.expired(now) {
 				due = append(due, st)
 			}
 		}

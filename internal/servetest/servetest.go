@@ -5,6 +5,7 @@ package servetest
 import (
 	"context"
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -24,17 +25,29 @@ func Loopback(t testing.TB, s Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	On(t, s, ln)
+	return ln.Addr().String()
+}
+
+// On serves s on ln and returns stop, which shuts it down (within 5 s),
+// failing the test if either goes wrong; stop runs when the test ends unless
+// called before, for a test that restarts a server on the same address.
+func On(t testing.TB, s Server, ln net.Listener) (stop func()) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := s.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			if err := <-served; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
