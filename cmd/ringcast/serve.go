@@ -45,7 +45,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	maxTopicRings := fs.Int("max-topic-rings", d.MaxTopicRings, "topics that get a ring of their own; further topics are served, filtered,\nfrom the global ring")
 	chanBuffer := fs.Int("chan-buffer", d.ChanBuffer, "per-client channel size of --engine chan")
 	slow := fs.String("slow-client", string(d.SlowClient), "what happens to a client that cannot keep up: drop-oldest (it is told\n\"lagged\" with the exact count and continues) or disconnect (it resumes\nelsewhere); --engine chan also has drop-newest, block and unbounded")
-	keepAlive := fs.Duration("keepalive", d.KeepAlive, "interval of the \": keep-alive\" comment on an idle stream; a departed client\nis noticed within one interval")
+	keepAlive := fs.Duration("keepalive", d.KeepAlive, "interval of the \": keep-alive\" comment on an idle stream (it keeps proxies from\ncutting it); on Linux a departed client is let go at once, elsewhere within one interval")
 	retry := fs.Duration("retry", d.Retry, "reconnection delay sent to clients in the first frame (retry:)")
 	writeTimeout := fs.Duration("write-timeout", d.WriteTimeout, "a client whose socket does not take a write within this is dropped")
 	batchWindow := fs.String("batch-window", "auto", "a stream writes at most once per window: an event that finds its stream idle\nfor a window goes out at once, later ones wait and share one write, so the\nwrites (system calls, most of the server's CPU) stay bounded under load. auto:\nthe window grows and shrinks to keep writes within --write-budget (it stays 0\nat low rates); off: every stream writes whenever something is ready; or a\nfixed duration such as 20ms")
