@@ -14,7 +14,8 @@
 //	                     or chan (chanengine.go); resume points (resume.go)
 //	streams              GET /events (events.go), one goroutine per client:
 //	                     wait, pace (pacing.go), fill a batch, write (stream.go)
-//	socket               one write per batch, chunked; departure noticed (peer_unix.go)
+//	socket               one write per batch, chunked; departure noticed when it
+//	                     happens (hangup_linux.go), else at a keep-alive (peer_unix.go)
 //
 // Config is validated in config.go; errors are typed (errors.go). The wire
 // protocol is docs/protocol.md, the design and figures docs/transport.md.
