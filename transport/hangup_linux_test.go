@@ -286,3 +286,87 @@ func TestHangupWatcherMany(t *testing.T) {
 		t.Fatalf("%d still watched", got)
 	}
 }
+
+// forgetRecorder fails the test if it is told after its forget returned (H4).
+type forgetRecorder struct {
+	hangupRecorder
+	forgotten atomic.Bool
+	late      atomic.Int32
+}
+
+func (r *forgetRecorder) hangUp() {
+	if r.forgotten.Load() {
+		r.late.Add(1)
+	}
+	r.hangupRecorder.hangUp()
+}
+
+// TestHangupWatcherStress: watches begin and end on several goroutines at
+// once, slots are reused under new generations, and departures race with
+// forget: each target is told at most once, never after its forget has
+// returned, and every departure watched to the end is told (H2, H4; run
+// with -race).
+func TestHangupWatcherStress(t *testing.T) {
+	const workers, rounds = 4, 150
+	w := startHangupWatcher(t)
+	ln := loopbackListener(t)
+	type pair struct{ s, c *net.TCPConn }
+	pairs := make([][]pair, workers)
+	recs := make([][]*forgetRecorder, workers)
+	for g := range pairs {
+		for range rounds {
+			s, c := tcpPair(t, ln)
+			pairs[g] = append(pairs[g], pair{s, c})
+			recs[g] = append(recs[g], &forgetRecorder{hangupRecorder: hangupRecorder{told: make(chan struct{})}})
+		}
+	}
+	done := make(chan string, workers)
+	for g := range workers {
+		go func() {
+			for i, p := range pairs[g] {
+				r := recs[g][i]
+				tok, err := w.watch(p.s, r)
+				if err != nil {
+					done <- err.Error()
+					return
+				}
+				switch (g + i) % 3 {
+				case 0: // the client leaves; the watch lasts until it is told
+					p.c.Close()
+					select {
+					case <-r.told:
+					case <-time.After(10 * time.Second):
+						done <- "a departure was not told"
+						return
+					}
+				case 1: // the client leaves while the watch ends
+					p.c.Close()
+					// Vary the moment (not a synchronisation): forget lands
+					// before the report, while the watcher holds it, or after.
+					time.Sleep(time.Duration(i%4) * 30 * time.Microsecond)
+				case 2: // the watch ends, then the client leaves
+				}
+				w.forget(p.s, tok)
+				r.forgotten.Store(true)
+				p.c.Close()
+				p.s.Close()
+			}
+			done <- ""
+		}()
+	}
+	for range workers {
+		if msg := <-done; msg != "" {
+			t.Fatal(msg)
+		}
+	}
+	for g := range recs {
+		for i, r := range recs[g] {
+			if n, late := r.n.Load(), r.late.Load(); n > 1 || late > 0 {
+				t.Fatalf("worker %d round %d: told %d times, %d after forget", g, i, n, late)
+			}
+		}
+	}
+	if n := w.watched(); n != 0 {
+		t.Fatalf("%d still watched", n)
+	}
+}
