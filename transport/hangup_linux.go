@@ -5,12 +5,11 @@ package transport
 // The hang-up watcher: notices a client's departure when its FIN or reset
 // arrives, not at the stream's next write. Every watched stream's socket is
 // registered with one epoll instance that the server owns; one goroutine
-// parks in Go's netpoller on the epoll descriptor (readable while the
-// instance's ready list is not empty, as in loadgen/poll_linux.go) and, for
-// each socket reported, tells the stream, which ends itself. No goroutine, no
-// buffer and no timer per connection: a watched stream costs a slot here
-// (24 bytes) and the kernel's registration. (internal/epoll: the instance
-// in the netpoller.)
+// parks in Go's netpoller on the epoll descriptor (internal/epoll, as the
+// load generator's event loops do) and, for each socket reported, tells the
+// stream, which ends itself. No goroutine, no buffer and no timer per
+// connection: a watched stream costs a slot here (24 bytes) and the
+// kernel's registration.
 //
 // Invariants:
 //   H1. A socket is registered for EPOLLRDHUP with EPOLLONESHOT (EPOLLHUP and
@@ -28,10 +27,10 @@ package transport
 //       After close, Ctl fails and nothing is registered.
 //   H4. The watcher only tells. A target's hangUp runs under the watcher's
 //       lock, so it must neither block nor call the watcher (the stream's
-//       sets a flag and fires its wake context, S2); in exchange no target
-//       is told once forget has returned. A target forgets its token before
-//       it closes its socket, and only forget frees a slot, so a target is
-//       told at most once per watch.
+//       sets a flag and fires its wake context: stream.go, S6); in exchange
+//       no target is told once forget has returned. A target forgets its
+//       token before it closes its socket, and only forget (or a watch that
+//       failed) frees a slot, so a target is told at most once per watch.
 
 import (
 	"errors"
