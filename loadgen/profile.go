@@ -64,9 +64,8 @@ func fetchProfile(ctx context.Context, c *http.Client, url string) ([]byte, erro
 // captureProfiles takes a CPU profile of the given length from the admin
 // listener, then a heap profile. Raw profiles are saved under dir when it
 // is not empty. The top functions are summarised later, from Raw (see
-// ProfileSummary), which is where the last argument, the length of the
-// lists (Config.ProfileTop), applies.
-func captureProfiles(ctx context.Context, adminURL string, seconds time.Duration, dir string, _ int) []ProfileSummary {
+// ProfileSummary), which is where Config.ProfileTop applies.
+func captureProfiles(ctx context.Context, adminURL string, seconds time.Duration, dir string) []ProfileSummary {
 	c := &http.Client{Timeout: seconds + 30*time.Second}
 	secs := max(1, int(seconds.Round(time.Second)/time.Second))
 	jobs := []struct {

@@ -133,7 +133,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	if cfg.Profile {
 		profiles = make(chan []ProfileSummary, 1)
 		go func() {
-			profiles <- captureProfiles(ctx, cfg.AdminURL, cfg.ProfileSeconds, cfg.ProfileDir, cfg.ProfileTop)
+			profiles <- captureProfiles(ctx, cfg.AdminURL, cfg.ProfileSeconds, cfg.ProfileDir)
 		}()
 	}
 	if cfg.Scenario == ScenarioIdle {
