@@ -97,20 +97,53 @@ func TestAgainstRingcastChurnInProcessPublish(t *testing.T) {
 //     the 2 s write timeout, and the stream comes back lagged. The first
 //     notice arrives 0.6 to 0.8 s into the run, the next every 0.65 s or so:
 //     2 s of events give each slow subscriber two or three.
+//
+// The steady subscribers' guarantee holds only while this process gets the
+// CPU: held off it for a good part of the ring's quarter second (a loaded
+// machine, not the server), they are overrun like anyone. The hiccup meter
+// tells that apart: a run whose steady subscribers lost events while the
+// process stalled for starvedAfter or more is run again (at most three times
+// in all, then skipped, saying so); a loss without such a stall fails.
 func TestAgainstRingcastSlowSubscribersLagged(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("sized for Linux's TCP buffers")
 	}
+	const starvedAfter = 100 // ms: 40% of the ring's 256 ms
+	for attempt := 1; ; attempt++ {
+		steady, slow, hiccupMs := runSlowSubscribers(t)
+		if steady.Lost != 0 || steady.GapEvents != 0 || steady.Lagged != 0 {
+			if hiccupMs < starvedAfter {
+				t.Fatalf("steady subscribers lost %d (gap events %d, lagged %d), the process stalled at most %.0f ms",
+					steady.Lost, steady.GapEvents, steady.Lagged, hiccupMs)
+			}
+			if attempt == 3 {
+				t.Skipf("steady subscribers lost events in 3 runs, each with a stall of %d ms or more (last %.0f ms): the machine is too loaded to tell", starvedAfter, hiccupMs)
+			}
+			t.Logf("attempt %d: steady subscribers lost %d during a %.0f ms stall of this process; running again", attempt, steady.Lost, hiccupMs)
+			continue
+		}
+		checkSlowLagged(t, slow)
+		return
+	}
+}
+
+// runSlowSubscribers runs TestAgainstRingcastSlowSubscribersLagged's load
+// once, on a fresh server, and returns both classes and the process's longest
+// stall (the hiccup meter's maximum).
+func runSlowSubscribers(t *testing.T) (steady, slow loadgen.ClassResult, hiccupMs float64) {
 	_, url := startRingcast(t, transport.Config{TopicCapacity: 256, Capacity: 256, WriteTimeout: 2 * time.Second})
 	res := lgtest.Run(t, loadgen.Config{
 		URL: url, Scenario: loadgen.ScenarioSlow, Subscribers: 6, SlowFraction: 0.5, SlowMode: "trickle",
 		SlowReadBytes: 2048, SlowReadInterval: 4 * time.Millisecond, SlowRecvBuffer: 4096,
 		Rate: 1000, Duration: 2 * time.Second, Payload: 1024,
 	})
-	steady, slow := lgtest.Class(t, res, "steady"), lgtest.Class(t, res, "slow")
-	if steady.Lost != 0 || steady.GapEvents != 0 || steady.Lagged != 0 {
-		t.Fatalf("steady subscribers lost %d (gap events %d, lagged %d)", steady.Lost, steady.GapEvents, steady.Lagged)
-	}
+	return lgtest.Class(t, res, "steady"), lgtest.Class(t, res, "slow"), res.Client.Hiccup.MaxMs
+}
+
+// checkSlowLagged checks the slow subscribers of a run in which the steady
+// ones lost nothing: overrun, told exactly, never disconnected.
+func checkSlowLagged(t *testing.T, slow loadgen.ClassResult) {
+	t.Helper()
 	if slow.Disconnects != 0 || slow.Resets != 0 {
 		t.Fatalf("slow subscribers were disconnected %d times (resets %d): a write outlived the write timeout", slow.Disconnects, slow.Resets)
 	}
