@@ -142,7 +142,7 @@ func (rd *Reader[T]) Position() uint64 { return rd.pos - uint64(len(rd.ahead)-rd
 // taken from the ring (Next takes up to 32 at a time); more than the ring's
 // Cap means the reader may have been overrun.
 func (rd *Reader[T]) Lag() uint64 {
-	return lag(rd.ring.cursor.Load(), rd.state.Load()&^busyBit)
+	return lag(rd.ring.Cursor(), rd.state.Load()&^busyBit)
 }
 
 func lag(cursor, pos uint64) uint64 {
@@ -153,7 +153,10 @@ func lag(cursor, pos uint64) uint64 {
 }
 
 // Close releases the reader: the writer stops considering it and a Next
-// blocked in another goroutine returns ErrClosed. Close is idempotent.
+// blocked in another goroutine returns ErrClosed. Close is idempotent. A
+// closed reader still hands out what it had read ahead (Next and TryNext read
+// up to 32 values at a time), then at most one *LagError if it had been
+// overrun, then ErrClosed: it takes no new value from the ring.
 func (rd *Reader[T]) Close() {
 	if rd.closed.Swap(true) {
 		return
@@ -173,23 +176,18 @@ func (rd *Reader[T]) read(dst []T) (int, error) {
 	p := rd.pos
 	c := rd.avail
 	if p > c || c-p+1 < uint64(len(dst)) { // the cached cursor may hold back the batch
-		c = r.cursor.Load()
+		raw := r.cursor.Load()
+		c = raw &^ closedBit
 		if p > c {
-			if rd.closed.Load() {
+			if rd.closed.Load() || raw&closedBit != 0 { // C1: no commit can follow
 				return 0, ErrClosed
 			}
-			if !r.closed.Load() {
-				return 0, ErrEmpty
-			}
-			// Closed: a Publish racing with Close may still have landed.
-			if c = r.cursor.Load(); p > c {
-				return 0, ErrClosed
-			}
+			return 0, ErrEmpty
 		}
 		rd.avail = c
 	}
 	if p < r.oldest(c) {
-		return 0, rd.lagged(p, max(c, r.cursor.Load()))
+		return 0, rd.lagged(p, max(c, r.Cursor()))
 	}
 	n := min(c-p+1, uint64(len(dst)))
 	if n == 0 {
@@ -213,7 +211,7 @@ func (rd *Reader[T]) read(dst []T) (int, error) {
 	rd.pos = p + i
 	rd.state.Store(rd.pos)
 	if i == 0 {
-		return 0, rd.lagged(p, max(seen, r.cursor.Load()))
+		return 0, rd.lagged(p, max(seen, r.Cursor()))
 	}
 	return int(i), nil
 }

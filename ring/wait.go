@@ -75,7 +75,7 @@ func (rd *Reader[T]) waitFor(ctx context.Context, seq uint64) error {
 	r := rd.ring
 	done := ctx.Done()
 	for i := 0; ; i++ {
-		if r.cursor.Load() >= seq || r.closed.Load() || rd.closed.Load() {
+		if r.cursor.Load() >= seq || rd.closed.Load() { // a closed ring's cursor has closedBit set: always >= seq
 			return nil
 		}
 		if i&255 == 0 && done != nil {
@@ -108,7 +108,7 @@ func (rd *Reader[T]) park(ctx context.Context, seq uint64) error {
 			}
 		}
 	}
-	if r.cursor.Load() >= seq || r.closed.Load() || rd.closed.Load() {
+	if r.cursor.Load() >= seq || rd.closed.Load() { // a closed ring's cursor has closedBit set: always >= seq
 		return nil
 	}
 	select {
