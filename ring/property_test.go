@@ -138,8 +138,8 @@ func TestConcurrentInvariants(t *testing.T) {
 		var wg sync.WaitGroup
 		ok := make([]bool, readers)
 		for i := range readers {
-			rd := r.Subscribe(ring.WithWaitStrategy(ring.WaitStrategy(rng.IntN(2)))) // blocking or yielding
-			slow := rng.IntN(4)                                                      // yields per read
+			rd := r.Subscribe(ring.WithWaitStrategy([]ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding}[rng.IntN(3)]))
+			slow := rng.IntN(4) // yields per read
 			batch := 1 + rng.IntN(70)
 			wg.Add(1)
 			go func() {

@@ -186,7 +186,7 @@ type options struct {
 
 // WithWaitStrategy sets how readers wait for new values. Given to New it is the
 // default for every reader of the ring; given to Subscribe it applies to that
-// reader only. The default is Blocking.
+// reader only. The default is Adaptive.
 func WithWaitStrategy(ws WaitStrategy) Option {
 	return func(o *options) { o.wait = ws }
 }
@@ -206,7 +206,7 @@ func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 	if capacity < 1 || capacity > maxCapacity {
 		return nil, fmt.Errorf("ring: capacity %d out of range [1, %d]", capacity, maxCapacity)
 	}
-	o := options{wait: Blocking}
+	o := options{wait: Adaptive}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -103,10 +103,10 @@ func stressTornValues(t *testing.T, capacity int) {
 			}
 		}
 	}
-	strategies := []ring.WaitStrategy{ring.Blocking, ring.Yielding}
+	strategies := []ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding}
 	for i := range 12 {
 		wg.Add(1)
-		go reader(r.Subscribe(ring.WithWaitStrategy(strategies[i%2])), 1+i*5, (i%4)*200)
+		go reader(r.Subscribe(ring.WithWaitStrategy(strategies[i%3])), 1+i*5, (i%4)*200)
 	}
 	// Readers closed by another goroutine while they read.
 	closers := make(chan *ring.Reader[record], 4)
