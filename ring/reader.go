@@ -8,8 +8,9 @@ package ring
 //   - state mirrors pos for other goroutines, with busyBit set while the
 //     reader copies out of pages (R1). It is the only word of a Reader that
 //     the writer reads, and only when it reclaims pages.
-//   - After a lag, pos jumps forward by exactly LagError.Missed, so over a
-//     reader's life: delivered + sum(Missed) == Position() - first position.
+//   - After a lag, pos jumps forward by exactly LagError.Missed (L1 in
+//     lag.go), so over a reader's life:
+//     delivered + sum(Missed) == Position() - first position.
 //   - closed is set once, by Close. A read that announced busy and then finds
 //     closed unset completes before Close removes the reader from the writer's
 //     table (Close waits for the busy bit to clear), so a closing reader never
@@ -30,19 +31,21 @@ const busyBit = 1 << 63
 // methods (Next, TryNext, NextBatch, TryNextBatch, Position) belong to one
 // goroutine; Lag and Close may be called from any goroutine.
 type Reader[T any] struct {
-	ring   *Ring[T]
-	pos    uint64 // next seq to take from the ring
-	avail  uint64 // a cursor value already loaded: seqs <= avail are published
-	ahead  []T    // values Next and TryNext read ahead: ahead[head:] are pending
-	head   int
-	wait   WaitStrategy
-	state  atomic.Uint64
-	closed atomic.Bool
-	done   chan struct{} // closed by Close: wakes a parked owner
-	wake   chan struct{} // one slot: the writer's token after a publish
-	slot   int           // index in ring.readers; guarded by ring.mu
-	queued atomic.Bool   // on ring.sleepers (wait.go)
-	next   *Reader[T]    // below this reader on ring.sleepers
+	ring  *Ring[T]
+	pos   uint64 // next seq to take from the ring
+	avail uint64 // a cursor value already loaded: seqs <= avail are published
+	ahead []T    // values Next and TryNext read ahead: ahead[head:] are pending
+	head  int
+	wait  WaitStrategy
+	// headroom is how far past the oldest value held a lag resumes (lag.go).
+	headroom uint32
+	state    atomic.Uint64
+	closed   atomic.Bool
+	done     chan struct{} // closed by Close: wakes a parked owner
+	wake     chan struct{} // one slot: the writer's token after a publish
+	slot     int           // index in ring.readers; guarded by ring.mu
+	queued   atomic.Bool   // on ring.sleepers (wait.go)
+	next     *Reader[T]    // below this reader on ring.sleepers
 
 	// Readers are allocated one by one; the padding gives each its own pair of
 	// cache lines, so that readers storing their state never share a line.
@@ -58,7 +61,7 @@ const aheadBytes = 2048
 
 // Next returns the next value, waiting for one by the reader's wait strategy.
 // It returns a *LagError (ErrLagged) when the reader was overrun, after which
-// the next call returns the oldest value still held; ErrClosed once the ring
+// the next call returns the value at LagError.Resume; ErrClosed once the ring
 // or the reader is closed and drained; ctx.Err() when ctx is done first.
 //
 // Next takes values from the ring in batches (one cursor load and one pair of
@@ -214,13 +217,4 @@ func (rd *Reader[T]) read(dst []T) (int, error) {
 		return 0, rd.lagged(p, max(seen, r.Cursor()))
 	}
 	return int(i), nil
-}
-
-// lagged moves the reader to the oldest value held once the writer has
-// written seen, which is past everything the reader skips.
-func (rd *Reader[T]) lagged(p, seen uint64) error {
-	resume := rd.ring.oldest(seen)
-	rd.pos = resume
-	rd.state.Store(resume)
-	return &LagError{Missed: resume - p, Resume: resume}
 }

@@ -4,9 +4,11 @@
 //
 // A reader that falls further behind than the ring holds (at least Cap()
 // values) is overrun. It learns so from the sequence gap and gets a *LagError
-// carrying the exact number of values it missed, then continues from the
-// oldest value still held — the semantics of tokio's broadcast Lagged(n),
-// without its locks.
+// carrying the exact number of values it missed — the semantics of tokio's
+// broadcast Lagged(n), without its locks — then continues with headroom: by
+// default one page (64 values, or half a smaller ring) past the oldest value
+// still held, so that the writer does not lap it again at once
+// (WithLagHeadroom).
 //
 // Sequences start at 1 and grow by one per value; 0 means "none".
 //
@@ -83,7 +85,8 @@ package ring
 // base b > base(p) knows the writer wrote b, hence (writing in order) retired
 // every page before the npages-1 pages preceding b's. It resumes at or after
 // the oldest sequence still held, computed from max(cursor, b), and reports
-// exactly the sequences it skipped; every one of them was overwritten. By W4 that oldest
+// exactly the sequences it skipped: the overwritten ones and its headroom
+// (L1 in lag.go). By W4 that oldest
 // sequence is at most the cursor it loaded afterwards, so the reader resumes
 // at a published value that was held when it looked.
 //
@@ -129,6 +132,7 @@ type Ring[T any] struct {
 	pmask    uint64 // P-1
 	capacity uint64 // what New was asked for, rounded up to a power of two
 	wait     WaitStrategy
+	headroom int // the readers' default (lag.go)
 	spare    int // pages retired between scans
 
 	_      cacheLinePad
@@ -181,7 +185,29 @@ func (r *Ring[T]) eachReader(f func(*Reader[T])) {
 type Option func(*options)
 
 type options struct {
-	wait WaitStrategy
+	wait     WaitStrategy
+	headroom int // defaultHeadroom: min(64, Cap()/2) (lag.go)
+}
+
+// Sentinels of options.headroom.
+const (
+	defaultHeadroom = -1
+	badHeadroom     = -2 // a negative WithLagHeadroom: rejected by validate
+)
+
+// validate checks o for a ring of capacity c and settles the default headroom.
+func (o *options) validate(c uint64) error {
+	if !o.wait.valid() {
+		return fmt.Errorf("ring: unknown wait strategy %d", o.wait)
+	}
+	if o.headroom == badHeadroom {
+		return errors.New("ring: lag headroom is negative")
+	}
+	if o.headroom == defaultHeadroom {
+		o.headroom = int(min(maxPage, c/2))
+	}
+	o.headroom = min(o.headroom, int(c))
+	return nil
 }
 
 // WithWaitStrategy sets how readers wait for new values. Given to New it is the
@@ -206,14 +232,14 @@ func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 	if capacity < 1 || capacity > maxCapacity {
 		return nil, fmt.Errorf("ring: capacity %d out of range [1, %d]", capacity, maxCapacity)
 	}
-	o := options{wait: Adaptive}
+	c := uint64(1) << bits.Len64(uint64(capacity-1))
+	o := options{wait: Adaptive, headroom: defaultHeadroom}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if !o.wait.valid() {
-		return nil, fmt.Errorf("ring: unknown wait strategy %d", o.wait)
+	if err := o.validate(c); err != nil {
+		return nil, err
 	}
-	c := uint64(1) << bits.Len64(uint64(capacity-1))
 	p := min(c, maxPage)
 	n := c/p + 1
 	r := &Ring[T]{
@@ -223,6 +249,7 @@ func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 		pmask:    p - 1,
 		capacity: c,
 		wait:     o.wait,
+		headroom: o.headroom,
 		spare:    int(max(n/4, 1)),
 	}
 	r.readers.Store(&readerTable[T]{slots: make([]atomic.Pointer[Reader[T]], 8)})
@@ -406,7 +433,7 @@ func (r *Ring[T]) Close() {
 func (r *Ring[T]) Subscribe(opts ...Option) *Reader[T] {
 	rd, err := r.subscribe(0, opts)
 	if err != nil {
-		panic(err) // unreachable: only a seq can be out of range
+		panic(err) // a bad Option: a programming error, as in New
 	}
 	return rd
 }
@@ -425,12 +452,12 @@ func (r *Ring[T]) SubscribeFrom(seq uint64, opts ...Option) (*Reader[T], error) 
 }
 
 func (r *Ring[T]) subscribe(seq uint64, opts []Option) (*Reader[T], error) {
-	o := options{wait: r.wait}
+	o := options{wait: r.wait, headroom: r.headroom}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if !o.wait.valid() {
-		return nil, fmt.Errorf("ring: unknown wait strategy %d", o.wait)
+	if err := o.validate(r.capacity); err != nil {
+		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -440,7 +467,7 @@ func (r *Ring[T]) subscribe(seq uint64, opts []Option) (*Reader[T], error) {
 	} else if seq > c+1 || seq < r.oldest(c) {
 		return nil, &RangeError{Requested: seq, Oldest: r.oldest(c), Newest: c}
 	}
-	rd := &Reader[T]{ring: r, pos: seq, wait: o.wait, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	rd := &Reader[T]{ring: r, pos: seq, wait: o.wait, headroom: uint32(o.headroom), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	rd.state.Store(seq)
 	t := r.readers.Load()
 	switch n := len(r.vacant); {
@@ -486,21 +513,6 @@ var (
 	// ErrOutOfRange: SubscribeFrom asked for a sequence the ring does not hold.
 	ErrOutOfRange = errors.New("ring: sequence out of range")
 )
-
-// LagError reports that a reader was overrun: the writer overwrote Missed
-// values before the reader got to them. The reader continues from Resume, the
-// oldest value still held when the lag was found.
-type LagError struct {
-	Missed uint64
-	Resume uint64
-}
-
-func (e *LagError) Error() string {
-	return fmt.Sprintf("ring: reader lagged: missed %d values, resuming at %d", e.Missed, e.Resume)
-}
-
-// Is makes errors.Is(err, ErrLagged) true.
-func (e *LagError) Is(target error) bool { return target == ErrLagged }
 
 // RangeError reports a SubscribeFrom sequence the ring does not hold.
 type RangeError struct {

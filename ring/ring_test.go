@@ -112,7 +112,7 @@ func TestSubscribeFrom(t *testing.T) {
 }
 
 func TestLagReportsExactMissedCount(t *testing.T) {
-	r := newRing[int](t, 4)
+	r := newRing[int](t, 4, ring.WithLagHeadroom(0))
 	rd := r.Subscribe()
 	defer rd.Close()
 	for i := 1; i <= 11; i++ {
@@ -136,10 +136,43 @@ func TestLagReportsExactMissedCount(t *testing.T) {
 	}
 }
 
+// By default a lag resumes a page (at most half the ring) past the oldest
+// value held; a
+// reader's own headroom overrides the ring's and is at most Cap().
+func TestLagHeadroom(t *testing.T) {
+	r := newRing[int](t, 4)
+	def := r.Subscribe()
+	defer def.Close()
+	none := r.Subscribe(ring.WithLagHeadroom(0))
+	defer none.Close()
+	far := r.Subscribe(ring.WithLagHeadroom(1000))
+	defer far.Close()
+	for i := 1; i <= 11; i++ {
+		r.Publish(i)
+	} // holds 5..11
+	for _, c := range []struct {
+		rd             *ring.Reader[int]
+		missed, resume uint64
+	}{{def, 6, 7}, {none, 4, 5}, {far, 8, 9}} {
+		_, err := c.rd.TryNext()
+		le, ok := err.(*ring.LagError)
+		if !ok || le.Missed != c.missed || le.Resume != c.resume {
+			t.Errorf("got %v, want a lag of %d resuming at %d", err, c.missed, c.resume)
+			continue
+		}
+		if v, err := c.rd.TryNext(); err != nil || v != int(c.resume) {
+			t.Errorf("after the lag: %d, %v; want %d", v, err, c.resume)
+		}
+	}
+	if _, err := ring.New[int](4, ring.WithLagHeadroom(-1)); err == nil {
+		t.Error("New accepted a negative headroom")
+	}
+}
+
 // A batch that runs into values overwritten since the cursor was read
 // returns what it got and reports the lag on the next call.
 func TestBatchStopsAtLag(t *testing.T) {
-	r := newRing[int](t, 4)
+	r := newRing[int](t, 4, ring.WithLagHeadroom(0))
 	rd := r.Subscribe()
 	defer rd.Close()
 	r.PublishBatch([]int{1, 2, 3, 4})
@@ -160,7 +193,7 @@ func TestBatchStopsAtLag(t *testing.T) {
 }
 
 func TestPublishBatchLargerThanRing(t *testing.T) {
-	r := newRing[int](t, 4)
+	r := newRing[int](t, 4, ring.WithLagHeadroom(0))
 	rd := r.Subscribe()
 	defer rd.Close()
 	vs := make([]int, 10)

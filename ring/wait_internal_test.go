@@ -56,7 +56,7 @@ func TestAdaptiveBusyReaderDoesNotPark(t *testing.T) {
 	if adaptive > n/20 {
 		t.Errorf("adaptive: %d of %d publishes woke a parked reader, want at most %d", adaptive, n, n/20)
 	}
-	if blocking < n/2 {
+	if blocking < n/5 {
 		t.Errorf("blocking: only %d of %d publishes woke a parked reader; the measure is broken", blocking, n)
 	}
 }
