@@ -3,15 +3,23 @@ package ring
 // How readers wait.
 //
 // Adaptive (the default) is LMAX's phased back-off, as in Agrona's
-// BackoffIdleStrategy: a reader that finds nothing polls the cursor a bounded
-// number of times (spinChecks, well under a microsecond), then yields the
-// processor between polls (runtime.Gosched) until yieldFor has passed since it
-// began yielding, and only then parks as Blocking does. A busy reader, whose
-// next value comes within microseconds, never parks, so the writer pays no
-// wake-up for it; an idle one parks after yieldFor and then uses no CPU. Both
-// bounds are small and fixed, so goroutines outnumbering cores stay fine: a
-// spinning reader holds its processor for at most spinChecks loads, and a
-// yielding one lets every runnable goroutine run between its polls.
+// BackoffIdleStrategy: a reader that finds nothing polls the cursor
+// spinChecks times (a few hundred nanoseconds), then yields the processor
+// (runtime.Gosched) between polls, yieldChecks times, and only then parks as
+// Blocking does. A busy reader, whose next value comes within microseconds,
+// never parks, so the writer pays no wake-up for it; an idle one parks and
+// then uses no CPU.
+//
+// The yield phase is bounded by a count, not a time. Each yield lets every
+// runnable goroutine run, so with N readers sharing a core the phase lasts
+// about N times longer in wall time — exactly as long as it takes the others
+// to have their turn — while each reader's own CPU stays at about yieldChecks
+// polls, roughly what one park and wake-up costs (the ski-rental bound: a
+// reader that parks after spending what a park costs pays at most twice the
+// better of the two). A time bound instead parks every reader of a crowded
+// core after a single round of yields. Both bounds are small and fixed, so
+// goroutines outnumbering cores stay fine: a spinning reader holds its
+// processor for at most spinChecks loads.
 //
 // Blocking (and Adaptive's last phase) parks a reader on a one-slot channel
 // of its own, after pushing the reader onto the ring's stack of sleepers (a
@@ -47,7 +55,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"time"
 )
 
 // WaitStrategy is how a reader waits for the writer.
@@ -65,21 +72,21 @@ const (
 	// reader that owns a core. With more spinning readers than cores it
 	// collapses; never use it on a shared or small machine.
 	BusySpin
-	// Adaptive polls briefly, then yields for a few microseconds, then parks:
+	// Adaptive polls briefly, then yields a few times, then parks:
 	// a busy reader never parks and costs the writer nothing, an idle one
 	// uses no CPU. The default, and the right choice whenever goroutines may
 	// outnumber cores.
 	Adaptive
 )
 
-// The phases of Adaptive.
+// The phases of Adaptive (measured in docs/ring.md against other bounds).
 const (
 	// spinChecks bounds the polls before the first yield: a few hundred
 	// nanoseconds, enough to catch a writer in the middle of a burst.
 	spinChecks = 64
-	// yieldFor is how long a reader yields before it parks: values that come
-	// more often than this never cost a park or a wake-up.
-	yieldFor = 20 * time.Microsecond
+	// yieldChecks bounds the yields before a park: about 2 µs of the reader's
+	// own time when it has a core to itself, about one park and wake-up.
+	yieldChecks = 16
 )
 
 func (ws WaitStrategy) valid() bool { return ws <= Adaptive }
@@ -153,16 +160,13 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	start := time.Now()
-	for {
+	for range yieldChecks {
 		runtime.Gosched()
 		if rd.ready(seq) {
 			return nil
 		}
-		if time.Since(start) >= yieldFor {
-			return rd.park(ctx, seq)
-		}
 	}
+	return rd.park(ctx, seq)
 }
 
 // park sleeps until the writer publishes past seq-1, the ring or the reader

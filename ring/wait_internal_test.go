@@ -47,12 +47,12 @@ func wakeCost(t *testing.T, ws WaitStrategy, n int, gap time.Duration) int {
 // nearly every value (the contrast shows the measure can fail).
 func TestAdaptiveBusyReaderDoesNotPark(t *testing.T) {
 	const n = 5000
-	gap := yieldFor / 4
+	const gap = time.Microsecond // well inside spinChecks + yieldChecks polls
 	adaptive := wakeCost(t, Adaptive, n, gap)
 	blocking := wakeCost(t, Blocking, n, gap)
 	t.Logf("publishes %v apart that woke a reader: adaptive %d, blocking %d of %d", gap, adaptive, blocking, n)
-	// A loaded machine may deschedule the reader's thread mid-yield past
-	// yieldFor; allow a few parks, far fewer than Blocking's.
+	// A loaded machine may deschedule the reader's thread; allow a few
+	// parks, far fewer than Blocking's.
 	if adaptive > n/20 {
 		t.Errorf("adaptive: %d of %d publishes woke a parked reader, want at most %d", adaptive, n, n/20)
 	}
@@ -61,7 +61,7 @@ func TestAdaptiveBusyReaderDoesNotPark(t *testing.T) {
 	}
 }
 
-// After yieldFor without values an Adaptive reader parks (and then uses no
+// Without values an Adaptive reader parks (and then uses no
 // CPU: TestIdleReadersBurnNoCPU), and the next publish wakes it.
 func TestAdaptiveIdleReaderParksAndWakes(t *testing.T) {
 	r, err := New[int](8)
@@ -81,8 +81,8 @@ func TestAdaptiveIdleReaderParksAndWakes(t *testing.T) {
 			got <- v
 		}
 	}()
-	for r.sleepers.Load() == nil { // parks after yieldFor
-		time.Sleep(yieldFor) // polling a condition, not standing in for one
+	for r.sleepers.Load() == nil { // parks after its polls and yields
+		time.Sleep(time.Millisecond) // polling a condition, not standing in for one
 	}
 	r.Publish(7)
 	if v := <-got; v != 7 {
