@@ -5,21 +5,25 @@ package ring
 // Adaptive (the default) is LMAX's phased back-off, as in Agrona's
 // BackoffIdleStrategy: a reader that finds nothing polls the cursor
 // spinChecks times (a few hundred nanoseconds), then yields the processor
-// (runtime.Gosched) between polls, yieldChecks times, and only then parks as
-// Blocking does. A busy reader, whose next value comes within microseconds,
-// never parks, so the writer pays no wake-up for it; an idle one parks and
-// then uses no CPU.
+// (runtime.Gosched) between polls, and parks as Blocking does once it has
+// yielded at least yieldChecks times and for at least yieldFor. A busy
+// reader, whose next value comes within microseconds, never parks, so the
+// writer pays no wake-up for it; an idle one parks and then uses no CPU.
 //
-// The yield phase is bounded by a count, not a time. Each yield lets every
-// runnable goroutine run, so with N readers sharing a core the phase lasts
-// about N times longer in wall time — exactly as long as it takes the others
-// to have their turn — while each reader's own CPU stays at about yieldChecks
-// polls, roughly what one park and wake-up costs (the ski-rental bound: a
-// reader that parks after spending what a park costs pays at most twice the
-// better of the two). A time bound instead parks every reader of a crowded
-// core after a single round of yields. Both bounds are small and fixed, so
-// goroutines outnumbering cores stay fine: a spinning reader holds its
-// processor for at most spinChecks loads.
+// Why both bounds. A yield costs what the scheduler makes it cost. A reader
+// alone on its core yields in ~100 ns (nothing else to run), so the time
+// bound keeps it polling for yieldFor: it does not park between values a few
+// microseconds apart. With N readers sharing a core each yield is a trip
+// through the scheduler that runs the others first, and a park and its
+// wake-up are about two such trips; there the count bound parks the reader
+// after two yields, whose wall time has grown with N (each took a round of
+// the others), so the ski-rental bound holds: a reader that parks after
+// spending what a park costs pays at most twice the better of the two. A
+// time bound alone parked every reader of a crowded core after one round;
+// more yields burned the CPU that the writer and the other readers need
+// (docs/ring.md has the sweep). Both bounds are small, so goroutines
+// outnumbering cores stay fine: a spinning reader holds its processor for at
+// most spinChecks loads, and then yields.
 //
 // Blocking (and Adaptive's last phase) parks a reader on a one-slot channel
 // of its own, after pushing the reader onto the ring's stack of sleepers (a
@@ -55,6 +59,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"time"
 )
 
 // WaitStrategy is how a reader waits for the writer.
@@ -72,7 +77,7 @@ const (
 	// reader that owns a core. With more spinning readers than cores it
 	// collapses; never use it on a shared or small machine.
 	BusySpin
-	// Adaptive polls briefly, then yields a few times, then parks:
+	// Adaptive polls briefly, then yields for a few microseconds, then parks:
 	// a busy reader never parks and costs the writer nothing, an idle one
 	// uses no CPU. The default, and the right choice whenever goroutines may
 	// outnumber cores.
@@ -84,9 +89,13 @@ const (
 	// spinChecks bounds the polls before the first yield: a few hundred
 	// nanoseconds, enough to catch a writer in the middle of a burst.
 	spinChecks = 64
-	// yieldChecks bounds the yields before a park: about 2 µs of the reader's
-	// own time when it has a core to itself, about one park and wake-up.
-	yieldChecks = 16
+	// yieldChecks and yieldFor bound the yield phase from below: a reader
+	// parks once it has yielded at least yieldChecks times (about what one
+	// park and wake-up cost on a crowded core) and for at least yieldFor (a
+	// reader alone on its core: values a few microseconds apart never cost a
+	// park).
+	yieldChecks = 2
+	yieldFor    = 5 * time.Microsecond
 )
 
 func (ws WaitStrategy) valid() bool { return ws <= Adaptive }
@@ -160,13 +169,16 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for range yieldChecks {
+	start := time.Now()
+	for i := 1; ; i++ {
 		runtime.Gosched()
 		if rd.ready(seq) {
 			return nil
 		}
+		if i >= yieldChecks && time.Since(start) >= yieldFor {
+			return rd.park(ctx, seq)
+		}
 	}
-	return rd.park(ctx, seq)
 }
 
 // park sleeps until the writer publishes past seq-1, the ring or the reader
