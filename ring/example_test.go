@@ -119,10 +119,10 @@ func ExampleReader_NextBatch() {
 	// seq 3: 30
 }
 
-// A reader owned by a dedicated core may busy-spin; the default, Blocking,
+// A reader owned by a dedicated core may busy-spin; the default, Adaptive,
 // uses no CPU while idle and is the right choice on small machines.
 func ExampleWithWaitStrategy() {
-	r, _ := ring.New[int](64) // readers block by default
+	r, _ := ring.New[int](64) // readers spin, yield, then park by default
 	spinner := r.Subscribe(ring.WithWaitStrategy(ring.BusySpin))
 	defer spinner.Close()
 	r.Publish(1)

@@ -27,6 +27,15 @@ func spinFor(d time.Duration) {
 	}
 }
 
+// randomRing returns a ring of 1 to 2^(maxExp-1) values.
+func randomRing(t *testing.T, rng *rand.Rand, maxExp int) *ring.Ring[uint64] {
+	r, err := ring.New[uint64](1 << rng.IntN(maxExp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // tally reads rd until ErrClosed and returns what it delivered and the sum of
 // the Missed counts it was told, checking each value against its sequence
 // (values are seq*5) and each LagError against the ring.
@@ -67,11 +76,8 @@ func TestCloseRacingPublishLosesNothing(t *testing.T) {
 	}
 	for trial := range trials {
 		rng := rand.New(rand.NewPCG(uint64(trial), 3))
-		capacity := 1 << rng.IntN(8)
-		r, err := ring.New[uint64](capacity)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := randomRing(t, rng, 8)
+		capacity := r.Cap()
 		const nreaders = 2
 		type count struct {
 			delivered, missed uint64
@@ -205,19 +211,11 @@ func TestStressEveryConcurrentPair(t *testing.T) {
 	}
 	for round := range rounds {
 		rng := rand.New(rand.NewPCG(uint64(round), 9))
-		capacity := 1 << rng.IntN(9)
-		r, err := ring.New[uint64](capacity)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := randomRing(t, rng, 9)
+		capacity := r.Cap()
 		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var failures []error
-		fail := func(err error) {
-			mu.Lock()
-			failures = append(failures, err)
-			mu.Unlock()
-		}
+		var failures failureLog
+		fail := failures.add
 		var last atomic.Uint64 // the last sequence a publish returned
 		type readerTally struct {
 			first, end, delivered, missed uint64
@@ -274,9 +272,9 @@ func TestStressEveryConcurrentPair(t *testing.T) {
 			}
 			// Checked once the writer is done: its last publish may return
 			// after this reader saw ErrClosed.
-			mu.Lock()
+			failures.mu.Lock()
 			tallies = append(tallies, readerTally{first, rd.Position(), delivered, missed, closedByOther})
-			mu.Unlock()
+			failures.mu.Unlock()
 		}
 		for i := range 4 {
 			rd := r.Subscribe()
@@ -323,6 +321,7 @@ func TestStressEveryConcurrentPair(t *testing.T) {
 					rd := r.Subscribe()
 					wg.Add(1)
 					go read(rd, rd.Position(), i, closeIt)
+					_ = rd.Lag() // from another goroutine than the reader's
 					if closeIt {
 						runtimeYield()
 						rd.Close()
@@ -372,11 +371,11 @@ func TestStressEveryConcurrentPair(t *testing.T) {
 				want = rt.end - rt.first
 			}
 			if rt.delivered+rt.missed != want {
-				failures = append(failures, fmt.Errorf("reader from %d (closed by other %v): delivered %d + missed %d != %d",
+				failures.add(fmt.Errorf("reader from %d (closed by other %v): delivered %d + missed %d != %d",
 					rt.first, rt.closedByOther, rt.delivered, rt.missed, want))
 			}
 		}
-		for _, err := range failures {
+		for _, err := range failures.errs {
 			t.Errorf("round %d (cap %d): %v", round, capacity, err)
 		}
 		if t.Failed() {

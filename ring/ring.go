@@ -309,8 +309,8 @@ func (r *Ring[T]) write(vs []T) {
 	}
 }
 
-// commit makes every value up to wseq visible (W1) and wakes parked readers;
-// it returns 0 if Close got there first (C1).
+// commit makes every value up to wseq visible (W1) and wakes parked readers
+// (P1, P2 in wait.go); it returns 0 if Close got there first (C1).
 func (r *Ring[T]) commit() uint64 {
 	if !r.cursor.CompareAndSwap(r.pub, r.wseq) {
 		return 0 // only Close changes the cursor besides the writer

@@ -32,7 +32,7 @@ package ring
 // with one swap and sends each reader a token. No lock is taken and nothing is
 // allocated on either side:
 //
-//	writer: store cursor; load sleepers         (if not nil: swap in nil, wake each)
+//	writer: commit cursor (W1, C1); load sleepers   (if not nil: swap in nil, wake each)
 //	reader: push itself (or find itself queued); load cursor (sleep only if still behind)
 //
 // Invariants:
