@@ -40,9 +40,7 @@ func Example() {
 }
 
 // A reader that falls more than Cap() values behind learns exactly how many
-// it missed, then continues with headroom: a page (at most half the ring)
-// past the oldest value still held (here 5..10 are held, and it resumes at 7),
-// so that a faster writer does not lap it again at once.
+// it missed, then continues from the oldest value still held.
 func ExampleLagError() {
 	r, _ := ring.New[int](4)
 	rd := r.Subscribe()
@@ -58,14 +56,15 @@ func ExampleLagError() {
 	v, _ := rd.TryNext()
 	fmt.Println(v)
 	// Output:
-	// missed 6, resuming at 7
-	// 7
+	// missed 4, resuming at 5
+	// 5
 }
 
-// WithLagHeadroom(0) resumes at the oldest value held: fewer values lost now,
-// but a reader that a faster writer overran is overrun again at once.
+// With headroom an overrun reader skips further than the oldest value held
+// (here 5..10 are held, and it resumes at 7), so that a writer that keeps
+// outrunning it does not lap it again at once.
 func ExampleWithLagHeadroom() {
-	r, _ := ring.New[int](4, ring.WithLagHeadroom(0))
+	r, _ := ring.New[int](4, ring.WithLagHeadroom(2))
 	rd := r.Subscribe()
 	defer rd.Close()
 	for i := 1; i <= 10; i++ {
@@ -73,7 +72,7 @@ func ExampleWithLagHeadroom() {
 	}
 	_, err := rd.TryNext()
 	fmt.Println(err)
-	// Output: ring: reader lagged: missed 4 values, resuming at 5
+	// Output: ring: reader lagged: missed 6 values, resuming at 7
 }
 
 // SubscribeFrom replays from a sequence while the ring still holds it: the

@@ -3,18 +3,18 @@ package ring
 // Lags, and where an overrun reader resumes.
 //
 // A reader that finds its next value overwritten (R2 in ring.go) has lost
-// every value from its position to the oldest one held. Resuming exactly
-// there, as tokio's broadcast does, puts it at the one spot the writer
-// overwrites next: under a writer faster than the reader it is lapped again
-// at once, and again, delivering a fraction of what it could (lag thrash).
-// LMAX's consumers never face this (the producer waits for them); a reader of
-// a ring that never waits must make room itself, so it skips headroom more
-// values, leaving that many between itself and the writer's overwrite point.
-// The writer retires a whole page at a time, and the oldest page is the next
-// to go, so the default headroom is one page (P = 64 values; half the ring
-// when that is smaller): the least that leaves the reader a page of room.
-// More headroom skips more values per lag without making a slower reader
-// any faster (measured in docs/ring.md).
+// every value from its position to the oldest one held, and by default
+// resumes there, as tokio's broadcast does: it loses the fewest values. But
+// the oldest page is the one the writer retires next, so under a writer that
+// stays faster than the reader it is lapped again at once, and again (lag
+// thrash). LMAX's consumers never face this (the producer waits for them); a
+// reader of a ring that never waits can make room itself: with
+// WithLagHeadroom(n) it skips n more values, leaving that many between itself
+// and the writer's overwrite point. Measured (docs/ring.md), headroom of a
+// page helped flat out in some runs and not in others, and cost sustained
+// throughput in every run: at a rate readers can keep up with, an overrun
+// comes from a stall, and headroom adds n values to every such loss. So the
+// default is none, and headroom is for readers that are overrun persistently.
 //
 // Invariants:
 //   L1. Counts stay exact: LagError.Missed is resume - p, every value from the
@@ -33,11 +33,11 @@ import "fmt"
 
 // WithLagHeadroom sets how far an overrun reader jumps: it resumes n values
 // past the oldest value still held (at most at the newest value), so that a
-// writer faster than the reader does not lap it again at once. n = 0 resumes
-// at the oldest value held, losing the fewest values now but, under a
-// sustained overrun, more in all. Given to New it is the default for every
-// reader of the ring; given to Subscribe it applies to that reader only. The
-// default is 64 (one page), or Cap()/2 if smaller; n above Cap() means Cap().
+// writer that keeps outrunning it does not lap it again at once; the skipped
+// values are counted in LagError.Missed. The default, 0, resumes at the
+// oldest value held and loses the fewest. Given to New it is the default for
+// every reader of the ring; given to Subscribe it applies to that reader
+// only. n above Cap() means Cap(); 64 (a page) is a good start.
 func WithLagHeadroom(n int) Option {
 	if n < 0 {
 		n = badHeadroom

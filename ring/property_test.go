@@ -65,9 +65,9 @@ func TestModel(t *testing.T) {
 				}
 			case op == 4 && len(readers) < 5:
 				from := oldest() + uint64(rng.IntN(capacity+1))
-				// Headroom: the default (a page, at most half the ring), none,
-				// or any, even past the ring.
-				headroom := uint64(min(64, capacity/2))
+				// Headroom: the default (none), none given explicitly, or any,
+				// even past the ring.
+				headroom := uint64(0)
 				var opts []ring.Option
 				if h := rng.IntN(4); h > 0 {
 					headroom = uint64(rng.IntN(2*capacity + 1))

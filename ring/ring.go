@@ -5,10 +5,9 @@
 // A reader that falls further behind than the ring holds (at least Cap()
 // values) is overrun. It learns so from the sequence gap and gets a *LagError
 // carrying the exact number of values it missed — the semantics of tokio's
-// broadcast Lagged(n), without its locks — then continues with headroom: by
-// default one page (64 values, or half a smaller ring) past the oldest value
-// still held, so that the writer does not lap it again at once
-// (WithLagHeadroom).
+// broadcast Lagged(n), without its locks — then continues from the oldest
+// value still held, or, with WithLagHeadroom, further on, so that a writer
+// that keeps overrunning it does not lap it again at once.
 //
 // Sequences start at 1 and grow by one per value; 0 means "none".
 //
@@ -186,25 +185,19 @@ type Option func(*options)
 
 type options struct {
 	wait     WaitStrategy
-	headroom int // defaultHeadroom: min(64, Cap()/2) (lag.go)
+	headroom int // badHeadroom: a negative WithLagHeadroom (lag.go)
 }
 
-// Sentinels of options.headroom.
-const (
-	defaultHeadroom = -1
-	badHeadroom     = -2 // a negative WithLagHeadroom: rejected by validate
-)
+// badHeadroom marks a negative WithLagHeadroom, which validate rejects.
+const badHeadroom = -1
 
-// validate checks o for a ring of capacity c and settles the default headroom.
+// validate checks o for a ring of capacity c and caps the headroom at c.
 func (o *options) validate(c uint64) error {
 	if !o.wait.valid() {
 		return fmt.Errorf("ring: unknown wait strategy %d", o.wait)
 	}
 	if o.headroom == badHeadroom {
 		return errors.New("ring: lag headroom is negative")
-	}
-	if o.headroom == defaultHeadroom {
-		o.headroom = int(min(maxPage, c/2))
 	}
 	o.headroom = min(o.headroom, int(c))
 	return nil
@@ -233,7 +226,7 @@ func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 		return nil, fmt.Errorf("ring: capacity %d out of range [1, %d]", capacity, maxCapacity)
 	}
 	c := uint64(1) << bits.Len64(uint64(capacity-1))
-	o := options{wait: Adaptive, headroom: defaultHeadroom}
+	o := options{wait: Adaptive}
 	for _, opt := range opts {
 		opt(&o)
 	}

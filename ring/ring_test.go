@@ -112,7 +112,7 @@ func TestSubscribeFrom(t *testing.T) {
 }
 
 func TestLagReportsExactMissedCount(t *testing.T) {
-	r := newRing[int](t, 4, ring.WithLagHeadroom(0))
+	r := newRing[int](t, 4)
 	rd := r.Subscribe()
 	defer rd.Close()
 	for i := 1; i <= 11; i++ {
@@ -136,11 +136,10 @@ func TestLagReportsExactMissedCount(t *testing.T) {
 	}
 }
 
-// By default a lag resumes a page (at most half the ring) past the oldest
-// value held; a
-// reader's own headroom overrides the ring's and is at most Cap().
+// A ring's headroom is its readers' default; a reader's own overrides it,
+// and headroom is at most Cap().
 func TestLagHeadroom(t *testing.T) {
-	r := newRing[int](t, 4)
+	r := newRing[int](t, 4, ring.WithLagHeadroom(2))
 	def := r.Subscribe()
 	defer def.Close()
 	none := r.Subscribe(ring.WithLagHeadroom(0))
@@ -172,7 +171,7 @@ func TestLagHeadroom(t *testing.T) {
 // A batch that runs into values overwritten since the cursor was read
 // returns what it got and reports the lag on the next call.
 func TestBatchStopsAtLag(t *testing.T) {
-	r := newRing[int](t, 4, ring.WithLagHeadroom(0))
+	r := newRing[int](t, 4)
 	rd := r.Subscribe()
 	defer rd.Close()
 	r.PublishBatch([]int{1, 2, 3, 4})
@@ -193,7 +192,7 @@ func TestBatchStopsAtLag(t *testing.T) {
 }
 
 func TestPublishBatchLargerThanRing(t *testing.T) {
-	r := newRing[int](t, 4, ring.WithLagHeadroom(0))
+	r := newRing[int](t, 4)
 	rd := r.Subscribe()
 	defer rd.Close()
 	vs := make([]int, 10)
