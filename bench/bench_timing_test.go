@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"flag"
+	"fmt"
 	"testing"
 	"time"
 
@@ -86,4 +87,64 @@ func maxRunTime() time.Duration {
 		return 0
 	}
 	return max(4*d, time.Second)
+}
+
+// BenchmarkEqualMemory is BenchmarkSustained at equal memory: channel
+// strategies hold one buffer of Capacity events per reader, the ring and the
+// disruptor one buffer for all readers, so here those two get Capacity ×
+// readers slots (channels' figures at the same memory are BenchmarkSustained's).
+//
+//	go test -run '^$' -bench EqualMemory -benchtime 1x -count 3 ./bench
+func BenchmarkEqualMemory(b *testing.B) {
+	for _, strat := range []string{"ring-adaptive", "disruptor"} {
+		for _, n := range []int{1, 16, 256} {
+			sc := bench.Scenario{Strategy: strat, Readers: n, Batch: 1, Payload: bench.DefaultPayload,
+				Consumers: bench.AllFast, Capacity: n * bench.DefaultCapacity}
+			b.Run(fmt.Sprintf("%s/capacity=%d", sc.SustainedName(), sc.Capacity), func(b *testing.B) {
+				var deliv float64
+				for range b.N {
+					res, err := bench.Sustained(sc, bench.SustainOptions{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					deliv += res.Deliveries
+				}
+				b.ReportMetric(deliv/float64(b.N), bench.UnitSustainedDeliveries)
+			})
+		}
+	}
+}
+
+// BenchmarkCost is the cost view (bench.Cost): CPU per delivery and readers'
+// p99 latency at a rate every strategy sustains: 100k events/s at 1 and 16
+// readers, 10k at 256 (2.56M deliveries/s; channels sustain about 10M).
+//
+//	go test -run '^$' -bench Cost -benchtime 1x -count 3 ./bench
+func BenchmarkCost(b *testing.B) {
+	for _, strat := range []string{"ring-adaptive", "ring-blocking", "disruptor", "chan-drop-oldest", "chan-block"} {
+		for _, n := range []int{1, 16, 256} {
+			rate := 100_000
+			if n > 16 {
+				rate = 10_000
+			}
+			sc := bench.Scenario{Strategy: strat, Readers: n, Batch: 1, Payload: bench.DefaultPayload,
+				Consumers: bench.AllFast, Rate: rate}
+			b.Run(fmt.Sprintf("strategy=%s/readers=%d/rate=%dk", strat, n, rate/1000), func(b *testing.B) {
+				var cpu, p99, loss float64
+				for range b.N {
+					res, err := bench.Cost(sc, bench.CostOptions{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					cpu += float64(res.CPUPerDelivery)
+					p99 += float64(res.P99)
+					loss += res.Loss
+				}
+				n := float64(b.N)
+				b.ReportMetric(cpu/n, "cpu-ns/deliv")
+				b.ReportMetric(p99/n, "p99-ns")
+				b.ReportMetric(loss/n, bench.UnitLoss)
+			})
+		}
+	}
 }

@@ -2,7 +2,8 @@
 // publisher, N consumers, and every broadcast strategy a Go programmer is
 // likely to reach for, run by the same driver with the same payloads.
 //
-// Strategies (see Strategies): the ring (Blocking and BusySpin wait), the
+// Strategies (see Strategies): the ring (its default Adaptive wait, and
+// Blocking, Yielding and BusySpin), the
 // lossless disruptor, a buffered channel per consumer with each of the classic
 // back-pressure policies (drop-oldest, drop-newest, block, unbounded), and a
 // mutex + sync.Cond broadcast queue, the lock-based design of tokio's
@@ -28,6 +29,11 @@
 //	pub-late-p99-ns paced runs: how late the publisher published (it was held back)
 //	peak-heap-B     peak live heap growth during the run (unbounded queues grow)
 //	B/op, allocs/op per published event
+//
+// Two views outside the matrix: BenchmarkEqualMemory (BenchmarkSustained with
+// the ring and the disruptor given the memory the channels hold) and
+// BenchmarkCost ([Cost]: CPU per delivery, cpu-ns/deliv, and p99 at a fixed
+// rate every strategy sustains).
 //
 // `ringcast bench run` (what `make bench` calls) runs the matrix, keeps the
 // raw output under bench/results/ and writes docs/benchmarks.md with charts;

@@ -53,5 +53,5 @@ func ExampleParseScenario() {
 	fmt.Println(sc)
 	// Output:
 	// chan-drop-oldest 64 slow10 10000
-	// strategy=ring-blocking/readers=16/batch=1/payload=64/consumers=stalled/rate=10k
+	// strategy=ring-adaptive/readers=16/batch=1/payload=64/consumers=stalled/rate=10k
 }

@@ -15,7 +15,9 @@ import (
 // subscribes in Open, so it sees every event published afterwards. Publish
 // maps a batch to one PublishBatch: readers see it at once.
 func init() {
-	register(Strategy{Name: "ring-blocking", Summary: "ring, readers park when idle (ring.Blocking, the default)",
+	register(Strategy{Name: "ring-adaptive", Summary: "ring, readers spin, yield, then park when idle (ring.Adaptive, the default)",
+		Open: func(cfg Config, sinks []*Sink) (Fanout, error) { return openRing(cfg, sinks, ring.Adaptive) }})
+	register(Strategy{Name: "ring-blocking", Summary: "ring, readers park as soon as they find nothing (ring.Blocking)",
 		Open: func(cfg Config, sinks []*Sink) (Fanout, error) { return openRing(cfg, sinks, ring.Blocking) }})
 	register(Strategy{Name: "ring-yield", Summary: "ring, readers poll and yield when idle (ring.Yielding)",
 		Open: func(cfg Config, sinks []*Sink) (Fanout, error) { return openRing(cfg, sinks, ring.Yielding) }})

@@ -26,6 +26,9 @@ type RunOptions struct {
 	// cost per event grows with the run (readers only fall behind once they
 	// compete with the publisher), so a prediction can overshoot tenfold.
 	MaxTime time.Duration
+	// MeasureCPU fills Result.CPU: the publisher is locked to its thread and
+	// paces by spinning (see cost.go).
+	MeasureCPU bool
 }
 
 // Result is what one run measured. Counts are exact; latencies are sampled
@@ -50,6 +53,9 @@ type Result struct {
 	Truncated bool
 	// Mallocs and AllocBytes are the heap allocations of the timed part.
 	Mallocs, AllocBytes uint64
+	// CPU, with RunOptions.MeasureCPU, is the CPU time the strategy cost
+	// during the timed part (cost.go); 0 otherwise.
+	CPU time.Duration
 
 	lossless bool // the strategy promises no loss
 }
@@ -124,8 +130,18 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 
 	var watchdog *time.Timer
 	released := make(chan bool, 1)
+	var cpu cpuMeter
+	if opt.MeasureCPU {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	if opt.StartTimer != nil {
 		opt.StartTimer()
+	}
+	if opt.MeasureCPU {
+		if err := cpu.start(); err != nil {
+			return nil, err
+		}
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -151,7 +167,12 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 		var stamp int64
 		if sc.Rate > 0 {
 			due := start + int64(float64(seq-1)*interval)
-			now := waitUntil(due)
+			var now int64
+			if opt.MeasureCPU {
+				now = spinUntil(due)
+			} else {
+				now = waitUntil(due)
+			}
 			_ = res.PublishLate.RecordValue(max(now-due, 1))
 			stamp = now
 		}
@@ -165,7 +186,11 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 				evs[i].Stamp = stamp
 			}
 		}
-		fan.Publish(evs)
+		if opt.MeasureCPU {
+			cpu.publish(fan, evs)
+		} else {
+			fan.Publish(evs)
+		}
 		seq += n
 		// Check the time every 64 events or so: reading the clock costs as
 		// much as a ring publish.
@@ -178,6 +203,9 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 	fan.Close()
 	healthy.Wait()
 	end := Nanotime()
+	if opt.MeasureCPU {
+		res.CPU = cpu.stop()
+	}
 	if opt.StopTimer != nil {
 		opt.StopTimer()
 	}

@@ -138,7 +138,7 @@ func (s Scenario) Validate() error {
 // DefaultScenario is the base that ParseScenario fills in: the ring, 16
 // fast readers, single events of 64 bytes, as fast as possible.
 func DefaultScenario() Scenario {
-	return Scenario{Strategy: "ring-blocking", Readers: 16, Batch: 1, Payload: DefaultPayload, Consumers: AllFast}
+	return Scenario{Strategy: "ring-adaptive", Readers: 16, Batch: 1, Payload: DefaultPayload, Consumers: AllFast}
 }
 
 // ParseScenario reads a scenario from its Name, with or without the leading
@@ -192,14 +192,14 @@ var aliases = []struct {
 	doc  string
 	sc   func(n int) Scenario
 }{
-	{"fanout-N", "ring-blocking, N fast readers, as fast as possible", func(n int) Scenario {
-		return Scenario{Strategy: "ring-blocking", Readers: n, Batch: 1, Payload: DefaultPayload, Consumers: AllFast}
+	{"fanout-N", "ring-adaptive, N fast readers, as fast as possible", func(n int) Scenario {
+		return Scenario{Strategy: "ring-adaptive", Readers: n, Batch: 1, Payload: DefaultPayload, Consumers: AllFast}
 	}},
 	{"chan-fanout-N", "chan-drop-oldest, N fast readers, as fast as possible", func(n int) Scenario {
 		return Scenario{Strategy: "chan-drop-oldest", Readers: n, Batch: 1, Payload: DefaultPayload, Consumers: AllFast}
 	}},
-	{"stalled-N", "ring-blocking, N readers of which one stalls, paced", func(n int) Scenario {
-		return Scenario{Strategy: "ring-blocking", Readers: n, Batch: 1, Payload: DefaultPayload, Consumers: OneStalled, Rate: DefaultRate}
+	{"stalled-N", "ring-adaptive, N readers of which one stalls, paced", func(n int) Scenario {
+		return Scenario{Strategy: "ring-adaptive", Readers: n, Batch: 1, Payload: DefaultPayload, Consumers: OneStalled, Rate: DefaultRate}
 	}},
 	{"block-stalled-N", "chan-block, N readers of which one stalls, paced", func(n int) Scenario {
 		return Scenario{Strategy: "chan-block", Readers: n, Batch: 1, Payload: DefaultPayload, Consumers: OneStalled, Rate: DefaultRate}

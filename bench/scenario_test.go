@@ -49,7 +49,7 @@ func TestMatrixSizes(t *testing.T) {
 
 func TestParseScenarioAliasesAndErrors(t *testing.T) {
 	sc, err := ParseScenario("fanout-256")
-	if err != nil || sc.Readers != 256 || sc.Strategy != "ring-blocking" || sc.Rate != 0 {
+	if err != nil || sc.Readers != 256 || sc.Strategy != "ring-adaptive" || sc.Rate != 0 {
 		t.Errorf("fanout-256 = %+v, %v", sc, err)
 	}
 	sc, err = ParseScenario("block-stalled-16")

@@ -60,6 +60,21 @@ func ExampleLagError() {
 	// 5
 }
 
+// With headroom an overrun reader skips further than the oldest value held
+// (here 5..10 are held, and it resumes at 7), so that a writer that keeps
+// outrunning it does not lap it again at once.
+func ExampleWithLagHeadroom() {
+	r, _ := ring.New[int](4, ring.WithLagHeadroom(2))
+	rd := r.Subscribe()
+	defer rd.Close()
+	for i := 1; i <= 10; i++ {
+		r.Publish(i)
+	}
+	_, err := rd.TryNext()
+	fmt.Println(err)
+	// Output: ring: reader lagged: missed 6 values, resuming at 7
+}
+
 // SubscribeFrom replays from a sequence while the ring still holds it: the
 // basis of resuming a stream with Last-Event-ID.
 func ExampleRing_SubscribeFrom() {
@@ -103,10 +118,10 @@ func ExampleReader_NextBatch() {
 	// seq 3: 30
 }
 
-// A reader owned by a dedicated core may busy-spin; the default, Blocking,
+// A reader owned by a dedicated core may busy-spin; the default, Adaptive,
 // uses no CPU while idle and is the right choice on small machines.
 func ExampleWithWaitStrategy() {
-	r, _ := ring.New[int](64) // readers block by default
+	r, _ := ring.New[int](64) // readers spin, yield, then park by default
 	spinner := r.Subscribe(ring.WithWaitStrategy(ring.BusySpin))
 	defer spinner.Close()
 	r.Publish(1)

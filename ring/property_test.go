@@ -25,8 +25,9 @@ func TestModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		type modelReader struct {
-			rd  *ring.Reader[uint64]
-			pos uint64
+			rd       *ring.Reader[uint64]
+			pos      uint64
+			headroom uint64
 		}
 		var readers []*modelReader
 		var cursor uint64
@@ -64,21 +65,34 @@ func TestModel(t *testing.T) {
 				}
 			case op == 4 && len(readers) < 5:
 				from := oldest() + uint64(rng.IntN(capacity+1))
-				rd, err := r.SubscribeFrom(from)
+				// Headroom: the default (none), none given explicitly, or any,
+				// even past the ring.
+				headroom := uint64(0)
+				var opts []ring.Option
+				if h := rng.IntN(4); h > 0 {
+					headroom = uint64(rng.IntN(2*capacity + 1))
+					if h == 1 {
+						headroom = 0
+					}
+					opts = append(opts, ring.WithLagHeadroom(int(headroom)))
+					headroom = min(headroom, uint64(capacity))
+				}
+				rd, err := r.SubscribeFrom(from, opts...)
 				inRange := from <= cursor+1
 				if (err == nil) != inRange {
 					t.Errorf("seed %d: SubscribeFrom(%d) with cursor %d cap %d: err %v", seed, from, cursor, capacity, err)
 					return false
 				}
 				if err == nil {
-					readers = append(readers, &modelReader{rd: rd, pos: from})
+					readers = append(readers, &modelReader{rd: rd, pos: from, headroom: headroom})
 				}
 			case len(readers) > 0:
 				m := readers[rng.IntN(len(readers))]
 				k := 1 + rng.IntN(len(buf))
 				n, err := m.rd.TryNextBatch(buf[:k])
-				// The model: a reader more than capacity behind is moved to the
-				// oldest value held and told how many it skipped.
+				// The model: a reader more than capacity behind is moved its
+				// headroom past the oldest value held (at most to the newest)
+				// and told how many it skipped.
 				switch {
 				case m.pos > cursor:
 					if err != ring.ErrEmpty {
@@ -86,12 +100,13 @@ func TestModel(t *testing.T) {
 						return false
 					}
 				case m.pos < oldest():
+					resume := max(oldest(), min(oldest()+m.headroom, cursor))
 					var le *ring.LagError
-					if !errors.As(err, &le) || le.Missed != oldest()-m.pos || le.Resume != oldest() {
-						t.Errorf("seed %d: want lag of %d, got %d, %v", seed, oldest()-m.pos, n, err)
+					if !errors.As(err, &le) || le.Missed != resume-m.pos || le.Resume != resume {
+						t.Errorf("seed %d: want lag of %d to %d, got %d, %v", seed, resume-m.pos, resume, n, err)
 						return false
 					}
-					m.pos = oldest()
+					m.pos = resume
 				default:
 					if want := min(cursor+1-m.pos, uint64(k)); err != nil || uint64(n) != want {
 						t.Errorf("seed %d: read of %d at %d (cursor %d): %d, %v; want %d values", seed, k, m.pos, cursor, n, err, want)
@@ -121,8 +136,8 @@ func TestModel(t *testing.T) {
 	}
 }
 
-// TestConcurrentInvariants runs one writer against readers of random speeds
-// and ring sizes, and checks for every reader: delivered sequences strictly
+// TestConcurrentInvariants runs one writer against readers of random speeds,
+// lag headrooms and ring sizes, and checks for every reader: delivered sequences strictly
 // increase, each value is the one published under its sequence, and
 // delivered + reported-missed == published since it subscribed.
 func TestConcurrentInvariants(t *testing.T) {
@@ -138,8 +153,9 @@ func TestConcurrentInvariants(t *testing.T) {
 		var wg sync.WaitGroup
 		ok := make([]bool, readers)
 		for i := range readers {
-			rd := r.Subscribe(ring.WithWaitStrategy(ring.WaitStrategy(rng.IntN(2)))) // blocking or yielding
-			slow := rng.IntN(4)                                                      // yields per read
+			rd := r.Subscribe(ring.WithWaitStrategy([]ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding}[rng.IntN(3)]),
+				ring.WithLagHeadroom(rng.IntN(capacity+1)))
+			slow := rng.IntN(4) // yields per read
 			batch := 1 + rng.IntN(70)
 			wg.Add(1)
 			go func() {

@@ -8,8 +8,9 @@ package ring
 //   - state mirrors pos for other goroutines, with busyBit set while the
 //     reader copies out of pages (R1). It is the only word of a Reader that
 //     the writer reads, and only when it reclaims pages.
-//   - After a lag, pos jumps forward by exactly LagError.Missed, so over a
-//     reader's life: delivered + sum(Missed) == Position() - first position.
+//   - After a lag, pos jumps forward by exactly LagError.Missed (L1 in
+//     lag.go), so over a reader's life:
+//     delivered + sum(Missed) == Position() - first position.
 //   - closed is set once, by Close. A read that announced busy and then finds
 //     closed unset completes before Close removes the reader from the writer's
 //     table (Close waits for the busy bit to clear), so a closing reader never
@@ -30,19 +31,21 @@ const busyBit = 1 << 63
 // methods (Next, TryNext, NextBatch, TryNextBatch, Position) belong to one
 // goroutine; Lag and Close may be called from any goroutine.
 type Reader[T any] struct {
-	ring   *Ring[T]
-	pos    uint64 // next seq to take from the ring
-	avail  uint64 // a cursor value already loaded: seqs <= avail are published
-	ahead  []T    // values Next and TryNext read ahead: ahead[head:] are pending
-	head   int
-	wait   WaitStrategy
-	state  atomic.Uint64
-	closed atomic.Bool
-	done   chan struct{} // closed by Close: wakes a parked owner
-	wake   chan struct{} // one slot: the writer's token after a publish
-	slot   int           // index in ring.readers; guarded by ring.mu
-	queued atomic.Bool   // on ring.sleepers (wait.go)
-	next   *Reader[T]    // below this reader on ring.sleepers
+	ring  *Ring[T]
+	pos   uint64 // next seq to take from the ring
+	avail uint64 // a cursor value already loaded: seqs <= avail are published
+	ahead []T    // values Next and TryNext read ahead: ahead[head:] are pending
+	head  int
+	wait  WaitStrategy
+	// headroom is how far past the oldest value held a lag resumes (lag.go).
+	headroom uint32
+	state    atomic.Uint64
+	closed   atomic.Bool
+	done     chan struct{} // closed by Close: wakes a parked owner
+	wake     chan struct{} // one slot: the writer's token after a publish
+	slot     int           // index in ring.readers; guarded by ring.mu
+	queued   atomic.Bool   // on ring.sleepers (wait.go)
+	next     *Reader[T]    // below this reader on ring.sleepers
 
 	// Readers are allocated one by one; the padding gives each its own pair of
 	// cache lines, so that readers storing their state never share a line.
@@ -58,7 +61,7 @@ const aheadBytes = 2048
 
 // Next returns the next value, waiting for one by the reader's wait strategy.
 // It returns a *LagError (ErrLagged) when the reader was overrun, after which
-// the next call returns the oldest value still held; ErrClosed once the ring
+// the next call returns the value at LagError.Resume; ErrClosed once the ring
 // or the reader is closed and drained; ctx.Err() when ctx is done first.
 //
 // Next takes values from the ring in batches (one cursor load and one pair of
@@ -142,7 +145,7 @@ func (rd *Reader[T]) Position() uint64 { return rd.pos - uint64(len(rd.ahead)-rd
 // taken from the ring (Next takes up to 32 at a time); more than the ring's
 // Cap means the reader may have been overrun.
 func (rd *Reader[T]) Lag() uint64 {
-	return lag(rd.ring.cursor.Load(), rd.state.Load()&^busyBit)
+	return lag(rd.ring.Cursor(), rd.state.Load()&^busyBit)
 }
 
 func lag(cursor, pos uint64) uint64 {
@@ -153,7 +156,10 @@ func lag(cursor, pos uint64) uint64 {
 }
 
 // Close releases the reader: the writer stops considering it and a Next
-// blocked in another goroutine returns ErrClosed. Close is idempotent.
+// blocked in another goroutine returns ErrClosed. Close is idempotent. A
+// closed reader still hands out what it had read ahead (Next and TryNext read
+// up to 32 values at a time), then at most one *LagError if it had been
+// overrun, then ErrClosed: it takes no new value from the ring.
 func (rd *Reader[T]) Close() {
 	if rd.closed.Swap(true) {
 		return
@@ -173,23 +179,18 @@ func (rd *Reader[T]) read(dst []T) (int, error) {
 	p := rd.pos
 	c := rd.avail
 	if p > c || c-p+1 < uint64(len(dst)) { // the cached cursor may hold back the batch
-		c = r.cursor.Load()
+		raw := r.cursor.Load()
+		c = raw &^ closedBit
 		if p > c {
-			if rd.closed.Load() {
+			if rd.closed.Load() || raw&closedBit != 0 { // C1: no commit can follow
 				return 0, ErrClosed
 			}
-			if !r.closed.Load() {
-				return 0, ErrEmpty
-			}
-			// Closed: a Publish racing with Close may still have landed.
-			if c = r.cursor.Load(); p > c {
-				return 0, ErrClosed
-			}
+			return 0, ErrEmpty
 		}
 		rd.avail = c
 	}
 	if p < r.oldest(c) {
-		return 0, rd.lagged(p, max(c, r.cursor.Load()))
+		return 0, rd.lagged(p, max(c, r.Cursor()))
 	}
 	n := min(c-p+1, uint64(len(dst)))
 	if n == 0 {
@@ -213,16 +214,7 @@ func (rd *Reader[T]) read(dst []T) (int, error) {
 	rd.pos = p + i
 	rd.state.Store(rd.pos)
 	if i == 0 {
-		return 0, rd.lagged(p, max(seen, r.cursor.Load()))
+		return 0, rd.lagged(p, max(seen, r.Cursor()))
 	}
 	return int(i), nil
-}
-
-// lagged moves the reader to the oldest value held once the writer has
-// written seen, which is past everything the reader skips.
-func (rd *Reader[T]) lagged(p, seen uint64) error {
-	resume := rd.ring.oldest(seen)
-	rd.pos = resume
-	rd.state.Store(resume)
-	return &LagError{Missed: resume - p, Resume: resume}
 }

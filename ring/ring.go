@@ -4,9 +4,10 @@
 //
 // A reader that falls further behind than the ring holds (at least Cap()
 // values) is overrun. It learns so from the sequence gap and gets a *LagError
-// carrying the exact number of values it missed, then continues from the
-// oldest value still held — the semantics of tokio's broadcast Lagged(n),
-// without its locks.
+// carrying the exact number of values it missed — the semantics of tokio's
+// broadcast Lagged(n), without its locks — then continues from the oldest
+// value still held, or, with WithLagHeadroom, further on, so that a writer
+// that keeps overrunning it does not lap it again at once.
 //
 // Sequences start at 1 and grow by one per value; 0 means "none".
 //
@@ -39,6 +40,22 @@ package ring
 //   W3. The writer never waits: it never spins, parks or takes a lock on the
 //       publish path (waking parked readers is a swap and non-blocking sends;
 //       see wait.go).
+//   W4. The writer never writes more than Cap() values past the cursor: a
+//       PublishBatch larger than that is committed (W1) every Cap() values.
+//       So every page in a slot has base <= cursor+Cap(), and the oldest
+//       sequence held once such a base is written is <= cursor (see "Why lag
+//       counts are exact").
+//
+// Close (any goroutine):
+//   C1. The cursor word carries closedBit once the ring is closed. Close sets
+//       it with an atomic Or; the writer commits with a compare-and-swap from
+//       the value it last stored, so a commit either lands before Close (and
+//       readers, who stop only when they see the bit, see its values) or
+//       fails and the publish returns 0. Sequences never reach 2^63.
+//   C2. After a failed commit, pages the writer took for the lost values stay
+//       in their slots: a draining reader that finds one was overrun (R2) and
+//       is told the exact count, like any other lag; Publish checks the
+//       closed flag first, so this happens only when Close races a publish.
 //
 // Reader (one goroutine per Reader):
 //   R1. Before it loads any slot, a reader announces busy|p in its state word,
@@ -65,9 +82,12 @@ package ring
 //
 // Why lag counts are exact. A reader at p that finds in p's slot a page with
 // base b > base(p) knows the writer wrote b, hence (writing in order) retired
-// every page before the npages-1 pages preceding b's. It resumes at the oldest
-// sequence still held, computed from max(cursor, b), and reports exactly the
-// sequences it skipped; every one of them was overwritten.
+// every page before the npages-1 pages preceding b's. It resumes at or after
+// the oldest sequence still held, computed from max(cursor, b), and reports
+// exactly the sequences it skipped: the overwritten ones and its headroom
+// (L1 in lag.go). By W4 that oldest
+// sequence is at most the cursor it loaded afterwards, so the reader resumes
+// at a published value that was held when it looked.
 //
 // Costs. Publish writes one entry and stores the cursor: one atomic store (a
 // second one, to a slot, once per page). Pages are recycled, so in steady
@@ -111,20 +131,22 @@ type Ring[T any] struct {
 	pmask    uint64 // P-1
 	capacity uint64 // what New was asked for, rounded up to a power of two
 	wait     WaitStrategy
+	headroom int // the readers' default (lag.go)
 	spare    int // pages retired between scans
 
 	_      cacheLinePad
-	cursor atomic.Uint64 // last published sequence; stored only by the writer
+	cursor atomic.Uint64 // last published sequence, | closedBit once closed (C1)
 	_      cacheLinePad
 
 	// Owned by the writer.
-	wseq    uint64
+	pub     uint64   // the last sequence the writer committed to cursor
+	wseq    uint64   // the last sequence written (> pub while a commit is pending)
 	wpage   *page[T] // the page seq wseq went into
 	free    []*page[T]
 	retired []*page[T] // ascending base; unreachable from slots (W2)
 
 	_        cacheLinePad
-	closed   atomic.Bool
+	closed   atomic.Bool               // set by Close before the cursor's closedBit; read by Publish
 	sleepers atomic.Pointer[Reader[T]] // stack of parked readers (wait.go); nil when none wait
 	_        cacheLinePad
 
@@ -162,12 +184,28 @@ func (r *Ring[T]) eachReader(f func(*Reader[T])) {
 type Option func(*options)
 
 type options struct {
-	wait WaitStrategy
+	wait     WaitStrategy
+	headroom int // badHeadroom: a negative WithLagHeadroom (lag.go)
+}
+
+// badHeadroom marks a negative WithLagHeadroom, which validate rejects.
+const badHeadroom = -1
+
+// validate checks o for a ring of capacity c and caps the headroom at c.
+func (o *options) validate(c uint64) error {
+	if !o.wait.valid() {
+		return fmt.Errorf("ring: unknown wait strategy %d", o.wait)
+	}
+	if o.headroom == badHeadroom {
+		return errors.New("ring: lag headroom is negative")
+	}
+	o.headroom = min(o.headroom, int(c))
+	return nil
 }
 
 // WithWaitStrategy sets how readers wait for new values. Given to New it is the
 // default for every reader of the ring; given to Subscribe it applies to that
-// reader only. The default is Blocking.
+// reader only. The default is Adaptive.
 func WithWaitStrategy(ws WaitStrategy) Option {
 	return func(o *options) { o.wait = ws }
 }
@@ -187,14 +225,14 @@ func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 	if capacity < 1 || capacity > maxCapacity {
 		return nil, fmt.Errorf("ring: capacity %d out of range [1, %d]", capacity, maxCapacity)
 	}
-	o := options{wait: Blocking}
+	c := uint64(1) << bits.Len64(uint64(capacity-1))
+	o := options{wait: Adaptive}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if !o.wait.valid() {
-		return nil, fmt.Errorf("ring: unknown wait strategy %d", o.wait)
+	if err := o.validate(c); err != nil {
+		return nil, err
 	}
-	c := uint64(1) << bits.Len64(uint64(capacity-1))
 	p := min(c, maxPage)
 	n := c/p + 1
 	r := &Ring[T]{
@@ -204,6 +242,7 @@ func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 		pmask:    p - 1,
 		capacity: c,
 		wait:     o.wait,
+		headroom: o.headroom,
 		spare:    int(max(n/4, 1)),
 	}
 	r.readers.Store(&readerTable[T]{slots: make([]atomic.Pointer[Reader[T]], 8)})
@@ -212,28 +251,45 @@ func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 
 // Publish makes v visible to every reader and returns its sequence. It never
 // waits for readers: when the ring is full it overwrites the oldest values. It
-// returns 0, and publishes nothing, once the ring is closed.
+// returns 0, and publishes nothing, once the ring is closed; a value whose
+// Publish returned its sequence reaches every reader (or is counted in a
+// reader's LagError), even when Close races the call.
 func (r *Ring[T]) Publish(v T) uint64 {
 	if r.closed.Load() {
 		return 0
 	}
 	r.put(v)
-	r.cursor.Store(r.wseq)
-	if r.sleepers.Load() != nil {
-		r.wakeAll()
-	}
-	return r.wseq
+	return r.commit()
 }
 
-// PublishBatch publishes vs so that readers see them at once (one cursor
-// store) and returns the sequence of the last; the first is that minus
-// len(vs)-1. It returns 0 for an empty batch or a closed ring.
+// PublishBatch publishes a copy of vs (the ring keeps no reference to the
+// slice) and returns the sequence of the last; the first is that minus
+// len(vs)-1. Readers see up to Cap() values at once (one cursor store); a
+// batch larger than Cap() is made visible Cap() values at a time, each step
+// overwriting the one before, so a Close that races it may cut it short: it
+// then returns the sequence of the last value made visible, or 0 if none was.
+// It returns 0 for an empty batch or a closed ring.
 func (r *Ring[T]) PublishBatch(vs []T) uint64 {
 	if len(vs) == 0 || r.closed.Load() {
 		return 0
 	}
+	var last uint64
 	for len(vs) > 0 {
-		// Fill the rest of the current page in one copy.
+		n := min(uint64(len(vs)), r.capacity) // W4
+		r.write(vs[:n])
+		vs = vs[n:]
+		seq := r.commit()
+		if seq == 0 {
+			return last
+		}
+		last = seq
+	}
+	return last
+}
+
+// write puts vs after wseq, filling the rest of the current page in one copy.
+func (r *Ring[T]) write(vs []T) {
+	for len(vs) > 0 {
 		e := r.wseq & r.pmask // entry of the next seq
 		if e == 0 {
 			r.put(vs[0])
@@ -244,7 +300,15 @@ func (r *Ring[T]) PublishBatch(vs []T) uint64 {
 		r.wseq += uint64(n)
 		vs = vs[n:]
 	}
-	r.cursor.Store(r.wseq)
+}
+
+// commit makes every value up to wseq visible (W1) and wakes parked readers
+// (P1, P2 in wait.go); it returns 0 if Close got there first (C1).
+func (r *Ring[T]) commit() uint64 {
+	if !r.cursor.CompareAndSwap(r.pub, r.wseq) {
+		return 0 // only Close changes the cursor besides the writer
+	}
+	r.pub = r.wseq
 	if r.sleepers.Load() != nil {
 		r.wakeAll()
 	}
@@ -306,12 +370,15 @@ func (r *Ring[T]) reclaim() {
 	r.retired = r.retired[:rest]
 }
 
+// closedBit marks the cursor word of a closed ring (C1).
+const closedBit = 1 << 63
+
 // Cursor returns the sequence of the last published value, 0 if none.
-func (r *Ring[T]) Cursor() uint64 { return r.cursor.Load() }
+func (r *Ring[T]) Cursor() uint64 { return r.cursor.Load() &^ closedBit }
 
 // Oldest returns the oldest sequence still held: the lowest that
 // SubscribeFrom accepts. It is 1 while the ring has not yet wrapped.
-func (r *Ring[T]) Oldest() uint64 { return r.oldest(r.cursor.Load()) }
+func (r *Ring[T]) Oldest() uint64 { return r.oldest(r.Cursor()) }
 
 // oldest returns the oldest sequence held once seq has been written: the base
 // of the page npages-1 pages before seq's page.
@@ -327,7 +394,9 @@ func (r *Ring[T]) oldest(seq uint64) uint64 {
 }
 
 // Cap returns how many values the ring holds at least: the capacity given to
-// New, rounded up to a power of two. It may hold up to 63 more.
+// New, rounded up to a power of two. Values live in pages of P = min(64, Cap())
+// and the page being filled is held too, so it holds between Cap()+1 and
+// Cap()+P values once it has wrapped; Oldest says exactly which.
 func (r *Ring[T]) Cap() int { return int(r.capacity) }
 
 // Readers returns the number of open readers.
@@ -336,18 +405,20 @@ func (r *Ring[T]) Readers() int { return int(r.nreaders.Load()) }
 // MaxLag returns the largest Lag among open readers. It reads each reader's
 // state word once and never slows the writer.
 func (r *Ring[T]) MaxLag() uint64 {
-	c := r.cursor.Load()
+	c := r.Cursor()
 	var m uint64
 	r.eachReader(func(rd *Reader[T]) { m = max(m, lag(c, rd.state.Load()&^busyBit)) })
 	return m
 }
 
-// Close stops publishing. Readers receive what was published before Close,
-// then ErrClosed. Close is idempotent and may be called from any goroutine.
+// Close stops publishing. Readers receive what was published before Close
+// (every value whose Publish returned a sequence), then ErrClosed. Close is
+// idempotent and may be called from any goroutine, while the writer publishes.
 func (r *Ring[T]) Close() {
 	if r.closed.Swap(true) {
 		return
 	}
+	r.cursor.Or(closedBit) // C1
 	r.wakeAll()
 }
 
@@ -355,7 +426,7 @@ func (r *Ring[T]) Close() {
 func (r *Ring[T]) Subscribe(opts ...Option) *Reader[T] {
 	rd, err := r.subscribe(0, opts)
 	if err != nil {
-		panic(err) // unreachable: only a seq can be out of range
+		panic(err) // a bad Option: a programming error, as in New
 	}
 	return rd
 }
@@ -367,29 +438,29 @@ func (r *Ring[T]) Subscribe(opts ...Option) *Reader[T] {
 // the very oldest value may be overrun at once and report a lag.
 func (r *Ring[T]) SubscribeFrom(seq uint64, opts ...Option) (*Reader[T], error) {
 	if seq == 0 {
-		c := r.cursor.Load()
+		c := r.Cursor()
 		return nil, &RangeError{Requested: 0, Oldest: r.oldest(c), Newest: c}
 	}
 	return r.subscribe(seq, opts)
 }
 
 func (r *Ring[T]) subscribe(seq uint64, opts []Option) (*Reader[T], error) {
-	o := options{wait: r.wait}
+	o := options{wait: r.wait, headroom: r.headroom}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if !o.wait.valid() {
-		return nil, fmt.Errorf("ring: unknown wait strategy %d", o.wait)
+	if err := o.validate(r.capacity); err != nil {
+		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c := r.cursor.Load()
+	c := r.Cursor()
 	if seq == 0 {
 		seq = c + 1
 	} else if seq > c+1 || seq < r.oldest(c) {
 		return nil, &RangeError{Requested: seq, Oldest: r.oldest(c), Newest: c}
 	}
-	rd := &Reader[T]{ring: r, pos: seq, wait: o.wait, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	rd := &Reader[T]{ring: r, pos: seq, wait: o.wait, headroom: uint32(o.headroom), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	rd.state.Store(seq)
 	t := r.readers.Load()
 	switch n := len(r.vacant); {
@@ -435,21 +506,6 @@ var (
 	// ErrOutOfRange: SubscribeFrom asked for a sequence the ring does not hold.
 	ErrOutOfRange = errors.New("ring: sequence out of range")
 )
-
-// LagError reports that a reader was overrun: the writer overwrote Missed
-// values before the reader got to them. The reader continues from Resume, the
-// oldest value still held when the lag was found.
-type LagError struct {
-	Missed uint64
-	Resume uint64
-}
-
-func (e *LagError) Error() string {
-	return fmt.Sprintf("ring: reader lagged: missed %d values, resuming at %d", e.Missed, e.Resume)
-}
-
-// Is makes errors.Is(err, ErrLagged) true.
-func (e *LagError) Is(target error) bool { return target == ErrLagged }
 
 // RangeError reports a SubscribeFrom sequence the ring does not hold.
 type RangeError struct {

@@ -136,6 +136,38 @@ func TestLagReportsExactMissedCount(t *testing.T) {
 	}
 }
 
+// A ring's headroom is its readers' default; a reader's own overrides it,
+// and headroom is at most Cap().
+func TestLagHeadroom(t *testing.T) {
+	r := newRing[int](t, 4, ring.WithLagHeadroom(2))
+	def := r.Subscribe()
+	defer def.Close()
+	none := r.Subscribe(ring.WithLagHeadroom(0))
+	defer none.Close()
+	far := r.Subscribe(ring.WithLagHeadroom(1000))
+	defer far.Close()
+	for i := 1; i <= 11; i++ {
+		r.Publish(i)
+	} // holds 5..11
+	for _, c := range []struct {
+		rd             *ring.Reader[int]
+		missed, resume uint64
+	}{{def, 6, 7}, {none, 4, 5}, {far, 8, 9}} {
+		_, err := c.rd.TryNext()
+		le, ok := err.(*ring.LagError)
+		if !ok || le.Missed != c.missed || le.Resume != c.resume {
+			t.Errorf("got %v, want a lag of %d resuming at %d", err, c.missed, c.resume)
+			continue
+		}
+		if v, err := c.rd.TryNext(); err != nil || v != int(c.resume) {
+			t.Errorf("after the lag: %d, %v; want %d", v, err, c.resume)
+		}
+	}
+	if _, err := ring.New[int](4, ring.WithLagHeadroom(-1)); err == nil {
+		t.Error("New accepted a negative headroom")
+	}
+}
+
 // A batch that runs into values overwritten since the cursor was read
 // returns what it got and reports the lag on the next call.
 func TestBatchStopsAtLag(t *testing.T) {
@@ -205,7 +237,7 @@ func TestCloseDrainsThenErrClosed(t *testing.T) {
 }
 
 func TestNextHonoursContext(t *testing.T) {
-	for _, ws := range []ring.WaitStrategy{ring.Blocking, ring.Yielding, ring.BusySpin} {
+	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding, ring.BusySpin} {
 		t.Run(ws.String(), func(t *testing.T) {
 			r := newRing[int](t, 8, ring.WithWaitStrategy(ws))
 			rd := r.Subscribe()
@@ -226,7 +258,7 @@ func TestNextHonoursContext(t *testing.T) {
 
 // Each wait strategy delivers a value published while the reader waits.
 func TestWaitStrategiesWake(t *testing.T) {
-	for _, ws := range []ring.WaitStrategy{ring.Blocking, ring.Yielding, ring.BusySpin} {
+	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding, ring.BusySpin} {
 		t.Run(ws.String(), func(t *testing.T) {
 			r := newRing[int](t, 8)
 			rd := r.Subscribe(ring.WithWaitStrategy(ws))
@@ -314,7 +346,7 @@ func TestReadersAndLag(t *testing.T) {
 }
 
 func TestParseWaitStrategy(t *testing.T) {
-	for _, ws := range []ring.WaitStrategy{ring.Blocking, ring.Yielding, ring.BusySpin} {
+	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding, ring.BusySpin} {
 		got, err := ring.ParseWaitStrategy(ws.String())
 		if err != nil || got != ws {
 			t.Fatalf("ParseWaitStrategy(%q) = %v, %v", ws, got, err)

@@ -44,6 +44,19 @@ func (v record) consistent(seq uint64) error {
 	return nil
 }
 
+// failureLog collects the failures of many goroutines, for the test's
+// goroutine to report.
+type failureLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (f *failureLog) add(err error) {
+	f.mu.Lock()
+	f.errs = append(f.errs, err)
+	f.mu.Unlock()
+}
+
 // TestStressTornValues: one writer, many readers of mixed speeds and wait
 // strategies, some readers closed from other goroutines mid-read and some
 // subscribing mid-stream, a small ring so that boxes are recycled while
@@ -62,13 +75,8 @@ func stressTornValues(t *testing.T, capacity int) {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []error
-	fail := func(err error) {
-		mu.Lock()
-		failures = append(failures, err)
-		mu.Unlock()
-	}
+	var failures failureLog
+	fail := failures.add
 	reader := func(rd *ring.Reader[record], batch int, spin int) {
 		defer wg.Done()
 		defer rd.Close()
@@ -103,10 +111,10 @@ func stressTornValues(t *testing.T, capacity int) {
 			}
 		}
 	}
-	strategies := []ring.WaitStrategy{ring.Blocking, ring.Yielding}
+	strategies := []ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding}
 	for i := range 12 {
 		wg.Add(1)
-		go reader(r.Subscribe(ring.WithWaitStrategy(strategies[i%2])), 1+i*5, (i%4)*200)
+		go reader(r.Subscribe(ring.WithWaitStrategy(strategies[i%3])), 1+i*5, (i%4)*200)
 	}
 	// Readers closed by another goroutine while they read.
 	closers := make(chan *ring.Reader[record], 4)
@@ -155,7 +163,7 @@ func stressTornValues(t *testing.T, capacity int) {
 	}
 	r.Close()
 	wg.Wait()
-	for _, err := range failures {
+	for _, err := range failures.errs {
 		t.Error(err)
 	}
 	if r.Readers() != 0 {

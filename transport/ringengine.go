@@ -76,8 +76,16 @@ type ringEngine struct {
 	touched []*topicState
 }
 
+// ringOptions: a lagging client resumes at the oldest event held, losing the
+// fewest (a client is a socket, not a thrashing core: it resumes once, and
+// Disconnect lets it go before it laps). Streams park at once (Blocking):
+// with thousands of connections, Adaptive's yields before each park would
+// cost every broadcast thousands of Gosched calls, and make bench-e2e has not
+// yet measured whether its saved wake-ups pay for that (docs/ring.md).
+var ringOptions = []ring.Option{ring.WithLagHeadroom(0), ring.WithWaitStrategy(ring.Blocking)}
+
 func newRingEngine(cfg *Config, m *serverMetrics) (*ringEngine, error) {
-	g, err := ring.New[*frame](cfg.Capacity)
+	g, err := ring.New[*frame](cfg.Capacity, ringOptions...)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +110,7 @@ func (e *ringEngine) state(topic string, create bool) *topicState {
 	}
 	ts := &topicState{name: topic}
 	if e.nRings < e.maxRings {
-		r, err := ring.New[*frame](e.topicCap)
+		r, err := ring.New[*frame](e.topicCap, ringOptions...)
 		if err == nil { // capacity was validated; New cannot fail here
 			ts.ring = r
 			e.nRings++

@@ -78,7 +78,7 @@ func (sf *suiteFlags) register(fs *flag.FlagSet, withRun bool) {
 	fs.IntVar(&sf.o.Count, "count", count, "runs of each benchmark, as passes over the whole matrix (interleaved, unlike go test -count);\nBENCH_COUNT also sets it, as make bench does")
 	fs.StringVar(&sf.o.Benchtime, "benchtime", "200ms", "go test -benchtime of each BenchmarkFanout run (BenchmarkSustained runs one search per run)")
 	fs.StringVar(&sf.o.Matrix, "matrix", bench.MatrixDefault, "scenario matrix: default (about 10 minutes at count 5 on 2 cores), full (every combination: hours) or quick")
-	fs.StringVar(&sf.o.Filter, "filter", "", "regular expression: run only the scenarios whose name matches\n(e.g. 'strategy=(ring-blocking|chan-drop-oldest)/readers=16/')")
+	fs.StringVar(&sf.o.Filter, "filter", "", "regular expression: run only the scenarios whose name matches\n(e.g. 'strategy=(ring-adaptive|chan-drop-oldest)/readers=16/')")
 	fs.DurationVar(&sf.profile, "profile-time", 2*time.Second, "how long to profile each headline scenario after the run; 0 skips profiling")
 }
 

@@ -28,7 +28,7 @@ import (
 const Baseline = "chan-drop-oldest"
 
 // Subject is the strategy the goals are about.
-const Subject = "ring-blocking"
+const Subject = "ring-adaptive"
 
 // DocOptions say where the report's inputs came from and where its parts go.
 type DocOptions struct {
@@ -379,6 +379,7 @@ func (d *doc) strategies() {
 func (d *doc) sustainedSection() {
 	d.p("## Throughput: sustained deliveries\n\n")
 	d.p("`BenchmarkSustained` searches the highest publish rate at which every reader keeps up: at most 0.1%% of events lost, the publisher on schedule (≥ 95%% of the rate), readers' p99 latency under 10 ms. A flat-out publisher that never waits (the ring, the dropping channels) outruns its readers on two cores and most of what it publishes is lost, so the rate a strategy can *sustain* is the number a user can count on. The chart and table show it times the readers: events delivered per second.\n\n")
+	d.p("Every strategy here has the same capacity (1024 events), so the channels hold 1024 per reader and the ring and the disruptor 1024 in all. Two more views, measured by `BenchmarkEqualMemory` and `BenchmarkCost` outside this report, are kept by hand in [ring.md](ring.md): the ring at equal memory, and what each strategy costs in CPU per delivery and reader p99 at a fixed rate.\n\n")
 	for _, batch := range bench.Batches {
 		get := func(strategy string, n int) (benchreport.Stat, bool) {
 			return d.sustained(flat(strategy, n, batch, bench.DefaultPayload), bench.UnitSustainedDeliveries)
@@ -622,7 +623,7 @@ func (d *doc) method() {
 	d.p("- Peak heap: the heap's object bytes sampled every 2 ms during the run, minus their level at the start.\n")
 	d.p("- Channels have no batch operation: with batch 64 the channel strategies send the 64 events one by one, and every reader drains up to 64 events per wake-up.\n\n")
 	d.p("## Reproduce\n\n")
-	d.p("```\nmake bench                                   # this report: BENCH_COUNT=5, about 10 minutes on 2 cores\nBENCH_COUNT=10 RINGCAST_BENCH_MATRIX=full make bench   # every combination of the issue's dimensions (hours)\nmake profile SCENARIO=fanout-256              # profile one scenario (aliases: `ringcast bench profile --help`)\ngo run ./cmd/ringcast bench report old.txt new.txt   # compare two result sets, benchstat-style\ngo test -run '^$' -bench 'Fanout/strategy=ring-blocking/readers=16/' -count 5 ./bench\n```\n")
+	d.p("```\nmake bench                                   # this report: BENCH_COUNT=5, about 10 minutes on 2 cores\nBENCH_COUNT=10 RINGCAST_BENCH_MATRIX=full make bench   # every combination of the issue's dimensions (hours)\nmake profile SCENARIO=fanout-256              # profile one scenario (aliases: `ringcast bench profile --help`)\ngo run ./cmd/ringcast bench report old.txt new.txt   # compare two result sets, benchstat-style\ngo test -run '^$' -bench 'Fanout/strategy=ring-adaptive/readers=16/' -count 5 ./bench\n```\n")
 }
 
 // Chart size.
