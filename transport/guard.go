@@ -9,10 +9,13 @@ package transport
 //      reason): it is marked, and its first request is answered below.
 //   2. fasthttp, configured from Config (httpserver.go): the request head must fit
 //      MaxHeaderBytes (431) and the request must arrive within ReadTimeout
-//      (408, then close: slowloris), its body within MaxBodyBytes (413).
+//      (408, then close: slowloris). Once the head is read, a body that is
+//      not taken, or announced beyond MaxBodyBytes, is refused unread, and
+//      any other is left on the wire for its handler (body.go).
 //   3. The guard middleware, outermost of all: a marked connection gets 429
 //      with Retry-After and Connection: close, whatever it asked, so no stream
-//      starts; an overlong request target gets 414; GET /events needs the
+//      starts; a refused body gets 413 (401: a publish with a wrong token)
+//      and Connection: close; an overlong request target gets 414; GET /events needs the
 //      subscribe token when one is set (401); POST /publish without a
 //      publish token is open only to a loopback peer that names a loopback
 //      host and, from a browser, a loopback origin (403).
@@ -57,7 +60,8 @@ const (
 	rejReadTimeout     = "read-timeout"      // 408: slowloris, or a stalled body
 	rejMalformed       = "malformed-request" // 400: fasthttp could not parse it
 	rejSubscribeNoAuth = "subscribe-unauthorized"
-	rejForbidden       = "forbidden" // publish: no token, and not from loopback
+	rejForbidden       = "forbidden"      // publish: no token, and not from loopback
+	rejBodyNotTaken    = "body-not-taken" // 413: a body where none is taken (body.go)
 )
 
 const (
@@ -111,7 +115,7 @@ func (s *Server) installGuard() {
 	for _, r := range []string{rejMaxConns, rejMaxConnsPerIP} {
 		g.connRejected[r] = set.NewCounter(mConnsRejected + `{reason="` + r + `"}`)
 	}
-	for _, r := range []string{rejHeaderTooLarge, rejURLTooLong, rejReadTimeout, rejMalformed, rejSubscribeNoAuth} {
+	for _, r := range []string{rejHeaderTooLarge, rejURLTooLong, rejReadTimeout, rejMalformed, rejSubscribeNoAuth, rejBodyNotTaken} {
 		g.reqRejected[r] = set.NewCounter(mRequestsRejected + `{reason="` + r + `"}`)
 	}
 	s.m.rejected[rejForbidden] = set.NewCounter(mRejected + `{reason="` + rejForbidden + `"}`)
@@ -287,6 +291,9 @@ func (g *guard) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler
 			writeError(ctx, fasthttp.StatusTooManyRequests, msg)
 			return
 		}
+		if g.s.refusedBody(ctx) {
+			return
+		}
 		if n := len(ctx.Request.Header.RequestURI()); n > cfg.MaxURLBytes {
 			g.reqRejected[rejURLTooLong].Inc()
 			ctx.SetConnectionClose()
@@ -306,10 +313,14 @@ func (g *guard) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler
 			if cfg.PublishToken == "" && !ctx.IsOptions() {
 				if why := openPublishRefusal(ctx); why != "" {
 					g.s.m.rejected[rejForbidden].Inc()
+					ctx.SetConnectionClose() // its body is not read
 					writeError(ctx, fasthttp.StatusForbidden, why)
 					return
 				}
 			}
+		}
+		if g.s.custom[string(ctx.Path())] && !g.s.preloadBody(ctx) {
+			return
 		}
 		next(ctx)
 	}

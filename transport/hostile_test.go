@@ -13,11 +13,15 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/ringcast/ringcast/transport/internal/eventid"
 )
@@ -146,11 +150,152 @@ func TestHostilePublish(t *testing.T) {
 	}
 }
 
+// Request heads that announce a large body and send nothing of it: each
+// must cost the server what a connection costs, not the body it announced,
+// on any path and before any token check (issue 17, item 1).
+func TestHeadOnlyRequestsCommitNoMemory(t *testing.T) {
+	const conns = 200
+	const announced = 1 << 20 // each head announces the whole --max-body-bytes
+	s, err := New(Config{Epoch: testEpoch, Logger: testLogger(), MaxBodyBytes: announced, PublishToken: "tok", ReadTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heads atomic.Int64
+	next := s.fast.HeaderReceived
+	s.fast.HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		heads.Add(1)
+		if next != nil {
+			return next(h)
+		}
+		return fasthttp.RequestConfig{}
+	}
+	addr := serveLoopback(t, s)
+
+	heapInUse := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	before := heapInUse()
+	heads4 := []string{
+		"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n",
+		"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n",                              // no token
+		"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer tok\r\n", // authorised
+		"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+	}
+	var cs []net.Conn
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}()
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+		if _, err := io.WriteString(c, heads4[i%len(heads4)]+"Content-Length: "+strconv.Itoa(announced)+"\r\n\r\n{"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the server to read every head", 10*time.Second, func() bool { return heads.Load() == conns })
+	var grew uint64
+	for range 3 { // the largest of a few readings: allocation follows the head closely
+		if h := heapInUse(); h > before {
+			grew = max(grew, h-before)
+		}
+	}
+	t.Logf("%d head-only requests announcing %d bytes each: the heap grew by %.1f MiB", conns, announced, float64(grew)/(1<<20))
+	if limit := uint64(conns * 64 << 10); grew > limit {
+		t.Fatalf("the heap grew by %d bytes for %d request heads (%d per head); want at most 64 KiB per head, whatever the head announces",
+			grew, conns, grew/conns)
+	}
+}
+
+// A body nobody takes is refused before any of it is read: a GET's, and a
+// publish's with the wrong token; a route added by Handle gets its body
+// within --max-body-bytes; an authorised publish may trickle its body in.
+func TestBodiesRefusedUnread(t *testing.T) {
+	ts := startServer(t, Config{PublishToken: "tok", MaxBodyBytes: 64 << 10, ReadTimeout: 2 * time.Second})
+	for _, req := range []string{
+		"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello",
+		"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HEAD /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 16777216\r\n\r\n",
+	} {
+		r := rawRoundTrip(t, ts.addr, "", req)
+		if r.status != 413 || !r.closed || (!strings.HasPrefix(req, "HEAD") && !strings.Contains(errorOf(t, r), "takes no body")) {
+			t.Errorf("%.40q: %d closed=%v %s; want 413 and close", req, r.status, r.closed, r.body)
+		}
+	}
+	for _, req := range []string{
+		"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 16777216\r\n\r\n{",
+		"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer nope\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n",
+		"POST /pub%6cish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+	} {
+		r := rawRoundTrip(t, ts.addr, "", req)
+		if r.status != 401 || !r.closed {
+			t.Errorf("%.60q: %d closed=%v %s; want 401 and close, before the body", req, r.status, r.closed, r.body)
+		}
+	}
+	// A client cannot forge the mark of a refused body.
+	r := rawRoundTrip(t, ts.addr, "", postReq(ts.addr, "/publish", "application/json", `{"topic":"a"}`,
+		"Authorization", "Bearer tok", bodyRefused, refusedUnauthorized))
+	if r.status != 200 {
+		t.Errorf("a publish that names the mark itself: %d %s", r.status, r.body)
+	}
+
+	// An authorised publish sends its body in pieces, slower than fasthttp's
+	// prefetch: the handler reads it all.
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ev := `{"topic":"a","data":"` + strings.Repeat("z", 20<<10) + `"}`
+	_, _ = io.WriteString(c, "POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tok\r\nContent-Type: application/json\r\nContent-Length: "+strconv.Itoa(len(ev))+"\r\n\r\n")
+	for i := 0; i < len(ev); i += 4 << 10 {
+		_, _ = io.WriteString(c, ev[i:min(i+4<<10, len(ev))])
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a publish in pieces: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// A route added by Handle gets its request body in ctx.PostBody(), within
+// --max-body-bytes.
+func TestHandleRouteBody(t *testing.T) {
+	s, err := New(Config{Epoch: testEpoch, Logger: testLogger(), MaxBodyBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle("/echo", func(ctx *fasthttp.RequestCtx) { ctx.SetBody(ctx.PostBody()) })
+	addr := serveLoopback(t, s)
+	if r := rawRoundTrip(t, addr, "", postReq(addr, "/echo", "text/plain", "hello")); r.status != 200 || r.body != "hello" {
+		t.Errorf("/echo: %d %q", r.status, r.body)
+	}
+	chunk := strings.Repeat("x", 16<<10)
+	chunked := strings.Repeat(strconv.FormatInt(int64(len(chunk)), 16)+"\r\n"+chunk+"\r\n", 5) + "0\r\n\r\n"
+	if st, _ := floodRequest(t, addr, "/echo", "Transfer-Encoding: chunked", chunked); st != 413 {
+		t.Errorf("/echo with 80 KiB chunked: %d; want 413", st)
+	}
+}
+
 // floodPublish sends a publish with the framing header and body given,
 // reading the answer while it writes (the server answers and closes before
 // it has read it all), and returns the status and, when it arrived whole,
 // the JSON error.
 func floodPublish(t *testing.T, addr, framing, body string) (int, string) {
+	t.Helper()
+	return floodRequest(t, addr, "/publish", framing, body)
+}
+
+// floodRequest is floodPublish to path.
+func floodRequest(t *testing.T, addr, path, framing, body string) (int, string) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -174,7 +319,7 @@ func floodPublish(t *testing.T, addr, framing, body string) (int, string) {
 		resp.Body.Close()
 		got <- answer{resp.StatusCode, e.Error}
 	}()
-	_, _ = io.WriteString(c, "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"+framing+"\r\n\r\n")
+	_, _ = io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"+framing+"\r\n\r\n")
 	for len(body) > 0 {
 		n := min(len(body), 64<<10)
 		select {

@@ -43,9 +43,7 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if s.cfg.PublishToken != "" && !bearerMatches(ctx.Request.Header.Peek("Authorization"), s.cfg.PublishToken) {
-		s.m.rejected[rejUnauthorized].Inc()
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ringcast publish"`)
-		writeError(ctx, fasthttp.StatusUnauthorized, "publishing needs the header Authorization: Bearer <publish token>")
+		s.unauthorizedPublish(ctx)
 		return
 	}
 	format := 0
@@ -62,7 +60,18 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json (one event) or application/x-ndjson (one event per line)")
 		return
 	}
-	evs, pe := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes)
+	body, be := s.readBody(ctx) // only now: authorised (body.go, B1)
+	if be != nil {
+		if be.status == fasthttp.StatusRequestEntityTooLarge {
+			s.m.rejected[rejTooLarge].Inc()
+		} else {
+			s.m.rejected[rejBadRequest].Inc()
+		}
+		ctx.SetConnectionClose() // the rest of the body may still be on the wire
+		writeError(ctx, be.status, be.msg)
+		return
+	}
+	evs, pe := parsePublish(body, format, s.cfg.MaxEventBytes)
 	if pe != nil {
 		if pe.status == fasthttp.StatusRequestEntityTooLarge {
 			s.m.rejected[rejTooLarge].Inc()
@@ -97,6 +106,13 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 	b = append(b, "]}\n"...)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
+}
+
+// unauthorizedPublish answers a publish without the right token.
+func (s *Server) unauthorizedPublish(ctx *fasthttp.RequestCtx) {
+	s.m.rejected[rejUnauthorized].Inc()
+	ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ringcast publish"`)
+	writeError(ctx, fasthttp.StatusUnauthorized, "publishing needs the header Authorization: Bearer <publish token>")
 }
 
 // Publish publishes evs as one batch and returns their ids, in order. The

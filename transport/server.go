@@ -34,6 +34,7 @@ type Server struct {
 	fast    *fasthttp.Server
 	admin   *fasthttp.Server
 	routes  map[string]fasthttp.RequestHandler
+	custom  map[string]bool // paths set by Handle: they may take a body (body.go)
 	mws     []Middleware
 	build   sync.Once
 	handler fasthttp.RequestHandler
@@ -82,6 +83,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:        cfg,
 		log:        cfg.Logger,
 		routes:     map[string]fasthttp.RequestHandler{},
+		custom:     map[string]bool{},
 		streams:    map[*stream]struct{}{},
 		sweepStop:  make(chan struct{}),
 		sweepDone:  make(chan struct{}),
@@ -129,8 +131,13 @@ func (s *Server) Config() Config { return s.cfg }
 func (s *Server) Epoch() string { return s.cfg.Epoch }
 
 // Handle serves path (exactly) with h, replacing any handler there, "/"
-// included. Call it before the first Serve.
-func (s *Server) Handle(path string, h fasthttp.RequestHandler) { s.routes[path] = h }
+// included. Call it before the first Serve. h finds a request's body, at
+// most MaxBodyBytes, in ctx.PostBody(); only these routes and POST /publish
+// take a body (any other request with one is answered 413).
+func (s *Server) Handle(path string, h fasthttp.RequestHandler) {
+	s.routes[path] = h
+	s.custom[path] = true
+}
 
 // Use wraps every route of the public listener in mw; the first Use is the
 // outermost. Call it before the first Serve.
