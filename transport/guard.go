@@ -78,24 +78,40 @@ const (
 
 	// maxRejecting bounds the marked connections open at once. Beyond it a
 	// connection over a limit is closed at Accept without an answer: a flood
-	// must not exhaust the file descriptors while waiting for its 429s.
+	// must not exhaust the file descriptors while waiting for its 429s. Where
+	// the descriptor limit is known, the bound is also half of what MaxConns
+	// leaves of it (rejectingRoom), so that the marked connections fit.
 	maxRejecting = 1024
 )
 
+// rejectingRoom is how many marked connections may wait for their 429 at
+// once: half of the descriptors that maxConns leaves of fdLimit (the other
+// half is for the listeners, the admin listener, files, and the connections
+// accepted meanwhile), at most maxRejecting. With either limit unknown or
+// off, maxRejecting.
+func rejectingRoom(maxConns, fdLimit int) int {
+	if maxConns <= 0 || fdLimit <= 0 {
+		return maxRejecting
+	}
+	return min(max((fdLimit-maxConns)/2, 0), maxRejecting)
+}
+
 // guard holds the connection counts and the defences' metrics.
 type guard struct {
-	s        *Server
-	maxConns int // <= 0: no limit
-	maxPerIP int // <= 0: no limit
+	s         *Server
+	maxConns  int   // <= 0: no limit
+	maxPerIP  int   // <= 0: no limit
+	maxMarked int64 // marked connections that may wait for their 429 at once
 
 	mu        sync.Mutex
 	conns     int
 	perIP     map[netip.Addr]int
 	rejecting atomic.Int64
 
-	connRejected map[string]*metrics.Counter
-	reqRejected  map[string]*metrics.Counter
-	logOnce      sync.Once
+	connRejected  map[string]*metrics.Counter
+	reqRejected   map[string]*metrics.Counter
+	acceptRetries *metrics.Counter // accept.go
+	logOnce       sync.Once
 }
 
 // installGuard creates the guard and puts its middleware outermost. New calls
@@ -106,6 +122,7 @@ func (s *Server) installGuard() {
 		s:            s,
 		maxConns:     s.cfg.MaxConns,
 		maxPerIP:     s.cfg.MaxConnsPerIP,
+		maxMarked:    int64(rejectingRoom(s.cfg.MaxConns, fdLimit())),
 		perIP:        map[netip.Addr]int{},
 		connRejected: map[string]*metrics.Counter{},
 		reqRejected:  map[string]*metrics.Counter{},
@@ -119,6 +136,7 @@ func (s *Server) installGuard() {
 		g.reqRejected[r] = set.NewCounter(mRequestsRejected + `{reason="` + r + `"}`)
 	}
 	s.m.rejected[rejForbidden] = set.NewCounter(mRejected + `{reason="` + rejForbidden + `"}`)
+	g.acceptRetries = set.NewCounter(mAcceptRetries)
 	set.NewGauge(mOpenConns, func() float64 {
 		g.mu.Lock()
 		defer g.mu.Unlock()
@@ -141,8 +159,12 @@ func (g *guard) listener(ln net.Listener) net.Listener {
 			"max_conns", limitString(cfg.MaxConns), "max_conns_per_ip", limitString(cfg.MaxConnsPerIP),
 			"max_header_bytes", cfg.MaxHeaderBytes, "max_url_bytes", cfg.MaxURLBytes,
 			"read_timeout", cfg.ReadTimeout, "cors_origins", strings.Join(cfg.CORSOrigins, ","))
+		if n := fdLimit(); n > 0 && (cfg.MaxConns <= 0 || cfg.MaxConns >= n) {
+			g.s.log.Warn("max-conns does not keep the server below its file-descriptor limit: past it, accept fails (EMFILE) and is retried, and newcomers wait unanswered",
+				"max_conns", limitString(cfg.MaxConns), "fd_limit", n)
+		}
 	})
-	return &guardListener{Listener: ln, g: g}
+	return &guardListener{Listener: newRetryListener(ln, g.s.log, g.acceptRetries), g: g}
 }
 
 func limitString(n int) string {
@@ -189,7 +211,7 @@ func (g *guard) admit(c net.Conn) net.Conn {
 	g.mu.Unlock()
 	if reject != "" {
 		g.connRejected[reject].Inc()
-		if g.rejecting.Add(1) > maxRejecting {
+		if g.rejecting.Add(1) > g.maxMarked {
 			g.rejecting.Add(-1)
 			_ = c.Close()
 			return nil

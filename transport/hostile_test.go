@@ -8,15 +8,20 @@ package transport
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -334,6 +339,192 @@ func floodRequest(t *testing.T, addr, path, framing, body string) (int, string) 
 	}
 	a := <-got
 	return a.status, a.msg
+}
+
+// floodChildEnv runs TestFloodChildServer, the server that
+// TestConnectionFloodBeyondDescriptorLimit floods, in a child process
+// under a low descriptor limit; its value is the server's MaxConns.
+const floodChildEnv = "RINGCAST_TEST_FLOOD_CHILD"
+
+const floodFDLimit = 256 // the child's RLIMIT_NOFILE
+
+// A flood of silent connections three times the descriptor limit: the server
+// keeps serving (accept waits out EMFILE instead of stopping), lets the flood
+// go at --read-timeout, and answers a newcomer afterwards; with the default
+// --max-conns, the connections waiting for their 429 fit its headroom too
+// (issue 17, item 2). The server runs in a child process, so that its limit
+// is its own; everything stays on loopback.
+func TestConnectionFloodBeyondDescriptorLimit(t *testing.T) {
+	if os.Getenv(floodChildEnv) != "" {
+		t.Skip("in the child")
+	}
+	for _, tc := range []struct {
+		name     string
+		maxConns int
+	}{
+		{"default max-conns", 0}, // 90% of the limit, the 429s in the headroom
+		{"no max-conns", -1},     // every descriptor taken: accept fails with EMFILE
+	} {
+		t.Run(tc.name, func(t *testing.T) { floodChild(t, tc.maxConns) })
+	}
+}
+
+func floodChild(t *testing.T, maxConns int) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFloodChildServer$", "-test.count=1", "-test.timeout=60s")
+	cmd.Env = append(os.Environ(), floodChildEnv+"="+strconv.Itoa(maxConns))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	lines := bufio.NewScanner(stdout)
+	addr := ""
+	for lines.Scan() {
+		if a, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
+			addr = a
+			break
+		}
+	}
+	go func() {
+		for lines.Scan() {
+			t.Logf("child: %s", lines.Text())
+		}
+		exited <- cmd.Wait()
+	}()
+	defer func() {
+		stdin.Close()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}()
+	if addr == "" {
+		t.Fatalf("the child server did not start: %s", stderr.String())
+	}
+
+	const flood = 3 * floodFDLimit
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range flood { // silent connects: the kernel completes them, the server must accept them
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("connect %d: %v", len(conns)+1, err)
+		}
+		conns = append(conns, c)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the server stopped under the flood: %v\n%s", err, stderr.String())
+	default:
+	}
+
+	// A newcomer is served once the server has worked through the flood
+	// (each silent connection is let go at the read timeout), while the
+	// flood's sockets are still open on our side. Until then it may be
+	// answered 429, or closed at accept when too many wait for their 429.
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	waitFor(t, "a newcomer to be served after the flood", 20*time.Second, func() bool {
+		resp, err := client.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	retries := metricValue(t, string(metrics), mAcceptRetries)
+	rejected := metricValue(t, string(metrics), mConnsRejected+`{reason="max-conns"}`)
+	t.Logf("%d silent connections against a limit of %d descriptors: %v accept retries, %v answered 429 or closed at accept",
+		flood, floodFDLimit, retries, rejected)
+	if maxConns == 0 && (retries != 0 || rejected == 0) {
+		t.Errorf("default max-conns: %v accept retries, %v rejections; want none (the 429s fit the headroom) and some", retries, rejected)
+	}
+	if maxConns < 0 && retries == 0 {
+		t.Errorf("no max-conns: no accept retries; the flood should have run the process out of descriptors")
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the server stopped: %v\n%s", err, stderr.String())
+	default:
+	}
+}
+
+// TestFloodChildServer is the server of the flood test, in the child.
+func TestFloodChildServer(t *testing.T) {
+	v := os.Getenv(floodChildEnv)
+	if v == "" {
+		t.Skip("run by TestConnectionFloodBeyondDescriptorLimit in a child process")
+	}
+	maxConns, _ := strconv.Atoi(v)
+	rl := syscall.Rlimit{Cur: floodFDLimit, Max: floodFDLimit}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Epoch: testEpoch, Logger: testLogger(), MaxConns: maxConns, ReadTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	stdinClosed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stdinClosed)
+	}()
+	select {
+	case err := <-served:
+		fmt.Printf("Serve returned: %v\n", err)
+		os.Exit(3)
+	case <-stdinClosed:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}
+
+// metricValue returns the value of the sample name in a Prometheus text page.
+func metricValue(t *testing.T, page, name string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(page, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics", name)
+	return 0
 }
 
 // Slowloris: connections that trickle their headers and never finish hold a

@@ -225,7 +225,7 @@ func (s *Server) ServeAdmin(ln net.Listener) error {
 	if !s.track(ln) {
 		return nil
 	}
-	return admin.Serve(ln)
+	return admin.Serve(newRetryListener(ln, s.log, s.guard.acceptRetries))
 }
 
 // Shutdown stops the server: it stops accepting connections and publishes,
