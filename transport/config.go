@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"errors"
 	"log/slog"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/ringcast/ringcast/transport/internal/eventid"
@@ -112,6 +115,17 @@ type Config struct {
 	// byte (a new connection: from the accept): a client that trickles its
 	// headers (slowloris) is answered 408 and closed.
 	ReadTimeout time.Duration
+
+	// Hardening: tokens kept off the command line, idle keep-alives bounded.
+
+	// PublishTokenFile and SubscribeTokenFile name files that hold the
+	// tokens (surrounding whitespace trimmed), in place of PublishToken and
+	// SubscribeToken: a command line is visible to every user of the host
+	// (/proc/<pid>/cmdline), a file can be readable by the server alone.
+	// New reads them into PublishToken and SubscribeToken; setting a token
+	// and its file both is an error.
+	PublishTokenFile   string
+	SubscribeTokenFile string
 
 	// Epoch overrides the random stream epoch (tests, or a deployment that
 	// wants ids stable across restarts of a persistent engine). [0-9a-z]{1,16}.
@@ -274,6 +288,12 @@ func (c Config) withGuardDefaults() (Config, error) {
 	if c.MaxConns == 0 {
 		c.MaxConns = defaultMaxConns()
 	}
+	if err := readTokenFile("PublishTokenFile", "PublishToken", c.PublishTokenFile, &c.PublishToken); err != nil {
+		return c, err
+	}
+	if err := readTokenFile("SubscribeTokenFile", "SubscribeToken", c.SubscribeTokenFile, &c.SubscribeToken); err != nil {
+		return c, err
+	}
 	minURL, shape := minURLBytes(c.SubscribeToken)
 	switch {
 	case c.MaxHeaderBytes > 1<<20:
@@ -306,5 +326,30 @@ func checkToken(field, tok string) error {
 			return configError(field, ErrMalformed, "must use letters, digits and punctuation other than \" , ; \\ (e.g. openssl rand -hex 32)")
 		}
 	}
+	return nil
+}
+
+// readTokenFile reads the token in the file at path, if any, into *token,
+// checked as checkToken checks a token given directly (its contents are
+// never shown).
+func readTokenFile(field, tokenField, path string, token *string) error {
+	if path == "" {
+		return nil
+	}
+	if *token != "" {
+		return configError(field, ErrConflict, "and %s are both set; give the token one way", tokenField)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return configError(field, ErrUnreadable, "%q: %v", path, errors.Unwrap(err))
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return configError(field, ErrMalformed, "%q is empty", path)
+	}
+	if err := checkToken(field, tok); err != nil {
+		return err
+	}
+	*token = tok
 	return nil
 }

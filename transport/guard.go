@@ -60,8 +60,9 @@ const (
 	rejReadTimeout     = "read-timeout"      // 408: slowloris, or a stalled body
 	rejMalformed       = "malformed-request" // 400: fasthttp could not parse it
 	rejSubscribeNoAuth = "subscribe-unauthorized"
-	rejForbidden       = "forbidden"      // publish: no token, and not from loopback
-	rejBodyNotTaken    = "body-not-taken" // 413: a body where none is taken (body.go)
+	rejForbidden       = "forbidden"       // publish: no token, and not from loopback
+	rejBodyNotTaken    = "body-not-taken"  // 413: a body where none is taken (body.go)
+	rejAdminForbidden  = "admin-forbidden" // 403: the admin listener, a foreign Host (admin.go)
 )
 
 const (
@@ -132,7 +133,7 @@ func (s *Server) installGuard() {
 	for _, r := range []string{rejMaxConns, rejMaxConnsPerIP} {
 		g.connRejected[r] = set.NewCounter(mConnsRejected + `{reason="` + r + `"}`)
 	}
-	for _, r := range []string{rejHeaderTooLarge, rejURLTooLong, rejReadTimeout, rejMalformed, rejSubscribeNoAuth, rejBodyNotTaken} {
+	for _, r := range []string{rejHeaderTooLarge, rejURLTooLong, rejReadTimeout, rejMalformed, rejSubscribeNoAuth, rejBodyNotTaken, rejAdminForbidden} {
 		g.reqRejected[r] = set.NewCounter(mRequestsRejected + `{reason="` + r + `"}`)
 	}
 	s.m.rejected[rejForbidden] = set.NewCounter(mRejected + `{reason="` + rejForbidden + `"}`)

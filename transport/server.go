@@ -164,11 +164,20 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 }
 
 // AdminHandler serves /debug/pprof/, /metrics and /healthz. It belongs on a
-// listener that only operators reach (127.0.0.1:6060 by default).
+// listener that only operators reach (127.0.0.1:6060 by default), and
+// answers only requests that name this machine (admin.go).
 func (s *Server) AdminHandler() fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		if why := adminRefusal(ctx); why != "" {
+			s.guard.reqRejected[rejAdminForbidden].Inc()
+			ctx.SetConnectionClose()
+			writeError(ctx, fasthttp.StatusForbidden, why)
+			return
+		}
 		p := string(ctx.Path())
 		switch {
+		case p == "/debug/pprof/cmdline":
+			writeCmdline(ctx)
 		case strings.HasPrefix(p, "/debug/pprof/"):
 			pprofhandler.PprofHandler(ctx)
 		case p == "/metrics":

@@ -31,6 +31,8 @@ Run the Server-Sent Events server.
 Open / in a browser for a live view of the stream with a publish form.
 The wire protocol is in docs/protocol.md, the design and figures in docs/transport.md,
 the threat model and what each limit defends in docs/security.md.
+Flags are visible to every user of this host (ps, /proc/<pid>/cmdline): give tokens
+with --publish-token-file and --subscribe-token-file, or the environment variables.
 SIGINT or SIGTERM stops accepting, ends every stream cleanly and exits within --shutdown-timeout.`
 
 // runServe is `ringcast serve`: flag parsing and wiring; the server is transport.Server.
@@ -61,6 +63,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	maxHeaderBytes := fs.Int("max-header-bytes", d.MaxHeaderBytes, fmt.Sprintf("largest request head (request line and headers), in bytes: 431 beyond.\nAt least %d, at most %d", transport.MinHeaderBytes, 1<<20))
 	maxURLBytes := fs.Int("max-url-bytes", d.MaxURLBytes, fmt.Sprintf("largest request target (path and query), in bytes: 414 beyond. At least %d\n(more with --subscribe-token): a browser that resumes on its first connection\nsends /events?lastEventId=<id>&topic=<topic>, that long at the most", transport.MinURLBytes))
 	readTimeout := fs.Duration("read-timeout", d.ReadTimeout, "a request must arrive whole within this (slowloris defence): 408 and close")
+	// Hardening: tokens kept off the command line, idle keep-alives bounded.
+	publishTokenFile := fs.String("publish-token-file", "", "read --publish-token from this file (whitespace around it trimmed): unlike a\nflag, a file can be kept from other users of the host")
+	subscribeTokenFile := fs.String("subscribe-token-file", "", "read --subscribe-token from this file (whitespace around it trimmed)")
 	cors := fs.String("cors-origin", "", "comma-separated origins allowed by CORS (\"*\" for any); none by default")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long streams get to end before their connections are closed")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -110,7 +115,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		MaxHeaderBytes: *maxHeaderBytes,
 		MaxURLBytes:    *maxURLBytes,
 		ReadTimeout:    *readTimeout,
-		Logger:         log,
+
+		PublishTokenFile:   *publishTokenFile,
+		SubscribeTokenFile: *subscribeTokenFile,
+		Logger:             log,
 	})
 	if err != nil {
 		return flagError(err)
@@ -168,6 +176,7 @@ var configFlags = map[string]string{
 	"MaxTopics": "max-topics", "PublishToken": "publish-token", "CORSOrigins": "cors-origin",
 	"SubscribeToken": "subscribe-token", "MaxConns": "max-conns", "MaxConnsPerIP": "max-conns-per-ip",
 	"MaxHeaderBytes": "max-header-bytes", "MaxURLBytes": "max-url-bytes", "ReadTimeout": "read-timeout",
+	"PublishTokenFile": "publish-token-file", "SubscribeTokenFile": "subscribe-token-file",
 }
 
 var configFieldName = regexp.MustCompile(`\b[A-Z][A-Za-z]+\b`)
