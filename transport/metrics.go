@@ -34,6 +34,7 @@ const (
 	mRejected        = "ringcast_publish_rejected_total"
 	mKeepAlives      = "ringcast_keepalives_total"
 	mTopicFallbacks  = "ringcast_topic_fallbacks_total"
+	mRingsReclaimed  = "ringcast_topic_rings_reclaimed_total" // a new topic took an idle topic's ring
 	mBatchWindow     = "ringcast_batch_window_seconds"
 )
 
@@ -73,6 +74,7 @@ type serverMetrics struct {
 	droppedOldest, droppedNewest    *metrics.Counter
 	replayed, debounced, keepAlives *metrics.Counter
 	topicFallbacks                  *metrics.Counter
+	ringsReclaimed                  *metrics.Counter
 	publishDur, writeDur            *metrics.Histogram
 	batchSize, batchBytes           *metrics.Histogram
 	disconnects, resets, rejected   map[string]*metrics.Counter
@@ -93,6 +95,7 @@ func newServerMetrics(connections, maxLag, topics, batchWindow func() float64) *
 		debounced:      s.NewCounter(mDebounced),
 		keepAlives:     s.NewCounter(mKeepAlives),
 		topicFallbacks: s.NewCounter(mTopicFallbacks),
+		ringsReclaimed: s.NewCounter(mRingsReclaimed),
 		publishDur:     s.NewHistogram(mPublishDuration),
 		writeDur:       s.NewHistogram(mWriteDuration),
 		batchSize:      s.NewHistogram(mBatchSize),
