@@ -126,6 +126,11 @@ type Config struct {
 	// and its file both is an error.
 	PublishTokenFile   string
 	SubscribeTokenFile string
+	// IdleTimeout is how long a keep-alive connection may wait for its next
+	// request before it is closed (streams are not idle: they have their
+	// own KeepAlive). Default 10s, the default ReadTimeout: an idle
+	// connection holds a place under MaxConns as a slow one does.
+	IdleTimeout time.Duration
 
 	// Epoch overrides the random stream epoch (tests, or a deployment that
 	// wants ids stable across restarts of a persistent engine). [0-9a-z]{1,16}.
@@ -153,6 +158,7 @@ func DefaultConfig() Config {
 		MaxHeaderBytes: 8 << 10,
 		MaxURLBytes:    4 << 10,
 		ReadTimeout:    10 * time.Second,
+		IdleTimeout:    10 * time.Second,
 	}
 }
 
@@ -285,6 +291,9 @@ func (c Config) withGuardDefaults() (Config, error) {
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = d.ReadTimeout
 	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
 	if c.MaxConns == 0 {
 		c.MaxConns = defaultMaxConns()
 	}
@@ -308,6 +317,8 @@ func (c Config) withGuardDefaults() (Config, error) {
 			c.MaxURLBytes, minURL, shape, minURL)
 	case c.ReadTimeout < 10*time.Millisecond:
 		return c, configError("ReadTimeout", ErrOutOfRange, "%v must be at least 10ms", c.ReadTimeout)
+	case c.IdleTimeout < 10*time.Millisecond:
+		return c, configError("IdleTimeout", ErrOutOfRange, "%v must be at least 10ms", c.IdleTimeout)
 	}
 	if err := checkToken("PublishToken", c.PublishToken); err != nil {
 		return c, err

@@ -499,3 +499,36 @@ func TestClientKey(t *testing.T) {
 		t.Errorf("a unix address: %v", got)
 	}
 }
+
+// An idle keep-alive connection is let go after IdleTimeout, whose default
+// is no longer than the read timeout (issue 17, item 5).
+func TestIdleKeepAliveTimeout(t *testing.T) {
+	if d := DefaultConfig(); d.IdleTimeout <= 0 || d.IdleTimeout > d.ReadTimeout {
+		t.Errorf("default IdleTimeout %v; want positive and at most the read timeout %v", d.IdleTimeout, d.ReadTimeout)
+	}
+	const idle = 300 * time.Millisecond
+	ts := startServer(t, Config{IdleTimeout: idle})
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, getReq(ts.addr, "/healthz")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF && !isConnReset(err) {
+		t.Fatalf("idle connection: %v; want it closed by the server", err)
+	}
+	if took := time.Since(start); took > idle+time.Second {
+		t.Errorf("the idle connection was held %v; IdleTimeout is %v", took, idle)
+	}
+}

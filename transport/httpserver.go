@@ -32,7 +32,7 @@ func (s *Server) newPublicServer() *fasthttp.Server {
 		DisablePreParseMultipartForm: true,
 		ReadTimeout:                  s.cfg.ReadTimeout,
 		WriteTimeout:                 s.cfg.WriteTimeout,
-		IdleTimeout:                  60 * time.Second,
+		IdleTimeout:                  s.cfg.IdleTimeout,
 		ReadBufferSize:               s.cfg.MaxHeaderBytes, // fasthttp needs the whole head in its read buffer
 		MaxRequestBodySize:           s.cfg.MaxBodyBytes,
 		ErrorHandler:                 s.handleRequestError,
@@ -48,7 +48,7 @@ func (s *Server) newAdminServer() *fasthttp.Server {
 		Handler:      s.AdminHandler(),
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 5 * time.Minute, // CPU profiles and traces take a while
-		IdleTimeout:  time.Minute,
+		IdleTimeout:  s.cfg.IdleTimeout,
 		Logger:       fastLogger{s.log},
 	}
 }

@@ -66,6 +66,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	// Hardening: tokens kept off the command line, idle keep-alives bounded.
 	publishTokenFile := fs.String("publish-token-file", "", "read --publish-token from this file (whitespace around it trimmed): unlike a\nflag, a file can be kept from other users of the host")
 	subscribeTokenFile := fs.String("subscribe-token-file", "", "read --subscribe-token from this file (whitespace around it trimmed)")
+	idleTimeout := fs.Duration("idle-timeout", d.IdleTimeout, "a keep-alive connection waiting for its next request is closed after this\n(streams are never idle: see --keepalive)")
 	cors := fs.String("cors-origin", "", "comma-separated origins allowed by CORS (\"*\" for any); none by default")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long streams get to end before their connections are closed")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -118,6 +119,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 
 		PublishTokenFile:   *publishTokenFile,
 		SubscribeTokenFile: *subscribeTokenFile,
+		IdleTimeout:        *idleTimeout,
 		Logger:             log,
 	})
 	if err != nil {
@@ -176,7 +178,7 @@ var configFlags = map[string]string{
 	"MaxTopics": "max-topics", "PublishToken": "publish-token", "CORSOrigins": "cors-origin",
 	"SubscribeToken": "subscribe-token", "MaxConns": "max-conns", "MaxConnsPerIP": "max-conns-per-ip",
 	"MaxHeaderBytes": "max-header-bytes", "MaxURLBytes": "max-url-bytes", "ReadTimeout": "read-timeout",
-	"PublishTokenFile": "publish-token-file", "SubscribeTokenFile": "subscribe-token-file",
+	"PublishTokenFile": "publish-token-file", "SubscribeTokenFile": "subscribe-token-file", "IdleTimeout": "idle-timeout",
 }
 
 var configFieldName = regexp.MustCompile(`\b[A-Z][A-Za-z]+\b`)
