@@ -241,7 +241,8 @@ func (s *Server) ServeAdmin(ln net.Listener) error {
 // publishes what the debouncer holds, lets every stream send what is ready
 // and end its response cleanly, and returns when all streams are gone. When
 // ctx ends first, the connections still open are closed (a client stuck in a
-// write) and Shutdown returns ctx's error. It is safe to call more than once.
+// write) and Shutdown returns an error that is ctx's (errors.Is:
+// context.DeadlineExceeded at a deadline). It is safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownMu.Lock()
 	defer s.shutdownMu.Unlock()
@@ -286,7 +287,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-force:
 		n := s.forceCloseStreams()
-		err = fmt.Errorf("transport: %d streams did not end in time; their connections were closed", n)
+		// It is the deadline, for errors.Is, as when ctx ends first.
+		err = fmt.Errorf("transport: %d streams did not end in time; their connections were closed: %w", n, context.DeadlineExceeded)
 		select {
 		case <-done:
 		case <-ctx.Done():

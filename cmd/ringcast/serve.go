@@ -164,7 +164,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	} else if err != nil {
-		log.Warn("shutdown deadline reached; remaining connections were closed")
+		log.Warn("shutdown deadline reached; remaining connections were closed", "err", err)
 	}
 	return serveErr
 }
