@@ -45,6 +45,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
@@ -74,9 +75,6 @@ const (
 	// only credential a browser's EventSource sends by itself.
 	subscribeCookie = "ringcast_token"
 
-	// limitRetryAfter is the Retry-After of a 429, in seconds.
-	limitRetryAfter = "5"
-
 	// maxRejecting bounds the marked connections open at once. Beyond it a
 	// connection over a limit is closed at Accept without an answer: a flood
 	// must not exhaust the file descriptors while waiting for its 429s. Where
@@ -103,6 +101,10 @@ type guard struct {
 	maxConns  int   // <= 0: no limit
 	maxPerIP  int   // <= 0: no limit
 	maxMarked int64 // marked connections that may wait for their 429 at once
+	// retryAfter is the Retry-After of a 429, in seconds: the longest a
+	// connection that is not a stream holds its place (ReadTimeout for a
+	// slow request, IdleTimeout for an idle keep-alive), rounded up.
+	retryAfter string
 
 	mu        sync.Mutex
 	conns     int
@@ -124,6 +126,7 @@ func (s *Server) installGuard() {
 		maxConns:     s.cfg.MaxConns,
 		maxPerIP:     s.cfg.MaxConnsPerIP,
 		maxMarked:    int64(rejectingRoom(s.cfg.MaxConns, fdLimit())),
+		retryAfter:   strconv.Itoa(int((max(s.cfg.ReadTimeout, s.cfg.IdleTimeout) + time.Second - 1) / time.Second)),
 		perIP:        map[netip.Addr]int{},
 		connRejected: map[string]*metrics.Counter{},
 		reqRejected:  map[string]*metrics.Counter{},
@@ -306,7 +309,7 @@ func (g *guard) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler
 	return func(ctx *fasthttp.RequestCtx) {
 		if gc := guardedConn(ctx.Conn()); gc != nil && gc.reject != "" {
 			ctx.SetConnectionClose()
-			ctx.Response.Header.Set("Retry-After", limitRetryAfter)
+			ctx.Response.Header.Set("Retry-After", g.retryAfter)
 			msg := "the server holds its maximum of connections (--max-conns); retry later"
 			if gc.reject == rejMaxConnsPerIP {
 				msg = "your address holds its maximum of connections (--max-conns-per-ip); close some, or retry later"

@@ -111,7 +111,7 @@ func TestMaxConns(t *testing.T) {
 		postReq(ts.addr, "/publish", "application/json", `{"topic":"a"}`),
 	} {
 		r := rawRoundTrip(t, ts.addr, "", req)
-		if r.status != 429 || r.header.Get("Retry-After") != limitRetryAfter || !r.closed ||
+		if r.status != 429 || r.header.Get("Retry-After") != "10" || !r.closed ||
 			!strings.Contains(errorOf(t, r), "--max-conns") || strings.Contains(r.header.Get("Content-Type"), "event-stream") {
 			t.Fatalf("over the limit: %d %v closed=%v %s", r.status, r.header, r.closed, r.body)
 		}
@@ -530,5 +530,21 @@ func TestIdleKeepAliveTimeout(t *testing.T) {
 	}
 	if took := time.Since(start); took > idle+time.Second {
 		t.Errorf("the idle connection was held %v; IdleTimeout is %v", took, idle)
+	}
+}
+
+// A 429's Retry-After is when a place is sure to free: the longest a
+// connection that is not a stream may hold one (issue 17, item 7).
+func TestRetryAfterCoversTheHold(t *testing.T) {
+	ts := startServer(t, Config{MaxConns: 1, ReadTimeout: 7 * time.Second, IdleTimeout: 3 * time.Second})
+	hold, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	waitFor(t, "the server to fill", 5*time.Second, func() bool { return ts.guard.openConns() == 1 })
+	r := rawRoundTrip(t, ts.addr, "", getReq(ts.addr, "/healthz"))
+	if r.status != 429 || r.header.Get("Retry-After") != "7" {
+		t.Fatalf("full: %d Retry-After %q; want 429 with 7, the read timeout", r.status, r.header.Get("Retry-After"))
 	}
 }

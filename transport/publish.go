@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -318,14 +317,6 @@ func invalidUTF8At(b []byte) int {
 // malformed-JSON message does.
 func atByte(i int) string { return fmt.Sprintf(" at byte %d", i+1) }
 
-// wireEvent is the JSON form of an event on POST /publish.
-type wireEvent struct {
-	Topic *string         `json:"topic"`
-	Event *string         `json:"event"`
-	Data  json.RawMessage `json:"data"`
-	Key   *string         `json:"key"`
-}
-
 // Publish body formats.
 const (
 	formatJSON   = 1 // application/json: one object
@@ -399,14 +390,9 @@ func parseEvent(obj []byte) (Event, string) {
 		}
 		return Event{}, `want a JSON object like {"topic": "...", "data": ...}`
 	}
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	dec.DisallowUnknownFields()
-	var w wireEvent
-	if err := dec.Decode(&w); err != nil {
-		return Event{}, describeJSONError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Event{}, "unexpected data after the JSON object"
+	w, why := decodeWireEvent(obj)
+	if why != "" {
+		return Event{}, why
 	}
 	if w.Topic == nil {
 		return Event{}, `"topic" is missing`
@@ -442,17 +428,12 @@ func parseEvent(obj []byte) (Event, string) {
 
 // describeJSONError turns a decoder error into advice.
 func describeJSONError(err error) string {
-	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
-	case errors.As(err, &typeErr):
-		return fmt.Sprintf("%q must be a string, not a JSON %s", typeErr.Field, typeErr.Value)
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "malformed JSON: the object is cut short"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return strings.TrimPrefix(err.Error(), "json: ") + `; the fields are "topic", "event", "data" and "key"`
 	}
 	return "malformed JSON: " + err.Error()
 }
