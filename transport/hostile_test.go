@@ -175,6 +175,7 @@ func TestHeadOnlyRequestsCommitNoMemory(t *testing.T) {
 		return fasthttp.RequestConfig{}
 	}
 	addr := serveLoopback(t, s)
+	watcher := dial(t, addr, "/events", dialOpt{}) // a steady subscriber beside the attack
 
 	heapInUse := func() uint64 {
 		var ms runtime.MemStats
@@ -205,7 +206,7 @@ func TestHeadOnlyRequestsCommitNoMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the server to read every head", 10*time.Second, func() bool { return heads.Load() == conns })
+	waitFor(t, "the server to read every head", 10*time.Second, func() bool { return heads.Load() == conns+1 }) // and the watcher's
 	var grew uint64
 	for range 3 { // the largest of a few readings: allocation follows the head closely
 		if h := heapInUse(); h > before {
@@ -216,6 +217,21 @@ func TestHeadOnlyRequestsCommitNoMemory(t *testing.T) {
 	if limit := uint64(conns * 64 << 10); grew > limit {
 		t.Fatalf("the heap grew by %d bytes for %d request heads (%d per head); want at most 64 KiB per head, whatever the head announces",
 			grew, conns, grew/conns)
+	}
+	// The watcher loses nothing meanwhile.
+	var ids []string
+	for i := range 100 {
+		got, err := s.Publish(Event{Topic: "steady", Data: []byte(strconv.Itoa(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got[0])
+	}
+	evs := watcher.next(len(ids), 10*time.Second)
+	for i, id := range ids {
+		if evs[i].LastEventID != id {
+			t.Fatalf("the watcher's event %d: %s; want %s", i, evs[i].LastEventID, id)
+		}
 	}
 }
 
