@@ -1,14 +1,12 @@
 package transport
 
 import (
-	"context"
 	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The admin listener answers only requests that name this machine: a page
@@ -22,16 +20,7 @@ func TestAdminRefusesForeignHost(t *testing.T) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- ts.ServeAdmin(ln) }()
-	t.Cleanup(func() { // before startServer's: Shutdown ends ServeAdmin
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := ts.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("ServeAdmin: %v", err)
-		}
-	})
+	t.Cleanup(func() { shutdownAndWait(t, ts.Server, served, "ServeAdmin") }) // before startServer's
 	addr := ln.Addr().String()
 	_, port, _ := net.SplitHostPort(addr)
 	for _, tc := range []struct {

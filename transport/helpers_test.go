@@ -77,17 +77,22 @@ func serveLoopback(t testing.TB, s *Server) string {
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	t.Cleanup(func() { shutdownAndWait(t, s, served, "Serve") })
 	return ln.Addr().String()
+}
+
+// shutdownAndWait shuts s down, failing the test if that goes wrong or if
+// served, what a Serve or ServeAdmin (what) returned, is an error.
+func shutdownAndWait(t testing.TB, s *Server, served <-chan error, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
 }
 
 // publish publishes through the Go API and returns the ids.

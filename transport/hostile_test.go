@@ -8,7 +8,6 @@ package transport
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -517,14 +516,7 @@ func TestFloodChildServer(t *testing.T) {
 		os.Exit(3)
 	case <-stdinClosed:
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-	if err := <-served; err != nil {
-		t.Errorf("Serve: %v", err)
-	}
+	shutdownAndWait(t, s, served, "Serve")
 }
 
 // metricValue returns the value of the sample name in a Prometheus text page.
