@@ -25,9 +25,11 @@ package transport
 //       MaxBodyBytes: memory follows what a client sent, not what it announced.
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 )
@@ -106,30 +108,46 @@ type bodyError struct {
 	msg    string
 }
 
-// readBody returns the request body, read from its stream (B2). It answers
-// nothing itself.
-func (s *Server) readBody(ctx *fasthttp.RequestCtx) ([]byte, *bodyError) {
+// readBody reads the request body from its stream into buf (B2). It
+// answers nothing itself.
+func (s *Server) readBody(ctx *fasthttp.RequestCtx, buf *bytes.Buffer) *bodyError {
 	limit := s.cfg.MaxBodyBytes
 	tooLarge := &bodyError{fasthttp.StatusRequestEntityTooLarge,
 		"the body exceeds " + strconv.Itoa(limit) + " bytes (--max-body-bytes); split the batch"}
 	if ctx.Request.Header.ContentLength() > limit {
-		return nil, tooLarge
+		return tooLarge
 	}
 	r := ctx.RequestBodyStream()
 	if r == nil {
-		return ctx.Request.Body(), nil // not streamed: fasthttp read it, within MaxRequestBodySize
+		buf.Write(ctx.Request.Body()) // not streamed: fasthttp read it, within MaxRequestBodySize
+		return nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1)) // grows as bytes arrive (B2)
+	_, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1)) // grows as bytes arrive (B2)
 	var timeout interface{ Timeout() bool }
 	switch {
 	case errors.As(err, &timeout) && timeout.Timeout():
-		return nil, &bodyError{fasthttp.StatusRequestTimeout, "the request body was not received in time (--read-timeout)"}
+		return &bodyError{fasthttp.StatusRequestTimeout, "the request body was not received in time (--read-timeout)"}
 	case err != nil:
-		return nil, &bodyError{fasthttp.StatusBadRequest, "cannot read the request body: " + err.Error()}
-	case len(b) > limit:
-		return nil, tooLarge
+		return &bodyError{fasthttp.StatusBadRequest, "cannot read the request body: " + err.Error()}
+	case buf.Len() > limit:
+		return tooLarge
 	}
-	return b, nil
+	return nil
+}
+
+// bodyBuffers recycles the buffers publish bodies are read into: parsing
+// copies what it keeps, so a buffer is free once the body is parsed.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody is the largest buffer kept for reuse: a rare large batch
+// should not pin its memory.
+const maxPooledBody = 1 << 20
+
+func putBodyBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBody {
+		buf.Reset()
+		bodyBuffers.Put(buf)
+	}
 }
 
 // preloadBody reads the body of a request to a route added by Handle, so
@@ -140,12 +158,12 @@ func (s *Server) preloadBody(ctx *fasthttp.RequestCtx) bool {
 	if ctx.RequestBodyStream() == nil {
 		return true
 	}
-	b, be := s.readBody(ctx)
-	if be != nil {
+	var buf bytes.Buffer // the handler's: not pooled
+	if be := s.readBody(ctx, &buf); be != nil {
 		ctx.SetConnectionClose()
 		writeError(ctx, be.status, be.msg)
 		return false
 	}
-	ctx.Request.SetBodyRaw(b)
+	ctx.Request.SetBodyRaw(buf.Bytes())
 	return true
 }

@@ -59,8 +59,9 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json (one event) or application/x-ndjson (one event per line)")
 		return
 	}
-	body, be := s.readBody(ctx) // only now: authorised (body.go, B1)
-	if be != nil {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	if be := s.readBody(ctx, buf); be != nil { // only now: authorised (body.go, B1)
 		if be.status == fasthttp.StatusRequestEntityTooLarge {
 			s.m.rejected[rejTooLarge].Inc()
 		} else {
@@ -70,7 +71,7 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, be.status, be.msg)
 		return
 	}
-	evs, pe := parsePublish(body, format, s.cfg.MaxEventBytes)
+	evs, pe := parsePublish(buf.Bytes(), format, s.cfg.MaxEventBytes)
 	if pe != nil {
 		if pe.status == fasthttp.StatusRequestEntityTooLarge {
 			s.m.rejected[rejTooLarge].Inc()

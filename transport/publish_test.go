@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -238,4 +239,38 @@ func TestMultipartPublishAfterAuth(t *testing.T) {
 			t.Errorf("multipart with the token: %d %s; want 415", code, resp)
 		}
 	}
+}
+
+// FuzzCheckFieldNames: on any JSON object, checkFieldNames accepts exactly
+// those whose top-level keys, as a token-by-token decoder reads them, are
+// known field names, each once.
+func FuzzCheckFieldNames(f *testing.F) {
+	for _, s := range []string{`{"topic":"a"}`, `{"topic":"a","data":{"topic":[1,"}"]},"key":"k"}`, `{"TOPIC":1}`,
+		`{"\u0074opic":"a","topic":"b"}`, `{"data":"x\"y","event":"e"}`, `{ "data" : [ {"a":"b"} ] , "x\\y":1}`, `{}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, obj string) {
+		if !json.Valid([]byte(obj)) || !strings.HasPrefix(obj, "{") {
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(obj))
+		_, _ = dec.Token()
+		seen := map[string]bool{}
+		want := true
+		for dec.More() {
+			tok, _ := dec.Token()
+			k := tok.(string)
+			if seen[k] || !slices.Contains(wireFields[:], k) {
+				want = false
+			}
+			seen[k] = true
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := checkFieldNames([]byte(obj)); (got == "") != want {
+			t.Fatalf("checkFieldNames(%s) = %q; the keys are %v", obj, got, seen)
+		}
+	})
 }
