@@ -40,7 +40,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	d := transport.DefaultConfig()
 	fs := cli.NewFlagSet("serve", serveSummary, stderr)
 	addr := fs.String("addr", ":8080", "listen address of the public server (events, publish, metrics, health)")
-	adminAddr := fs.String("admin-addr", "127.0.0.1:6060", "listen address of the admin server (pprof, metrics); empty disables it.\nKeep it on loopback: pprof reveals the process")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:6060", "listen address of the admin server (pprof, metrics); empty disables it.\nKeep it on loopback: pprof reveals the process. It answers only requests whose\nHost is localhost, a loopback address or its own IP address (DNS rebinding)")
 	engine := fs.String("engine", string(d.Engine), "fan-out engine: ring (the ring buffer) or chan (the channel-per-client baseline)")
 	capacity := fs.Int("capacity", d.Capacity, "events the global ring holds (a power of two): the resume window\nof clients that follow all topics or several")
 	topicCapacity := fs.Int("topic-capacity", d.TopicCapacity, "events each topic's own ring holds: the resume window of single-topic clients")
