@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"errors"
 	"log/slog"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/ringcast/ringcast/transport/internal/eventid"
@@ -137,6 +140,22 @@ type Config struct {
 	// DefaultJWTLeeway, negative none, at most an hour.
 	JWTLeeway time.Duration
 
+	// Hardening: tokens kept off the command line, idle keep-alives bounded.
+
+	// PublishTokenFile and SubscribeTokenFile name files that hold the
+	// tokens (surrounding whitespace trimmed), in place of PublishToken and
+	// SubscribeToken: a command line is visible to every user of the host
+	// (/proc/<pid>/cmdline), a file can be readable by the server alone.
+	// New reads them into PublishToken and SubscribeToken; setting a token
+	// and its file both is an error.
+	PublishTokenFile   string
+	SubscribeTokenFile string
+	// IdleTimeout is how long a keep-alive connection may wait for its next
+	// request before it is closed (streams are not idle: they have their
+	// own KeepAlive). Default 10s, the default ReadTimeout: an idle
+	// connection holds a place under MaxConns as a slow one does.
+	IdleTimeout time.Duration
+
 	// Epoch overrides the random stream epoch (tests, or a deployment that
 	// wants ids stable across restarts of a persistent engine). [0-9a-z]{1,16}.
 	Epoch string
@@ -163,6 +182,7 @@ func DefaultConfig() Config {
 		MaxHeaderBytes: 8 << 10,
 		MaxURLBytes:    4 << 10,
 		ReadTimeout:    10 * time.Second,
+		IdleTimeout:    10 * time.Second,
 	}
 }
 
@@ -306,8 +326,17 @@ func (c Config) withGuardDefaults() (Config, error) {
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = d.ReadTimeout
 	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
 	if c.MaxConns == 0 {
 		c.MaxConns = defaultMaxConns()
+	}
+	if err := readTokenFile("PublishTokenFile", "PublishToken", c.PublishTokenFile, &c.PublishToken); err != nil {
+		return c, err
+	}
+	if err := readTokenFile("SubscribeTokenFile", "SubscribeToken", c.SubscribeTokenFile, &c.SubscribeToken); err != nil {
+		return c, err
 	}
 	minURL, shape := minURLBytes(c.SubscribeToken)
 	minHead := minHeaderBytes(c.SubscribeToken)
@@ -324,6 +353,8 @@ func (c Config) withGuardDefaults() (Config, error) {
 			c.MaxURLBytes, minURL, shape, minURL)
 	case c.ReadTimeout < 10*time.Millisecond:
 		return c, configError("ReadTimeout", ErrOutOfRange, "%v must be at least 10ms", c.ReadTimeout)
+	case c.IdleTimeout < 10*time.Millisecond:
+		return c, configError("IdleTimeout", ErrOutOfRange, "%v must be at least 10ms", c.IdleTimeout)
 	}
 	if err := checkToken("PublishToken", c.PublishToken); err != nil {
 		return c, err
@@ -342,5 +373,30 @@ func checkToken(field, tok string) error {
 			return configError(field, ErrMalformed, "must use letters, digits and punctuation other than \" , ; \\ (e.g. openssl rand -hex 32)")
 		}
 	}
+	return nil
+}
+
+// readTokenFile reads the token in the file at path, if any, into *token,
+// checked as checkToken checks a token given directly (its contents are
+// never shown).
+func readTokenFile(field, tokenField, path string, token *string) error {
+	if path == "" {
+		return nil
+	}
+	if *token != "" {
+		return configError(field, ErrConflict, "and %s are both set; give the token one way", tokenField)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return configError(field, ErrUnreadable, "%q: %v", path, errors.Unwrap(err))
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return configError(field, ErrMalformed, "%q is empty", path)
+	}
+	if err := checkToken(field, tok); err != nil {
+		return err
+	}
+	*token = tok
 	return nil
 }

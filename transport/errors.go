@@ -31,13 +31,14 @@ var (
 	ErrUnknown    = errors.New("unknown value")          // an engine or policy that does not exist
 	ErrConflict   = errors.New("conflicts with a field") // fine alone, not with another field
 	ErrMalformed  = errors.New("malformed value")        // a string of the wrong shape
+	ErrUnreadable = errors.New("cannot be read")         // a file named by a field
 )
 
 // ConfigError says which Config field New rejected and why. It is
 // ErrInvalidConfig and its Kind for errors.Is.
 type ConfigError struct {
 	Field  string // the Config field, e.g. "MaxEventBytes"
-	Kind   error  // ErrOutOfRange, ErrUnknown, ErrConflict or ErrMalformed
+	Kind   error  // ErrOutOfRange, ErrUnknown, ErrConflict, ErrMalformed or ErrUnreadable
 	Reason string // the value and what is wrong with it; other fields are named as in Config
 }
 

@@ -13,11 +13,16 @@ package transport
 //     reaches a WHATWG parser as exactly one event with its id (naming its
 //     topic), name and data intact, in a frame no longer than wireLen (what
 //     MaxEventBytes bounds), and exactly that long with the longest id.
+//   - FuzzHeaderReceived: whatever a request head says, fasthttp goes on
+//     to read a body only for an authorised POST /publish or a route added
+//     by Handle, announced within MaxBodyBytes (body.go, B1); for any other
+//     head, it reads none (the head-only attack: TestHeadOnlyRequests...).
 //
 // Seed corpora: testdata/fuzz/FuzzResume, testdata/fuzz/FuzzPublishDelivers.
 // Run: go test -run '^$' -fuzz FuzzResume -fuzztime 30s ./transport/
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"math"
@@ -25,6 +30,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/ringcast/ringcast/internal/ssespec"
 	"github.com/ringcast/ringcast/transport/internal/eventid"
@@ -158,6 +165,58 @@ func FuzzPublishDelivers(f *testing.F) {
 			wantID := "fz-" + strconv.Itoa(i+1) + "/" + ev.Topic
 			if g := got[i]; g.LastEventID != wantID || g.Type != wantType || g.Data != wantData {
 				t.Fatalf("event %d: parsed back as %+v; want id %q, type %q, data %q", i, g, wantID, wantType, wantData)
+			}
+		}
+	})
+}
+
+func FuzzHeaderReceived(f *testing.F) {
+	for _, head := range []string{
+		"POST /publish HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer tok\r\nContent-Length: 10\r\n\r\n",
+		"POST /publish HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer tok\r\nContent-Length: 16777216\r\n\r\n",
+		"POST /publish HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer nope\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST /pub%6cish?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+		"POST //publish/../publish HTTP/1.1\r\nHost: a\r\nauthorization: bearer tok\r\nContent-Length: 5\r\n\r\n",
+		"GET /events HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX-Ringcast-Body-Refused: \r\n\r\n",
+		"HEAD /healthz HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+		"PUT /custom HTTP/1.1\r\nHost: a\r\nContent-Length: 65537\r\n\r\n",
+		"POST /custom HTTP/1.1\r\nHost: a\r\nX-Ringcast-Body-Refused: too-large\r\nContent-Length: 1\r\n\r\n",
+		"POST /publish HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer tok\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+	} {
+		f.Add(head)
+	}
+	s, err := New(Config{Epoch: testEpoch, Logger: testLogger(), PublishToken: "tok", MaxBodyBytes: 64 << 10})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.Handle("/custom", func(*fasthttp.RequestCtx) {})
+	f.Fuzz(func(t *testing.T, head string) {
+		var h fasthttp.RequestHeader
+		if h.Read(bufio.NewReader(strings.NewReader(head))) != nil {
+			return // fasthttp answers 400 before the hook
+		}
+		cl := h.ContentLength()
+		var u fasthttp.URI
+		if u.Parse(nil, h.RequestURI()) != nil {
+			return
+		}
+		path := string(u.Path())
+		mayRead := cl <= 64<<10 && (path == "/custom" ||
+			(path == "/publish" && h.IsPost() && bearerMatches(h.Peek("Authorization"), "tok")))
+		_ = s.headerReceived(&h)
+		mark := string(h.Peek(bodyRefused))
+		switch {
+		case cl == 0 || cl == -2: // no body announced: nothing to refuse, and no forged mark survives
+			if mark != "" {
+				t.Fatalf("%q: marked %q without a body", head, mark)
+			}
+		case mayRead:
+			if mark != "" || h.ContentLength() != cl {
+				t.Fatalf("%q: a body it may send was refused (%q, Content-Length %d)", head, mark, h.ContentLength())
+			}
+		default:
+			if mark == "" || h.ContentLength() != 0 || len(h.Peek("Transfer-Encoding")) != 0 {
+				t.Fatalf("%q: fasthttp would read a body nobody takes: mark %q, Content-Length %d", head, mark, h.ContentLength())
 			}
 		}
 	})

@@ -9,10 +9,13 @@ package transport
 //      reason): it is marked, and its first request is answered below.
 //   2. fasthttp, configured from Config (httpserver.go): the request head must fit
 //      MaxHeaderBytes (431) and the request must arrive within ReadTimeout
-//      (408, then close: slowloris), its body within MaxBodyBytes (413).
+//      (408, then close: slowloris). Once the head is read, a body that is
+//      not taken, or announced beyond MaxBodyBytes, is refused unread, and
+//      any other is left on the wire for its handler (body.go).
 //   3. The guard middleware, outermost of all: a marked connection gets 429
 //      with Retry-After and Connection: close, whatever it asked, so no stream
-//      starts; an overlong request target gets 414; GET /events needs the
+//      starts; a refused body gets 413 (401: a publish with a wrong token)
+//      and Connection: close; an overlong request target gets 414; GET /events needs the
 //      subscribe token when one is set (401); POST /publish without a
 //      publish token is open only to a loopback peer that names a loopback
 //      host and, from a browser, a loopback origin (403).
@@ -42,6 +45,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
@@ -57,7 +61,9 @@ const (
 	rejReadTimeout     = "read-timeout"      // 408: slowloris, or a stalled body
 	rejMalformed       = "malformed-request" // 400: fasthttp could not parse it
 	rejSubscribeNoAuth = "subscribe-unauthorized"
-	rejForbidden       = "forbidden" // publish: no token, and not from loopback
+	rejForbidden       = "forbidden"       // publish: no token, and not from loopback
+	rejBodyNotTaken    = "body-not-taken"  // 413: a body where none is taken (body.go)
+	rejAdminForbidden  = "admin-forbidden" // 403: the admin listener, a foreign Host (admin.go)
 )
 
 const (
@@ -69,29 +75,46 @@ const (
 	// only credential a browser's EventSource sends by itself.
 	subscribeCookie = "ringcast_token"
 
-	// limitRetryAfter is the Retry-After of a 429, in seconds.
-	limitRetryAfter = "5"
-
 	// maxRejecting bounds the marked connections open at once. Beyond it a
 	// connection over a limit is closed at Accept without an answer: a flood
-	// must not exhaust the file descriptors while waiting for its 429s.
+	// must not exhaust the file descriptors while waiting for its 429s. Where
+	// the descriptor limit is known, the bound is also half of what MaxConns
+	// leaves of it (rejectingRoom), so that the marked connections fit.
 	maxRejecting = 1024
 )
 
+// rejectingRoom is how many marked connections may wait for their 429 at
+// once: half of the descriptors that maxConns leaves of fdLimit (the other
+// half is for the listeners, the admin listener, files, and the connections
+// accepted meanwhile), at most maxRejecting. With either limit unknown or
+// off, maxRejecting.
+func rejectingRoom(maxConns, fdLimit int) int {
+	if maxConns <= 0 || fdLimit <= 0 {
+		return maxRejecting
+	}
+	return min(max((fdLimit-maxConns)/2, 0), maxRejecting)
+}
+
 // guard holds the connection counts and the defences' metrics.
 type guard struct {
-	s        *Server
-	maxConns int // <= 0: no limit
-	maxPerIP int // <= 0: no limit
+	s         *Server
+	maxConns  int   // <= 0: no limit
+	maxPerIP  int   // <= 0: no limit
+	maxMarked int64 // marked connections that may wait for their 429 at once
+	// retryAfter is the Retry-After of a 429, in seconds: the longest a
+	// connection that is not a stream holds its place (ReadTimeout for a
+	// slow request, IdleTimeout for an idle keep-alive), rounded up.
+	retryAfter string
 
 	mu        sync.Mutex
 	conns     int
 	perIP     map[netip.Addr]int
 	rejecting atomic.Int64
 
-	connRejected map[string]*metrics.Counter
-	reqRejected  map[string]*metrics.Counter
-	logOnce      sync.Once
+	connRejected  map[string]*metrics.Counter
+	reqRejected   map[string]*metrics.Counter
+	acceptRetries *metrics.Counter // accept.go
+	logOnce       sync.Once
 
 	// Signed tokens (authz.go): the verifier (nil: off), rejections by op/reason.
 	jwt         *jwtVerifier
@@ -106,6 +129,8 @@ func (s *Server) installGuard() {
 		s:            s,
 		maxConns:     s.cfg.MaxConns,
 		maxPerIP:     s.cfg.MaxConnsPerIP,
+		maxMarked:    int64(rejectingRoom(s.cfg.MaxConns, fdLimit())),
+		retryAfter:   strconv.Itoa(int((max(s.cfg.ReadTimeout, s.cfg.IdleTimeout) + time.Second - 1) / time.Second)),
 		perIP:        map[netip.Addr]int{},
 		connRejected: map[string]*metrics.Counter{},
 		reqRejected:  map[string]*metrics.Counter{},
@@ -115,10 +140,11 @@ func (s *Server) installGuard() {
 	for _, r := range []string{rejMaxConns, rejMaxConnsPerIP} {
 		g.connRejected[r] = set.NewCounter(mConnsRejected + `{reason="` + r + `"}`)
 	}
-	for _, r := range []string{rejHeaderTooLarge, rejURLTooLong, rejReadTimeout, rejMalformed, rejSubscribeNoAuth} {
+	for _, r := range []string{rejHeaderTooLarge, rejURLTooLong, rejReadTimeout, rejMalformed, rejSubscribeNoAuth, rejBodyNotTaken, rejAdminForbidden} {
 		g.reqRejected[r] = set.NewCounter(mRequestsRejected + `{reason="` + r + `"}`)
 	}
 	s.m.rejected[rejForbidden] = set.NewCounter(mRejected + `{reason="` + rejForbidden + `"}`)
+	g.acceptRetries = set.NewCounter(mAcceptRetries)
 	set.NewGauge(mOpenConns, func() float64 {
 		g.mu.Lock()
 		defer g.mu.Unlock()
@@ -141,8 +167,12 @@ func (g *guard) listener(ln net.Listener) net.Listener {
 			"max_conns", limitString(cfg.MaxConns), "max_conns_per_ip", limitString(cfg.MaxConnsPerIP),
 			"max_header_bytes", cfg.MaxHeaderBytes, "max_url_bytes", cfg.MaxURLBytes,
 			"read_timeout", cfg.ReadTimeout, "cors_origins", strings.Join(cfg.CORSOrigins, ","))
+		if n := fdLimit(); n > 0 && (cfg.MaxConns <= 0 || cfg.MaxConns >= n) {
+			g.s.log.Warn("max-conns does not keep the server below its file-descriptor limit: past it, accept fails (EMFILE) and is retried, and newcomers wait unanswered",
+				"max_conns", limitString(cfg.MaxConns), "fd_limit", n)
+		}
 	})
-	return &guardListener{Listener: ln, g: g}
+	return &guardListener{Listener: newRetryListener(ln, g.s.log, g.acceptRetries), g: g}
 }
 
 func limitString(n int) string {
@@ -189,7 +219,7 @@ func (g *guard) admit(c net.Conn) net.Conn {
 	g.mu.Unlock()
 	if reject != "" {
 		g.connRejected[reject].Inc()
-		if g.rejecting.Add(1) > maxRejecting {
+		if g.rejecting.Add(1) > g.maxMarked {
 			g.rejecting.Add(-1)
 			_ = c.Close()
 			return nil
@@ -283,12 +313,15 @@ func (g *guard) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler
 	return func(ctx *fasthttp.RequestCtx) {
 		if gc := guardedConn(ctx.Conn()); gc != nil && gc.reject != "" {
 			ctx.SetConnectionClose()
-			ctx.Response.Header.Set("Retry-After", limitRetryAfter)
+			ctx.Response.Header.Set("Retry-After", g.retryAfter)
 			msg := "the server holds its maximum of connections (--max-conns); retry later"
 			if gc.reject == rejMaxConnsPerIP {
 				msg = "your address holds its maximum of connections (--max-conns-per-ip); close some, or retry later"
 			}
 			writeError(ctx, fasthttp.StatusTooManyRequests, msg)
+			return
+		}
+		if g.s.refusedBody(ctx) {
 			return
 		}
 		if n := len(ctx.Request.Header.RequestURI()); n > cfg.MaxURLBytes {
@@ -315,10 +348,14 @@ func (g *guard) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler
 			if !g.authRequired(opPublish) && !ctx.IsOptions() {
 				if why := openPublishRefusal(ctx); why != "" {
 					g.s.m.rejected[rejForbidden].Inc()
+					ctx.SetConnectionClose() // its body is not read
 					writeError(ctx, fasthttp.StatusForbidden, why)
 					return
 				}
 			}
+		}
+		if g.s.custom[string(ctx.Path())] && !g.s.preloadBody(ctx) {
+			return
 		}
 		next(ctx)
 	}

@@ -111,7 +111,7 @@ func TestMaxConns(t *testing.T) {
 		postReq(ts.addr, "/publish", "application/json", `{"topic":"a"}`),
 	} {
 		r := rawRoundTrip(t, ts.addr, "", req)
-		if r.status != 429 || r.header.Get("Retry-After") != limitRetryAfter || !r.closed ||
+		if r.status != 429 || r.header.Get("Retry-After") != "10" || !r.closed ||
 			!strings.Contains(errorOf(t, r), "--max-conns") || strings.Contains(r.header.Get("Content-Type"), "event-stream") {
 			t.Fatalf("over the limit: %d %v closed=%v %s", r.status, r.header, r.closed, r.body)
 		}
@@ -499,5 +499,54 @@ func TestClientKey(t *testing.T) {
 	}
 	if got := clientKey(&net.UnixAddr{Name: "@x", Net: "unix"}); got.IsValid() {
 		t.Errorf("a unix address: %v", got)
+	}
+}
+
+// An idle keep-alive connection is let go after IdleTimeout, whose default
+// is no longer than the read timeout (issue 17, item 5).
+func TestIdleKeepAliveTimeout(t *testing.T) {
+	if d := DefaultConfig(); d.IdleTimeout <= 0 || d.IdleTimeout > d.ReadTimeout {
+		t.Errorf("default IdleTimeout %v; want positive and at most the read timeout %v", d.IdleTimeout, d.ReadTimeout)
+	}
+	const idle = 300 * time.Millisecond
+	ts := startServer(t, Config{IdleTimeout: idle})
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, getReq(ts.addr, "/healthz")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF && !isConnReset(err) {
+		t.Fatalf("idle connection: %v; want it closed by the server", err)
+	}
+	if took := time.Since(start); took > idle+time.Second {
+		t.Errorf("the idle connection was held %v; IdleTimeout is %v", took, idle)
+	}
+}
+
+// A 429's Retry-After is when a place is sure to free: the longest a
+// connection that is not a stream may hold one (issue 17, item 7).
+func TestRetryAfterCoversTheHold(t *testing.T) {
+	ts := startServer(t, Config{MaxConns: 1, ReadTimeout: 7 * time.Second, IdleTimeout: 3 * time.Second})
+	hold, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	waitFor(t, "the server to fill", 5*time.Second, func() bool { return ts.guard.openConns() == 1 })
+	r := rawRoundTrip(t, ts.addr, "", getReq(ts.addr, "/healthz"))
+	if r.status != 429 || r.header.Get("Retry-After") != "7" {
+		t.Fatalf("full: %d Retry-After %q; want 429 with 7, the read timeout", r.status, r.header.Get("Retry-After"))
 	}
 }

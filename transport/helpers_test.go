@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +67,20 @@ func startServer(t testing.TB, cfg Config, setup ...func(*Server)) *testServer {
 		f(s)
 	}
 	return &testServer{Server: s, addr: servetest.Loopback(t, s), t: t}
+}
+
+// shutdownAndWait shuts s down, failing the test if that goes wrong or if
+// served, what a Serve or ServeAdmin (what) returned, is an error.
+func shutdownAndWait(t testing.TB, s *Server, served <-chan error, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
 }
 
 // publish publishes through the Go API and returns the ids.

@@ -9,16 +9,25 @@ package transport
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/valyala/fasthttp"
+
+	"github.com/ringcast/ringcast/internal/servetest"
 	"github.com/ringcast/ringcast/transport/internal/eventid"
 )
 
@@ -146,11 +155,168 @@ func TestHostilePublish(t *testing.T) {
 	}
 }
 
+// Request heads that announce a large body and send nothing of it: each
+// must cost the server what a connection costs, not the body it announced,
+// on any path and before any token check (issue 17, item 1).
+func TestHeadOnlyRequestsCommitNoMemory(t *testing.T) {
+	const conns = 200
+	const announced = 1 << 20 // each head announces the whole --max-body-bytes
+	s, err := New(Config{Epoch: testEpoch, Logger: testLogger(), MaxBodyBytes: announced, PublishToken: "tok", ReadTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heads atomic.Int64
+	next := s.fast.HeaderReceived
+	s.fast.HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		heads.Add(1)
+		if next != nil {
+			return next(h)
+		}
+		return fasthttp.RequestConfig{}
+	}
+	addr := servetest.Loopback(t, s)
+	watcher := dial(t, addr, "/events", dialOpt{}) // a steady subscriber beside the attack
+
+	heapInUse := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	before := heapInUse()
+	heads4 := []string{
+		"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n",
+		"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n",                              // no token
+		"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer tok\r\n", // authorised
+		"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+	}
+	var cs []net.Conn
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}()
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+		if _, err := io.WriteString(c, heads4[i%len(heads4)]+"Content-Length: "+strconv.Itoa(announced)+"\r\n\r\n{"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the server to read every head", 10*time.Second, func() bool { return heads.Load() == conns+1 }) // and the watcher's
+	var grew uint64
+	for range 3 { // the largest of a few readings: allocation follows the head closely
+		if h := heapInUse(); h > before {
+			grew = max(grew, h-before)
+		}
+	}
+	t.Logf("%d head-only requests announcing %d bytes each: the heap grew by %.1f MiB", conns, announced, float64(grew)/(1<<20))
+	if limit := uint64(conns * 64 << 10); grew > limit {
+		t.Fatalf("the heap grew by %d bytes for %d request heads (%d per head); want at most 64 KiB per head, whatever the head announces",
+			grew, conns, grew/conns)
+	}
+	// The watcher loses nothing meanwhile.
+	var ids []string
+	for i := range 100 {
+		got, err := s.Publish(Event{Topic: "steady", Data: []byte(strconv.Itoa(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got[0])
+	}
+	evs := watcher.next(len(ids), 10*time.Second)
+	for i, id := range ids {
+		if evs[i].LastEventID != id {
+			t.Fatalf("the watcher's event %d: %s; want %s", i, evs[i].LastEventID, id)
+		}
+	}
+}
+
+// A body nobody takes is refused before any of it is read: a GET's, and a
+// publish's with the wrong token; a route added by Handle gets its body
+// within --max-body-bytes; an authorised publish may trickle its body in.
+func TestBodiesRefusedUnread(t *testing.T) {
+	ts := startServer(t, Config{PublishToken: "tok", MaxBodyBytes: 64 << 10, ReadTimeout: 2 * time.Second})
+	for _, req := range []string{
+		"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello",
+		"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HEAD /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 16777216\r\n\r\n",
+	} {
+		r := rawRoundTrip(t, ts.addr, "", req)
+		if r.status != 413 || !r.closed || (!strings.HasPrefix(req, "HEAD") && !strings.Contains(errorOf(t, r), "takes no body")) {
+			t.Errorf("%.40q: %d closed=%v %s; want 413 and close", req, r.status, r.closed, r.body)
+		}
+	}
+	for _, req := range []string{
+		"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 16777216\r\n\r\n{",
+		"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer nope\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n",
+		"POST /pub%6cish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+	} {
+		r := rawRoundTrip(t, ts.addr, "", req)
+		if r.status != 401 || !r.closed {
+			t.Errorf("%.60q: %d closed=%v %s; want 401 and close, before the body", req, r.status, r.closed, r.body)
+		}
+	}
+	// A client cannot forge the mark of a refused body.
+	r := rawRoundTrip(t, ts.addr, "", postReq(ts.addr, "/publish", "application/json", `{"topic":"a"}`,
+		"Authorization", "Bearer tok", bodyRefused, refusedUnauthorized))
+	if r.status != 200 {
+		t.Errorf("a publish that names the mark itself: %d %s", r.status, r.body)
+	}
+
+	// An authorised publish sends its body in pieces, slower than fasthttp's
+	// prefetch: the handler reads it all.
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ev := `{"topic":"a","data":"` + strings.Repeat("z", 20<<10) + `"}`
+	_, _ = io.WriteString(c, "POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tok\r\nContent-Type: application/json\r\nContent-Length: "+strconv.Itoa(len(ev))+"\r\n\r\n")
+	for i := 0; i < len(ev); i += 4 << 10 {
+		_, _ = io.WriteString(c, ev[i:min(i+4<<10, len(ev))])
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a publish in pieces: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// A route added by Handle gets its request body in ctx.PostBody(), within
+// --max-body-bytes.
+func TestHandleRouteBody(t *testing.T) {
+	s, err := New(Config{Epoch: testEpoch, Logger: testLogger(), MaxBodyBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle("/echo", func(ctx *fasthttp.RequestCtx) { ctx.SetBody(ctx.PostBody()) })
+	addr := servetest.Loopback(t, s)
+	if r := rawRoundTrip(t, addr, "", postReq(addr, "/echo", "text/plain", "hello")); r.status != 200 || r.body != "hello" {
+		t.Errorf("/echo: %d %q", r.status, r.body)
+	}
+	chunk := strings.Repeat("x", 16<<10)
+	chunked := strings.Repeat(strconv.FormatInt(int64(len(chunk)), 16)+"\r\n"+chunk+"\r\n", 5) + "0\r\n\r\n"
+	if st, _ := floodRequest(t, addr, "/echo", "Transfer-Encoding: chunked", chunked); st != 413 {
+		t.Errorf("/echo with 80 KiB chunked: %d; want 413", st)
+	}
+}
+
 // floodPublish sends a publish with the framing header and body given,
 // reading the answer while it writes (the server answers and closes before
 // it has read it all), and returns the status and, when it arrived whole,
 // the JSON error.
 func floodPublish(t *testing.T, addr, framing, body string) (int, string) {
+	t.Helper()
+	return floodRequest(t, addr, "/publish", framing, body)
+}
+
+// floodRequest is floodPublish to path.
+func floodRequest(t *testing.T, addr, path, framing, body string) (int, string) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -174,7 +340,7 @@ func floodPublish(t *testing.T, addr, framing, body string) (int, string) {
 		resp.Body.Close()
 		got <- answer{resp.StatusCode, e.Error}
 	}()
-	_, _ = io.WriteString(c, "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"+framing+"\r\n\r\n")
+	_, _ = io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"+framing+"\r\n\r\n")
 	for len(body) > 0 {
 		n := min(len(body), 64<<10)
 		select {
@@ -189,6 +355,185 @@ func floodPublish(t *testing.T, addr, framing, body string) (int, string) {
 	}
 	a := <-got
 	return a.status, a.msg
+}
+
+// floodChildEnv runs TestFloodChildServer, the server that
+// TestConnectionFloodBeyondDescriptorLimit floods, in a child process
+// under a low descriptor limit; its value is the server's MaxConns.
+const floodChildEnv = "RINGCAST_TEST_FLOOD_CHILD"
+
+const floodFDLimit = 256 // the child's RLIMIT_NOFILE
+
+// A flood of silent connections three times the descriptor limit: the server
+// keeps serving (accept waits out EMFILE instead of stopping), lets the flood
+// go at --read-timeout, and answers a newcomer afterwards; with the default
+// --max-conns, the connections waiting for their 429 fit its headroom too
+// (issue 17, item 2). The server runs in a child process, so that its limit
+// is its own; everything stays on loopback.
+func TestConnectionFloodBeyondDescriptorLimit(t *testing.T) {
+	if os.Getenv(floodChildEnv) != "" {
+		t.Skip("in the child")
+	}
+	for _, tc := range []struct {
+		name     string
+		maxConns int
+	}{
+		{"default max-conns", 0}, // 90% of the limit, the 429s in the headroom
+		{"no max-conns", -1},     // every descriptor taken: accept fails with EMFILE
+	} {
+		t.Run(tc.name, func(t *testing.T) { floodChild(t, tc.maxConns) })
+	}
+}
+
+func floodChild(t *testing.T, maxConns int) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFloodChildServer$", "-test.count=1", "-test.timeout=60s")
+	cmd.Env = append(os.Environ(), floodChildEnv+"="+strconv.Itoa(maxConns))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	lines := bufio.NewScanner(stdout)
+	addr := ""
+	for lines.Scan() {
+		if a, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
+			addr = a
+			break
+		}
+	}
+	go func() {
+		for lines.Scan() {
+			t.Logf("child: %s", lines.Text())
+		}
+		exited <- cmd.Wait()
+	}()
+	defer func() {
+		stdin.Close()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}()
+	if addr == "" {
+		t.Fatalf("the child server did not start: %s", stderr.String())
+	}
+
+	const flood = 3 * floodFDLimit
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range flood { // silent connects: the kernel completes them, the server must accept them
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("connect %d: %v", len(conns)+1, err)
+		}
+		conns = append(conns, c)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the server stopped under the flood: %v\n%s", err, stderr.String())
+	default:
+	}
+
+	// A newcomer is served once the server has worked through the flood
+	// (each silent connection is let go at the read timeout), while the
+	// flood's sockets are still open on our side. Until then it may be
+	// answered 429, or closed at accept when too many wait for their 429.
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	waitFor(t, "a newcomer to be served after the flood", 20*time.Second, func() bool {
+		resp, err := client.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	retries := metricValue(t, string(metrics), mAcceptRetries)
+	rejected := metricValue(t, string(metrics), mConnsRejected+`{reason="max-conns"}`)
+	t.Logf("%d silent connections against a limit of %d descriptors: %v accept retries, %v answered 429 or closed at accept",
+		flood, floodFDLimit, retries, rejected)
+	if maxConns == 0 && (retries != 0 || rejected == 0) {
+		t.Errorf("default max-conns: %v accept retries, %v rejections; want none (the 429s fit the headroom) and some", retries, rejected)
+	}
+	if maxConns < 0 && retries == 0 {
+		t.Errorf("no max-conns: no accept retries; the flood should have run the process out of descriptors")
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the server stopped: %v\n%s", err, stderr.String())
+	default:
+	}
+}
+
+// TestFloodChildServer is the server of the flood test, in the child.
+func TestFloodChildServer(t *testing.T) {
+	v := os.Getenv(floodChildEnv)
+	if v == "" {
+		t.Skip("run by TestConnectionFloodBeyondDescriptorLimit in a child process")
+	}
+	maxConns, _ := strconv.Atoi(v)
+	rl := syscall.Rlimit{Cur: floodFDLimit, Max: floodFDLimit}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Epoch: testEpoch, Logger: testLogger(), MaxConns: maxConns, ReadTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	stdinClosed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stdinClosed)
+	}()
+	select {
+	case err := <-served:
+		fmt.Printf("Serve returned: %v\n", err)
+		os.Exit(3)
+	case <-stdinClosed:
+	}
+	shutdownAndWait(t, s, served, "Serve")
+}
+
+// metricValue returns the value of the sample name in a Prometheus text page.
+func metricValue(t *testing.T, page, name string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(page, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics", name)
+	return 0
 }
 
 // Slowloris: connections that trickle their headers and never finish hold a

@@ -19,18 +19,25 @@ import (
 // cannot read.
 func (s *Server) newPublicServer() *fasthttp.Server {
 	return &fasthttp.Server{
-		Name:               "ringcast",
-		ReduceMemoryUsage:  true, // frees a connection's read buffer before its stream starts
-		KeepHijackedConns:  true, // streams own their connections (see events.go)
-		CloseOnShutdown:    true,
-		ReadTimeout:        s.cfg.ReadTimeout,
-		WriteTimeout:       s.cfg.WriteTimeout,
-		IdleTimeout:        60 * time.Second,
-		ReadBufferSize:     s.cfg.MaxHeaderBytes, // fasthttp needs the whole head in its read buffer
-		MaxRequestBodySize: s.cfg.MaxBodyBytes,
-		ErrorHandler:       s.handleRequestError,
-		ExpectHandler:      s.handleExpect,
-		Logger:             fastLogger{s.log},
+		Name:              "ringcast",
+		ReduceMemoryUsage: true, // frees a connection's read buffer before its stream starts
+		KeepHijackedConns: true, // streams own their connections (see events.go)
+		CloseOnShutdown:   true,
+		// A body is read by the handler that wants it, never pre-sized
+		// from Content-Length, and one nobody takes is refused unread
+		// (body.go). Multipart bodies are not parsed ahead either: /publish
+		// answers them 415, after the token check.
+		StreamRequestBody:            true,
+		HeaderReceived:               s.headerReceived,
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  s.cfg.ReadTimeout,
+		WriteTimeout:                 s.cfg.WriteTimeout,
+		IdleTimeout:                  s.cfg.IdleTimeout,
+		ReadBufferSize:               s.cfg.MaxHeaderBytes, // fasthttp needs the whole head in its read buffer
+		MaxRequestBodySize:           s.cfg.MaxBodyBytes,
+		ErrorHandler:                 s.handleRequestError,
+		ExpectHandler:                s.handleExpect,
+		Logger:                       fastLogger{s.log},
 	}
 }
 
@@ -41,7 +48,7 @@ func (s *Server) newAdminServer() *fasthttp.Server {
 		Handler:      s.AdminHandler(),
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 5 * time.Minute, // CPU profiles and traces take a while
-		IdleTimeout:  time.Minute,
+		IdleTimeout:  s.cfg.IdleTimeout,
 		Logger:       fastLogger{s.log},
 	}
 }
@@ -74,10 +81,13 @@ func (s *Server) handleRequestError(ctx *fasthttp.RequestCtx, err error) {
 	}
 }
 
-// handleExpect answers "Expect: 100-continue" with a body announced beyond
-// the limit: refuse before the client sends it, not after fasthttp has
-// invited it.
+// handleExpect answers "Expect: 100-continue" with a body that would be
+// refused (body.go) or is announced beyond the limit: refuse before the
+// client sends it, not after fasthttp has invited it.
 func (s *Server) handleExpect(ctx *fasthttp.RequestCtx) int {
+	if s.refusedBody(ctx) {
+		return ctx.Response.StatusCode()
+	}
 	if ctx.Request.Header.ContentLength() > s.cfg.MaxBodyBytes {
 		s.refuseBody(ctx)
 		return fasthttp.StatusRequestEntityTooLarge

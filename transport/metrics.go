@@ -39,6 +39,7 @@ const (
 	mRejected        = "ringcast_publish_rejected_total"
 	mKeepAlives      = "ringcast_keepalives_total"
 	mTopicFallbacks  = "ringcast_topic_fallbacks_total"
+	mRingsReclaimed  = "ringcast_topic_rings_reclaimed_total" // a new topic took an idle topic's ring
 	mBatchWindow     = "ringcast_batch_window_seconds"
 
 	// Departures: the streams whose client's departure the hang-up watcher
@@ -99,6 +100,7 @@ type serverMetrics struct {
 	droppedOldest, droppedNewest    *metrics.Counter
 	replayed, debounced, keepAlives *metrics.Counter
 	topicFallbacks                  *metrics.Counter
+	ringsReclaimed                  *metrics.Counter
 	publishDur, writeDur            *metrics.PrometheusHistogram
 	batchSize, batchBytes           *metrics.PrometheusHistogram
 	disconnects, resets, rejected   map[string]*metrics.Counter
@@ -119,6 +121,7 @@ func newServerMetrics(connections, maxLag, topics, batchWindow func() float64) *
 		debounced:      s.NewCounter(mDebounced),
 		keepAlives:     s.NewCounter(mKeepAlives),
 		topicFallbacks: s.NewCounter(mTopicFallbacks),
+		ringsReclaimed: s.NewCounter(mRingsReclaimed),
 		publishDur:     s.NewPrometheusHistogramExt(mPublishDuration, durationBuckets),
 		writeDur:       s.NewPrometheusHistogramExt(mWriteDuration, durationBuckets),
 		batchSize:      s.NewPrometheusHistogramExt(mBatchSize, batchEventBuckets),

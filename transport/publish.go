@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -44,8 +43,7 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 	}
 	gr, te := s.guard.publisher(ctx)
 	if te != nil {
-		s.m.rejected[rejUnauthorized].Inc()
-		s.guard.refuseToken(ctx, opPublish, te)
+		s.unauthorizedPublish(ctx, te)
 		return
 	}
 	format := 0
@@ -62,7 +60,19 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json (one event) or application/x-ndjson (one event per line)")
 		return
 	}
-	evs, pe := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes, s.cfg.Epoch)
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	if be := s.readBody(ctx, buf); be != nil { // only now: authorised (body.go, B1)
+		if be.status == fasthttp.StatusRequestEntityTooLarge {
+			s.m.rejected[rejTooLarge].Inc()
+		} else {
+			s.m.rejected[rejBadRequest].Inc()
+		}
+		ctx.SetConnectionClose() // the rest of the body may still be on the wire
+		writeError(ctx, be.status, be.msg)
+		return
+	}
+	evs, pe := parsePublish(buf.Bytes(), format, s.cfg.MaxEventBytes, s.cfg.Epoch)
 	if pe != nil {
 		if pe.status == fasthttp.StatusRequestEntityTooLarge {
 			s.m.rejected[rejTooLarge].Inc()
@@ -72,7 +82,7 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, pe.status, pe.msg)
 		return
 	}
-	if msg := forbiddenEvent(gr, evs, ctx.PostBody(), format); msg != "" {
+	if msg := forbiddenEvent(gr, evs, buf.Bytes(), format); msg != "" {
 		s.m.rejected[rejForbidden].Inc()
 		s.guard.refuseTopic(ctx, opPublish, msg)
 		return
@@ -105,6 +115,13 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 	b = append(b, "]}\n"...)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
+}
+
+// unauthorizedPublish answers a publish whose credential guard.publisher
+// refused (te).
+func (s *Server) unauthorizedPublish(ctx *fasthttp.RequestCtx, te *tokenError) {
+	s.m.rejected[rejUnauthorized].Inc()
+	s.guard.refuseToken(ctx, opPublish, te)
 }
 
 // Publish publishes evs as one batch and returns their ids, in order. The
@@ -327,14 +344,6 @@ func invalidUTF8At(b []byte) int {
 // malformed-JSON message does.
 func atByte(i int) string { return fmt.Sprintf(" at byte %d", i+1) }
 
-// wireEvent is the JSON form of an event on POST /publish.
-type wireEvent struct {
-	Topic *string         `json:"topic"`
-	Event *string         `json:"event"`
-	Data  json.RawMessage `json:"data"`
-	Key   *string         `json:"key"`
-}
-
 // Publish body formats.
 const (
 	formatJSON   = 1 // application/json: one object
@@ -427,14 +436,9 @@ func parseEvent(obj []byte) (Event, string) {
 		}
 		return Event{}, `want a JSON object like {"topic": "...", "data": ...}`
 	}
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	dec.DisallowUnknownFields()
-	var w wireEvent
-	if err := dec.Decode(&w); err != nil {
-		return Event{}, describeJSONError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Event{}, "unexpected data after the JSON object"
+	w, why := decodeWireEvent(obj)
+	if why != "" {
+		return Event{}, why
 	}
 	if w.Topic == nil {
 		return Event{}, `"topic" is missing`
@@ -470,17 +474,12 @@ func parseEvent(obj []byte) (Event, string) {
 
 // describeJSONError turns a decoder error into advice.
 func describeJSONError(err error) string {
-	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
-	case errors.As(err, &typeErr):
-		return fmt.Sprintf("%q must be a string, not a JSON %s", typeErr.Field, typeErr.Value)
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "malformed JSON: the object is cut short"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return strings.TrimPrefix(err.Error(), "json: ") + `; the fields are "topic", "event", "data" and "key"`
 	}
 	return "malformed JSON: " + err.Error()
 }

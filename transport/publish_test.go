@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +179,98 @@ func FuzzParsePublish(f *testing.F) {
 			if n := strings.Count(string(fr.bytes), "\n\n"); n != 1 || !strings.HasSuffix(string(fr.bytes), "\n\n") {
 				t.Fatalf("frame %q has %d blank lines", fr.bytes, n)
 			}
+		}
+	})
+}
+
+// C1 controls (NEL among them) are control characters too (issue 17, item 7).
+func TestTopicC1Controls(t *testing.T) {
+	ts := startServer(t, Config{})
+	for _, topic := range []string{"a\u0085b", "\u0080", "x\u009f"} {
+		if code, body := ts.post("application/json", `{"topic":"`+topic+`"}`); code != 400 || !strings.Contains(body, "control characters") {
+			t.Errorf("publish to %q: %d %s", topic, code, body)
+		}
+		if c := dial(t, ts.addr, eventsPath(topic), dialOpt{}); c.status() != 400 {
+			t.Errorf("subscribe to %q: %s", topic, c.Head)
+		}
+	}
+	if code, body := ts.post("application/json", `{"topic":"a\u00a0b"}`); code != 200 {
+		t.Errorf("a no-break space is no control character: %d %s", code, body)
+	}
+}
+
+// Field names match exactly, once each: a filter in front of the server
+// that reads the object by the JSON standard sees the event we publish.
+func TestPublishFieldsMatchExactly(t *testing.T) {
+	ts := startServer(t, Config{})
+	for _, tc := range []struct {
+		body   string
+		status int
+		want   string
+	}{
+		{`{"TOPIC":"a"}`, 400, `unknown field "TOPIC"`},
+		{`{"Topic":"a"}`, 400, `unknown field "Topic"`},
+		{`{"topic":"a","\u212aey":"k"}`, 400, "unknown field \"\u212aey\""},
+		{`{"topic":"a","topic":"b"}`, 400, `"topic" appears twice`},
+		{`{"topic":"a","data":1,"data":2}`, 400, `"data" appears twice`},
+		{`{"topic":7}`, 400, `"topic" must be a string, not a JSON number`},
+		{`{"\u0074opic":"a","data":{"TOPIC":1}}`, 200, ""}, // an escape is the same name; data is the publisher's
+	} {
+		code, body := ts.post("application/json", tc.body)
+		var e struct{ Error string }
+		_ = json.Unmarshal([]byte(body), &e)
+		if code != tc.status || !strings.Contains(e.Error, tc.want) {
+			t.Errorf("%s: %d %s; want %d mentioning %s", tc.body, code, body, tc.status, tc.want)
+		}
+	}
+}
+
+// A multipart body is not parsed ahead: the token is checked first (401),
+// then the content type (415).
+func TestMultipartPublishAfterAuth(t *testing.T) {
+	ts := startServer(t, Config{PublishToken: "tok"})
+	const ctype = "multipart/form-data; boundary=x"
+	form := "--x\r\nContent-Disposition: form-data; name=\"topic\"\r\n\r\na\r\n--x--\r\n"
+	for _, body := range []string{form, `{"topic":"a"}`} {
+		if code, resp := ts.post(ctype, body); code != 401 {
+			t.Errorf("multipart without the token: %d %s; want 401", code, resp)
+		}
+		if code, resp := ts.post(ctype, body, "Authorization", "Bearer tok"); code != 415 {
+			t.Errorf("multipart with the token: %d %s; want 415", code, resp)
+		}
+	}
+}
+
+// FuzzCheckFieldNames: on any JSON object, checkFieldNames accepts exactly
+// those whose top-level keys, as a token-by-token decoder reads them, are
+// known field names, each once.
+func FuzzCheckFieldNames(f *testing.F) {
+	for _, s := range []string{`{"topic":"a"}`, `{"topic":"a","data":{"topic":[1,"}"]},"key":"k"}`, `{"TOPIC":1}`,
+		`{"\u0074opic":"a","topic":"b"}`, `{"data":"x\"y","event":"e"}`, `{ "data" : [ {"a":"b"} ] , "x\\y":1}`, `{}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, obj string) {
+		if !json.Valid([]byte(obj)) || !strings.HasPrefix(obj, "{") {
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(obj))
+		_, _ = dec.Token()
+		seen := map[string]bool{}
+		want := true
+		for dec.More() {
+			tok, _ := dec.Token()
+			k := tok.(string)
+			if seen[k] || !slices.Contains(wireFields[:], k) {
+				want = false
+			}
+			seen[k] = true
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := checkFieldNames([]byte(obj)); (got == "") != want {
+			t.Fatalf("checkFieldNames(%s) = %q; the keys are %v", obj, got, seen)
 		}
 	})
 }

@@ -33,6 +33,18 @@ package transport
 //   T2. A demoted reader that has caught up (its position is past the
 //       cursor, under mu) is promoted back to its topic's ring, at the first
 //       frame after upTo (E3 makes that exact).
+//   T3. Subscribing creates no topic state: a topic's state and ring come
+//       with its first publish, so subscriptions to topics nobody publishes
+//       to cost nothing once they end, and cannot use up MaxTopicRings. A
+//       client of a single topic that had no state reads the global ring,
+//       filtered, and adopts the topic's ring once an event of it has
+//       arrived (then T2 applies: it moves there when caught up).
+//   T4. When every one of MaxTopicRings is taken, a new topic takes the ring
+//       of the least recently published topic that no client reads
+//       (reclaimRing, counted). That topic keeps its state (its counts keep
+//       lag notices exact) and is served from the global ring from then
+//       on, as a topic beyond MaxTopicRings is; a resume further back than
+//       the global ring holds gets a reset.
 //
 // Lag counts. A reader of the global ring (all topics) or of a topic ring gets
 // the exact count from ring.LagError. A filtered reader cannot: the ring's
@@ -66,12 +78,12 @@ type ringEngine struct {
 	maxRings   int
 	m          *serverMetrics
 	global     *ring.Ring[*frame]
-	withRings  atomic.Pointer[[]*topicState] // append-only, for metrics
+	rings      atomic.Pointer[[]*ring.Ring[*frame]] // the topic rings, for metrics; replaced, never changed
 	topicTotal atomic.Int64
 
 	mu      sync.Mutex // E1
 	topics  map[string]*topicState
-	nRings  int
+	ringed  []*topicState // the topics with a ring (reclaimRing)
 	closed  bool
 	touched []*topicState
 }
@@ -98,7 +110,7 @@ func newRingEngine(cfg *Config, m *serverMetrics) (*ringEngine, error) {
 		global:   g,
 		topics:   map[string]*topicState{},
 	}
-	e.withRings.Store(new([]*topicState))
+	e.rings.Store(new([]*ring.Ring[*frame]))
 	return e, nil
 }
 
@@ -109,18 +121,41 @@ func (e *ringEngine) state(topic string, create bool) *topicState {
 		return ts
 	}
 	ts := &topicState{name: topic}
-	if e.nRings < e.maxRings {
+	if len(e.ringed) < e.maxRings || e.reclaimRing() {
 		r, err := ring.New[*frame](e.topicCap, ringOptions...)
 		if err == nil { // capacity was validated; New cannot fail here
 			ts.ring = r
-			e.nRings++
-			list := append(*e.withRings.Load(), ts)
-			e.withRings.Store(&list)
+			e.ringed = append(e.ringed, ts)
+			list := append(slices.Clip(*e.rings.Load()), r)
+			e.rings.Store(&list)
 		}
 	}
 	e.topics[topic] = ts
 	e.topicTotal.Add(1)
 	return ts
+}
+
+// reclaimRing takes the ring of the least recently published topic that
+// has no reader, for a new topic, when every one of MaxTopicRings is taken
+// (T4). It reports whether it freed one. Called with mu held.
+func (e *ringEngine) reclaimRing() bool {
+	at := -1
+	for i, ts := range e.ringed {
+		if len(ts.pending) == 0 && ts.ring.Readers() == 0 && (at < 0 || ts.last < e.ringed[at].last) {
+			at = i
+		}
+	}
+	if at < 0 {
+		return false
+	}
+	idle := e.ringed[at]
+	e.ringed = slices.Delete(e.ringed, at, at+1)
+	list := slices.DeleteFunc(slices.Clone(*e.rings.Load()), func(r *ring.Ring[*frame]) bool { return r == idle.ring })
+	e.rings.Store(&list)
+	idle.ring.Close()
+	idle.ring = nil
+	e.m.ringsReclaimed.Inc()
+	return true
 }
 
 func (e *ringEngine) publish(frames []*frame) (uint64, error) {
@@ -252,8 +287,10 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 	// One topic with a ring of its own.
 	if len(sel.topics) == 1 && sel.prefixes == nil {
 		ts := e.topics[sel.topics[0]]
-		if ts == nil && e.nRings < e.maxRings {
-			ts = e.state(sel.topics[0], true) // subscribers never create ring-less states
+		if ts == nil {
+			// Subscribers create nothing (T3): the topic gets its state and
+			// ring from its first publish, and s moves there then.
+			s.awaited = sel.topics[0]
 		}
 		if ts != nil && ts.ring != nil {
 			s.topic = ts
@@ -337,8 +374,8 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 
 func (e *ringEngine) maxLag() uint64 {
 	m := e.global.MaxLag()
-	for _, ts := range *e.withRings.Load() {
-		m = max(m, ts.ring.MaxLag())
+	for _, r := range *e.rings.Load() {
+		m = max(m, r.MaxLag())
 	}
 	return m
 }
@@ -348,8 +385,8 @@ func (e *ringEngine) topicCount() int { return int(e.topicTotal.Load()) }
 // readers counts the open readers of every ring (tests check clean-up).
 func (e *ringEngine) readers() int {
 	n := e.global.Readers()
-	for _, ts := range *e.withRings.Load() {
-		n += ts.ring.Readers()
+	for _, r := range *e.rings.Load() {
+		n += r.Readers()
 	}
 	return n
 }
@@ -362,8 +399,8 @@ func (e *ringEngine) close() {
 	}
 	e.closed = true
 	e.global.Close()
-	for _, ts := range *e.withRings.Load() {
-		ts.ring.Close()
+	for _, r := range *e.rings.Load() {
+		r.Close()
 	}
 }
 
@@ -378,6 +415,7 @@ type ringSub struct {
 	upTo        uint64      // every event of the client's topics up to this seq is delivered or accounted for
 	topic       *topicState // a single topic with a ring: where a demoted reader goes back to
 	topicLast   uint64      // on the topic's ring: topicSeq of the last event accounted for
+	awaited     string      // a single topic without state when s subscribed: adopt it once it has one (T3)
 	one         [1]*frame
 	held        *frame // what wait took, for the next fill
 	heldErr     error  // a lag wait ran into, for the next fill
@@ -457,6 +495,9 @@ func (s *ringSub) fill(b *batch) error {
 		lag, isLag := err.(*ring.LagError)
 		switch {
 		case err == ring.ErrEmpty:
+			if s.awaited != "" && s.last[0] > 0 { // its topic has had an event since (T3)
+				s.adopt()
+			}
 			if s.topic != nil && s.filtered() {
 				s.promote()
 			}
@@ -512,6 +553,19 @@ func (s *ringSub) demote() bool {
 	return true
 }
 
+// adopt gives a reader that subscribed before its topic existed the topic's
+// state, so that promote can move it to the topic's ring (T3). It runs once:
+// a topic created without a ring (beyond MaxTopicRings) never gets one.
+func (s *ringSub) adopt() {
+	e := s.e
+	e.mu.Lock()
+	if ts := e.topics[s.awaited]; ts != nil && ts.ring != nil {
+		s.topic = ts
+	}
+	e.mu.Unlock()
+	s.awaited = ""
+}
+
 // promote moves a demoted reader, now caught up, back to its topic's ring
 // (T2), so that it stops waking for other topics' events.
 func (s *ringSub) promote() {
@@ -520,6 +574,10 @@ func (s *ringSub) promote() {
 	defer e.mu.Unlock()
 	if e.closed || s.rd.Position() <= e.global.Cursor() || !s.known[0] {
 		return // not caught up yet (or the count is not known)
+	}
+	if s.topic.ring == nil { // reclaimed meanwhile (T4): stay on the global ring
+		s.topic = nil
+		return
 	}
 	pos, ok := firstAfter(s.topic.ring, s.upTo)
 	if !ok {

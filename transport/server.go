@@ -34,6 +34,7 @@ type Server struct {
 	fast    *fasthttp.Server
 	admin   *fasthttp.Server
 	routes  map[string]fasthttp.RequestHandler
+	custom  map[string]bool // paths set by Handle: they may take a body (body.go)
 	mws     []Middleware
 	build   sync.Once
 	handler fasthttp.RequestHandler
@@ -91,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:        cfg,
 		log:        cfg.Logger,
 		routes:     map[string]fasthttp.RequestHandler{},
+		custom:     map[string]bool{},
 		streams:    map[*stream]struct{}{},
 		sweepStop:  make(chan struct{}),
 		sweepDone:  make(chan struct{}),
@@ -140,8 +142,13 @@ func (s *Server) Config() Config { return s.cfg }
 func (s *Server) Epoch() string { return s.cfg.Epoch }
 
 // Handle serves path (exactly) with h, replacing any handler there, "/"
-// included. Call it before the first Serve.
-func (s *Server) Handle(path string, h fasthttp.RequestHandler) { s.routes[path] = h }
+// included. Call it before the first Serve. h finds a request's body, at
+// most MaxBodyBytes, in ctx.PostBody(); only these routes and POST /publish
+// take a body (any other request with one is answered 413).
+func (s *Server) Handle(path string, h fasthttp.RequestHandler) {
+	s.routes[path] = h
+	s.custom[path] = true
+}
 
 // Use wraps every route of the public listener in mw; the first Use is the
 // outermost. Call it before the first Serve.
@@ -168,11 +175,20 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 }
 
 // AdminHandler serves /debug/pprof/, /metrics and /healthz. It belongs on a
-// listener that only operators reach (127.0.0.1:6060 by default).
+// listener that only operators reach (127.0.0.1:6060 by default), and
+// answers only requests that name this machine (admin.go).
 func (s *Server) AdminHandler() fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		if why := adminRefusal(ctx); why != "" {
+			s.guard.reqRejected[rejAdminForbidden].Inc()
+			ctx.SetConnectionClose()
+			writeError(ctx, fasthttp.StatusForbidden, why)
+			return
+		}
 		p := string(ctx.Path())
 		switch {
+		case p == "/debug/pprof/cmdline":
+			writeCmdline(ctx)
 		case strings.HasPrefix(p, "/debug/pprof/"):
 			pprofhandler.PprofHandler(ctx)
 		case p == "/metrics":
@@ -229,14 +245,15 @@ func (s *Server) ServeAdmin(ln net.Listener) error {
 	if !s.track(ln) {
 		return nil
 	}
-	return admin.Serve(ln)
+	return admin.Serve(newRetryListener(ln, s.log, s.guard.acceptRetries))
 }
 
 // Shutdown stops the server: it stops accepting connections and publishes,
 // publishes what the debouncer holds, lets every stream send what is ready
 // and end its response cleanly, and returns when all streams are gone. When
 // ctx ends first, the connections still open are closed (a client stuck in a
-// write) and Shutdown returns ctx's error. It is safe to call more than once.
+// write) and Shutdown returns an error that is ctx's (errors.Is:
+// context.DeadlineExceeded at a deadline). It is safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownMu.Lock()
 	defer s.shutdownMu.Unlock()
@@ -281,7 +298,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-force:
 		n := s.forceCloseStreams()
-		err = fmt.Errorf("transport: %d streams did not end in time; their connections were closed", n)
+		// It is the deadline, for errors.Is, as when ctx ends first.
+		err = fmt.Errorf("transport: %d streams did not end in time; their connections were closed: %w", n, context.DeadlineExceeded)
 		select {
 		case <-done:
 		case <-ctx.Done():

@@ -31,6 +31,8 @@ Run the Server-Sent Events server.
 Open / in a browser for a live view of the stream with a publish form.
 The wire protocol is in docs/protocol.md, the design and figures in docs/transport.md,
 the threat model and what each limit defends in docs/security.md.
+Flags are visible to every user of this host (ps, /proc/<pid>/cmdline): give tokens
+with --publish-token-file and --subscribe-token-file, or the environment variables.
 SIGINT or SIGTERM stops accepting, ends every stream cleanly and exits within --shutdown-timeout.`
 
 // runServe is `ringcast serve`: flag parsing and wiring; the server is transport.Server.
@@ -38,7 +40,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	d := transport.DefaultConfig()
 	fs := cli.NewFlagSet("serve", serveSummary, stderr)
 	addr := fs.String("addr", ":8080", "listen address of the public server (events, publish, metrics, health)")
-	adminAddr := fs.String("admin-addr", "127.0.0.1:6060", "listen address of the admin server (pprof, metrics); empty disables it.\nKeep it on loopback: pprof reveals the process")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:6060", "listen address of the admin server (pprof, metrics); empty disables it.\nKeep it on loopback: pprof reveals the process. It answers only requests whose\nHost is localhost, a loopback address or its own IP address (DNS rebinding)")
 	engine := fs.String("engine", string(d.Engine), "fan-out engine: ring (the ring buffer) or chan (the channel-per-client baseline)")
 	capacity := fs.Int("capacity", d.Capacity, "events the global ring holds (a power of two): the resume window\nof clients that follow all topics or several")
 	topicCapacity := fs.Int("topic-capacity", d.TopicCapacity, "events each topic's own ring holds: the resume window of single-topic clients")
@@ -69,6 +71,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&jf.audience, "jwt-audience", "", "when set, a token's aud must include it")
 	fs.StringVar(&jf.issuer, "jwt-issuer", "", "when set, a token's iss must equal it")
 	fs.DurationVar(&jf.leeway, "jwt-leeway", transport.DefaultJWTLeeway, "clock skew allowed on a token's exp, nbf and iat (0: none). A stream ends\nwhen its token expires (exp plus this), with \"event: expired\" first")
+	// Hardening: tokens kept off the command line, idle keep-alives bounded.
+	publishTokenFile := fs.String("publish-token-file", "", "read --publish-token from this file (whitespace around it trimmed): unlike a\nflag, a file can be kept from other users of the host")
+	subscribeTokenFile := fs.String("subscribe-token-file", "", "read --subscribe-token from this file (whitespace around it trimmed)")
+	idleTimeout := fs.Duration("idle-timeout", d.IdleTimeout, "a keep-alive connection waiting for its next request is closed after this\n(streams are never idle: see --keepalive)")
 	cors := fs.String("cors-origin", "", "comma-separated origins allowed by CORS (\"*\" for any); none by default")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long streams get to end before their connections are closed")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -129,6 +135,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		JWTIssuer:   jwtCfg.JWTIssuer,
 		JWTLeeway:   jwtCfg.JWTLeeway,
 
+		PublishTokenFile:   *publishTokenFile,
+		SubscribeTokenFile: *subscribeTokenFile,
+		IdleTimeout:        *idleTimeout,
+
 		Logger: log,
 	})
 	if err != nil {
@@ -173,7 +183,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	} else if err != nil {
-		log.Warn("shutdown deadline reached; remaining connections were closed")
+		log.Warn("shutdown deadline reached; remaining connections were closed", "err", err)
 	}
 	return serveErr
 }
@@ -188,7 +198,8 @@ var configFlags = map[string]string{
 	"SubscribeToken": "subscribe-token", "MaxConns": "max-conns", "MaxConnsPerIP": "max-conns-per-ip",
 	"MaxHeaderBytes": "max-header-bytes", "MaxURLBytes": "max-url-bytes", "ReadTimeout": "read-timeout",
 	"JWTSecret": "jwt-secret", "JWTKeys": "jwt-keys", "JWTAudience": "jwt-audience", "JWTIssuer": "jwt-issuer",
-	"JWTLeeway": "jwt-leeway",
+	"JWTLeeway":        "jwt-leeway",
+	"PublishTokenFile": "publish-token-file", "SubscribeTokenFile": "subscribe-token-file", "IdleTimeout": "idle-timeout",
 }
 
 var configFieldName = regexp.MustCompile(`\b[A-Z][A-Za-z]+\b`)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"io"
 	"reflect"
 	"strings"
@@ -21,6 +22,8 @@ func TestServeConfigErrorsNameFlags(t *testing.T) {
 		{[]string{"--slow-client", "block"}, `--slow-client "block" needs --engine chan`, transport.ErrConflict},
 		{[]string{"--max-header-bytes", "3072", "--max-url-bytes", "4096"}, "--max-url-bytes 4096 exceeds --max-header-bytes (3072)", transport.ErrConflict},
 		{[]string{"--publish-token", "a b"}, "--publish-token must use letters", transport.ErrMalformed},
+		{[]string{"--publish-token", "a", "--publish-token-file", "/dev/null"}, "--publish-token-file and --publish-token are both set", transport.ErrConflict},
+		{[]string{"--subscribe-token-file", "/nonexistent/token"}, `--subscribe-token-file "/nonexistent/token": no such file`, transport.ErrUnreadable},
 	} {
 		err := runServe(append(tc.args, "--addr", "127.0.0.1:0", "--admin-addr", ""), io.Discard, io.Discard)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !errors.Is(err, tc.kind) || strings.Contains(err.Error(), "transport:") {
@@ -41,6 +44,19 @@ func TestConfigFlagsCoverConfig(t *testing.T) {
 	for field := range configFlags {
 		if _, ok := typ.FieldByName(field); !ok {
 			t.Errorf("configFlags names %s, not a Config field", field)
+		}
+	}
+}
+
+// --help says where a token on the command line shows, and what to use instead.
+func TestServeHelpWarnsAboutProc(t *testing.T) {
+	var out strings.Builder
+	if err := runServe([]string{"--help"}, io.Discard, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{"/proc/<pid>/cmdline", "--publish-token-file", "RINGCAST_SUBSCRIBE_TOKEN_FILE"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help does not mention %s", want)
 		}
 	}
 }

@@ -87,8 +87,9 @@ func ValidEpoch(e string) bool {
 
 // CheckTopic returns nil for a valid topic, else the first thing wrong with
 // it: empty, longer than MaxTopicLen bytes, not valid UTF-8, or holding a
-// control character (C0 or DEL), any of which could break an SSE line or an
-// HTTP header.
+// control character (C0, DEL, or C1: U+0080 to U+009F, NEL among them), any
+// of which could break an SSE line, an HTTP header, or a log line read by a
+// tool that takes NEL for a line break.
 func CheckTopic(t string) error {
 	switch {
 	case t == "":
@@ -99,7 +100,7 @@ func CheckTopic(t string) error {
 		return ErrTopicUTF8
 	}
 	for i := 0; i < len(t); i++ {
-		if c := t[i]; c < 0x20 || c == 0x7f {
+		if c := t[i]; c < 0x20 || c == 0x7f || (c == 0xc2 && i+1 < len(t) && t[i+1] < 0xa0) { // C1 is 0xc2 0x80-0x9f
 			return ErrTopicControl
 		}
 	}

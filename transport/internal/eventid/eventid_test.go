@@ -100,7 +100,7 @@ func TestParseAccepts(t *testing.T) {
 		{"abc-7//", "abc", 7, "/"},
 		{"abc-7/a b ", "abc", 7, "a b "},
 		{"abc-7/ünï €", "abc", 7, "ünï €"},
-		{"abc-7/\u0085", "abc", 7, "\u0085"}, // C1 controls are printable bytes on the wire
+		{"abc-7/a\u00a0b", "abc", 7, "a\u00a0b"}, // U+00A0, right after the C1 controls, is no control
 	} {
 		e, s, tp, err := Parse(tc.id)
 		if err != nil || e != tc.epoch || s != tc.seq || tp != tc.topic {
@@ -115,7 +115,7 @@ func TestParseRejects(t *testing.T) {
 		"ABC-1", "ab c-1", "abc-1x", "abc-18446744073709551616",
 		"abcdefghijklmnopq-1", "abc-1\n", "\x00-1", "abc-١",
 		// the topic part
-		"abc-1/", "abc-1/a\nb", "abc-1/a\rb", "abc-1/a\x00", "abc-1/a\tb", "abc-1/\x7f",
+		"abc-1/", "abc-1/a\nb", "abc-1/a\rb", "abc-1/a\x00", "abc-1/a\tb", "abc-1/\x7f", "abc-1/\u0085",
 		"abc-1/\xff", "abc-1/\xe2\x82", "abc-1/" + strings.Repeat("x", MaxTopicLen+1),
 		"abc/x-1", "/abc-1", "abc-1x/t",
 	} {
@@ -137,6 +137,11 @@ func TestCheckTopic(t *testing.T) {
 		{"a\xffb", ErrTopicUTF8},
 		{"a\nb", ErrTopicControl},
 		{"\x7f", ErrTopicControl},
+		{"a\u0085b", ErrTopicControl},
+		{"\u0080", ErrTopicControl},
+		{"x\u009f", ErrTopicControl},
+		{"a\u00a0b", nil},
+		{"\u00ff", nil},
 	} {
 		if got := CheckTopic(tc.topic); got != tc.want {
 			t.Errorf("CheckTopic(%q) = %v; want %v", tc.topic, got, tc.want)
