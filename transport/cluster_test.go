@@ -1,0 +1,389 @@
+package transport
+
+// Cluster mode against a real nats-server with JetStream, embedded in the
+// test process on 127.0.0.1 with its store in t.TempDir().
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/quick"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ringcast/ringcast/internal/natsembed"
+	"github.com/ringcast/ringcast/internal/ssespec"
+)
+
+// testNATS is an embedded NATS server that a test can stop and restart on
+// the same store and port.
+type testNATS struct {
+	t     *testing.T
+	dir   string
+	addr  string
+	srv   *server.Server
+	url   string
+	clean bool
+}
+
+func startNATS(t *testing.T) *testNATS {
+	t.Helper()
+	n := &testNATS{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
+	n.start()
+	n.addr = strings.TrimPrefix(n.url, "nats://")
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *testNATS) start() {
+	n.t.Helper()
+	ns, err := natsembed.Start(natsembed.Options{StoreDir: n.dir, Listen: n.addr})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.srv, n.url = ns, ns.ClientURL()
+}
+
+func (n *testNATS) stop() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+		n.srv = nil
+	}
+}
+
+// startNode starts a cluster node on nats.
+func startNode(t *testing.T, n *testNATS, cfg Config) *testServer {
+	t.Helper()
+	cfg.NATSURL = n.url
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = time.Second
+	}
+	ts := startServer(t, cfg)
+	waitFor(t, "the node to be ready", 10*time.Second, func() bool { return ts.cluster.f.ready.Load() })
+	return ts
+}
+
+// waitApplied waits until every node's ring holds seq.
+func waitApplied(t *testing.T, seq uint64, nodes ...*testServer) {
+	t.Helper()
+	for _, ts := range nodes {
+		waitFor(t, "the follower to apply "+strconv.FormatUint(seq, 10), 10*time.Second, func() bool {
+			return ts.cluster.f.applied.Load() >= seq
+		})
+	}
+}
+
+func eventIDs(evs []ssespec.Event) []string {
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.LastEventID
+	}
+	return ids
+}
+
+func TestSubjectEscaping(t *testing.T) {
+	for topic, want := range map[string]string{
+		"news":        "ringcast.news",
+		"a.b":         "ringcast.a%2Eb",
+		"*>":          "ringcast.%2A%3E",
+		"with space":  "ringcast.with%20space",
+		"100%":        "ringcast.100%25",
+		"é":           "ringcast.%C3%A9",
+		"Az_09-":      "ringcast.Az_09-",
+		"ringcast.>x": "ringcast.ringcast%2E%3Ex",
+	} {
+		if got := topicSubject(topic); got != want {
+			t.Errorf("topicSubject(%q) = %q, want %q", topic, got, want)
+		}
+	}
+	roundTrip := func(topic string) bool {
+		if checkTopic(topic) != nil {
+			return true
+		}
+		subj := topicSubject(topic)
+		got, ok := subjectTopic(subj)
+		return ok && got == topic && !strings.ContainsAny(subj[len(subjectPrefix):], ".*> \t")
+	}
+	if err := quick.Check(roundTrip, &quick.Config{MaxCount: 2000}); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"ringcast.", "other.a", "ringcast.%2e", "ringcast.%41", "ringcast.%4", "ringcast.a.b"} {
+		if got, ok := subjectTopic(bad); ok {
+			t.Errorf("subjectTopic(%q) = %q, accepted", bad, got)
+		}
+	}
+}
+
+func TestClusterConfig(t *testing.T) {
+	for _, c := range []struct {
+		cfg   Config
+		field string
+	}{
+		{Config{NATSURL: "nats://x", Engine: EngineChan}, "Engine"},
+		{Config{NATSURL: "nats://x", Debounce: time.Second}, "Debounce"},
+		{Config{NATSURL: "nats://x", NATSStream: "a.b"}, "NATSStream"},
+		{Config{NATSURL: "nats://x", NATSReplicas: 7}, "NATSReplicas"},
+		{Config{NATSURL: "nats://x", NATSMaxBatch: -1}, "NATSMaxBatch"},
+	} {
+		_, err := New(c.cfg)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != c.field || !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("New(%+v) = %v, want a ConfigError on %s", c.cfg, err, c.field)
+		}
+	}
+}
+
+// TestClusterPublishAnyNode: what is published on one node reaches clients
+// of every node with the same ids and bytes.
+func TestClusterPublishAnyNode(t *testing.T) {
+	n := startNATS(t)
+	a, b := startNode(t, n, Config{}), startNode(t, n, Config{})
+	if a.Epoch() != b.Epoch() {
+		t.Fatalf("epochs differ: %s, %s", a.Epoch(), b.Epoch())
+	}
+	ca, cb := dial(t, a.addr, "/events", dialOpt{}), dial(t, b.addr, "/events", dialOpt{})
+	const odd = "a.b *>/é"
+	var want []string
+	want = append(want, a.publish(Event{Topic: "news", Event: "e", Data: []byte("one\ntwo")})...)
+	code, body := b.post("application/x-ndjson", `{"topic":"`+odd+`","data":{"n":2}}`+"\n"+`{"topic":"news","data":"three"}`+"\n")
+	if code != 200 {
+		t.Fatalf("publish on B: %d %s", code, body)
+	}
+	var answer struct{ IDs []string }
+	if err := json.Unmarshal([]byte(body), &answer); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, answer.IDs...)
+	evA, evB := ca.next(3, 10*time.Second), cb.next(3, 10*time.Second)
+	if got := eventIDs(evA); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("ids on A %q, want %q", got, want)
+	}
+	if fmt.Sprint(evA) != fmt.Sprint(evB) {
+		t.Fatalf("A got %+v, B got %+v", evA, evB)
+	}
+	if ca.raw.String() != cb.raw.String() {
+		t.Fatalf("bytes differ:\nA %q\nB %q", ca.raw.String(), cb.raw.String())
+	}
+	if evA[0].Type != "e" || evA[0].Data != "one\ntwo" || evA[1].Data != `{"n":2}` || !strings.HasSuffix(evA[1].LastEventID, "/"+odd) {
+		t.Fatalf("events %+v", evA)
+	}
+}
+
+// TestClusterResumeOnAnotherNode: a client of A resumes on C after A shut
+// down, with its Last-Event-ID, with the same and another topic set.
+func TestClusterResumeOnAnotherNode(t *testing.T) {
+	n := startNATS(t)
+	a, b, c := startNode(t, n, Config{}), startNode(t, n, Config{}), startNode(t, n, Config{})
+	cl := dial(t, a.addr, eventsPath("x"), dialOpt{})
+	for i := range 10 {
+		b.publish(Event{Topic: "x", Data: []byte("x" + strconv.Itoa(i))}, Event{Topic: "y", Data: []byte("y" + strconv.Itoa(i))})
+	}
+	got := cl.next(5, 10*time.Second)
+	last := got[4].LastEventID
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.publish(Event{Topic: "x", Data: []byte("x10")}, Event{Topic: "y", Data: []byte("y10")})
+
+	same := dial(t, c.addr, eventsPath("x"), dialOpt{lastID: last})
+	for i, ev := range same.next(6, 10*time.Second) {
+		if want := "x" + strconv.Itoa(5+i); ev.Data != want {
+			t.Fatalf("resumed event %d: %q, want %q", i, ev.Data, want)
+		}
+	}
+	both := dial(t, c.addr, eventsPath("x", "y"), dialOpt{lastID: last})
+	evs := both.next(13, 10*time.Second)
+	var data []string
+	for _, ev := range evs {
+		data = append(data, ev.Data)
+	}
+	if want := "[y4 x5 y5 x6 y6 x7 y7 x8 y8 x9 y9 x10 y10]"; fmt.Sprint(data) != want {
+		t.Fatalf("resumed with x and y: %v, want %s", data, want)
+	}
+	both.expectNothing(50 * time.Millisecond)
+}
+
+// TestClusterReplayFromLog: a resume further back than the node's ring
+// (capacity 64) is replayed from the log, then continues live, exactly.
+func TestClusterReplayFromLog(t *testing.T) {
+	n := startNATS(t)
+	a := startNode(t, n, Config{Capacity: 64, TopicCapacity: 16})
+	var ids []string
+	for i := 0; i < 1100; i += 100 {
+		batch := make([]Event, 100)
+		for j := range batch {
+			batch[j] = Event{Topic: []string{"a", "b"}[(i+j)%2], Data: []byte(strconv.Itoa(i + j))}
+		}
+		ids = append(ids, a.publish(batch...)...)
+	}
+	waitApplied(t, seqOf(t, ids[len(ids)-1]), a)
+	if oldest := a.cluster.eng.oldestSeq(); oldest <= seqOf(t, ids[100]) {
+		t.Fatalf("the ring still holds seq %d (oldest %d)", seqOf(t, ids[100]), oldest)
+	}
+	all := dial(t, a.addr, "/events", dialOpt{lastID: ids[99]})
+	one := dial(t, a.addr, eventsPath("a"), dialOpt{lastID: ids[99]})
+	evs := all.next(1000, 20*time.Second)
+	for i, ev := range evs {
+		if ev.LastEventID != ids[100+i] || ev.Data != strconv.Itoa(100+i) {
+			t.Fatalf("all topics, event %d: %q %q, want %q", i, ev.LastEventID, ev.Data, ids[100+i])
+		}
+	}
+	evs = one.next(500, 20*time.Second)
+	for i, ev := range evs {
+		if want := strconv.Itoa(100 + 2*i); ev.Data != want {
+			t.Fatalf("topic a, event %d: %q, want %q", i, ev.Data, want)
+		}
+	}
+	live := a.publish(Event{Topic: "a", Data: []byte("live")})
+	for _, c := range []*sseClient{all, one} {
+		if ev := c.next(1, 10*time.Second)[0]; ev.LastEventID != live[0] {
+			t.Fatalf("live event %q, want %q", ev.LastEventID, live[0])
+		}
+		c.expectNothing(50 * time.Millisecond)
+	}
+	if r := a.metric("ringcast_replayed_events_total"); r < 1500 {
+		t.Fatalf("replayed %v events, want at least 1500", r)
+	}
+}
+
+// TestClusterResetBelowLog: a resume from before the log's first seq gets a
+// reset with the exact count of what the log lost, then what it holds.
+func TestClusterResetBelowLog(t *testing.T) {
+	n := startNATS(t)
+	nc, err := nats.Connect(n.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	scfg := streamConfig(&Config{NATSStream: "ringcast", NATSReplicas: 1})
+	scfg.MaxMsgs = 100 // a log that keeps its last 100 events
+	if _, err := js.CreateStream(context.Background(), scfg); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, n, Config{Capacity: 16})
+	var ids []string
+	for i := range 300 {
+		ids = append(ids, a.publish(Event{Topic: "t", Data: []byte(strconv.Itoa(i))})...)
+	}
+	waitApplied(t, 300, a)
+	c := dial(t, a.addr, "/events", dialOpt{lastID: ids[9]})
+	evs := c.next(101, 10*time.Second)
+	if evs[0].Type != "reset" {
+		t.Fatalf("first event %+v, want a reset", evs[0])
+	}
+	nt := decodeNotice(t, evs[0])
+	if nt.Reason != resetTooOld || nt.Missed == nil || *nt.Missed != 190 || nt.LastEventID != ids[9] {
+		t.Fatalf("reset %+v (missed %v), want too-old, 190 missed (seqs 11 to 200)", nt, nt.Missed)
+	}
+	for i, ev := range evs[1:] {
+		if ev.LastEventID != ids[200+i] {
+			t.Fatalf("event %d after the reset: %q, want %q", i, ev.LastEventID, ids[200+i])
+		}
+	}
+	never := dial(t, a.addr, "/events", dialOpt{lastID: a.Epoch() + "-5000"})
+	if ev := never.next(1, 10*time.Second)[0]; ev.Type != "reset" || decodeNotice(t, ev).Reason != resetMalformed {
+		t.Fatalf("resume past the log's end: %+v, want a malformed reset", ev)
+	}
+}
+
+// TestClusterIdempotencyKey: the same key twice gives the same ids and one
+// delivery, for a single event and for a batch.
+func TestClusterIdempotencyKey(t *testing.T) {
+	n := startNATS(t)
+	a := startNode(t, n, Config{})
+	c := dial(t, a.addr, "/events", dialOpt{})
+	one := `{"topic":"k","data":"single"}`
+	batch := `{"topic":"k","data":"b1"}` + "\n" + `{"topic":"k","data":"b2"}` + "\n"
+	for _, p := range []struct{ ct, body, key string }{
+		{"application/json", one, "key-1"},
+		{"application/x-ndjson", batch, "key-2"},
+	} {
+		code1, ids1 := a.post(p.ct, p.body, "Idempotency-Key", p.key)
+		code2, ids2 := a.post(p.ct, p.body, "Idempotency-Key", p.key)
+		if code1 != 200 || code2 != 200 || ids1 != ids2 {
+			t.Fatalf("key %s: %d %s, then %d %s", p.key, code1, ids1, code2, ids2)
+		}
+	}
+	if ids, err := a.PublishIdempotent("key-2", Event{Topic: "k", Data: []byte("b1")}, Event{Topic: "k", Data: []byte("b2")}); err != nil || seqOf(t, ids[0]) != 2 {
+		t.Fatalf("PublishIdempotent: %v %v", ids, err)
+	}
+	if code, _ := a.post("application/json", one, "Idempotency-Key", "bad key"); code != 400 {
+		t.Fatalf("a key with a space: %d, want 400", code)
+	}
+	a.publish(Event{Topic: "k", Data: []byte("end")})
+	var data []string
+	for _, ev := range c.next(4, 10*time.Second) {
+		data = append(data, ev.Data)
+	}
+	if fmt.Sprint(data) != "[single b1 b2 end]" {
+		t.Fatalf("delivered %v, want each once", data)
+	}
+}
+
+// TestClusterNATSDown: with NATS stopped, a publish is answered 503 at once
+// and open streams stay open; NATS back on the same store, the follower
+// resumes and nothing is lost or doubled.
+func TestClusterNATSDown(t *testing.T) {
+	n := startNATS(t)
+	a := startNode(t, n, Config{KeepAlive: 50 * time.Millisecond})
+	c := dial(t, a.addr, "/events", dialOpt{})
+	first := a.publish(Event{Topic: "d", Data: []byte("before")})
+	c.next(1, 10*time.Second)
+
+	n.stop()
+	waitFor(t, "the node to see NATS gone", 10*time.Second, func() bool { return !a.cluster.log.connected() })
+	start := time.Now()
+	code, body := a.post("application/json", `{"topic":"d","data":"while down"}`)
+	if took := time.Since(start); code != 503 || !strings.Contains(body, "Idempotency-Key") || took > time.Second {
+		t.Fatalf("publish while NATS is down: %d %s in %v, want a fast 503 naming Idempotency-Key", code, body, took)
+	}
+	if _, err := a.Publish(Event{Topic: "d"}); !errors.Is(err, ErrLogUnavailable) {
+		t.Fatalf("Publish while NATS is down: %v, want ErrLogUnavailable", err)
+	}
+	c.readBytes(len(": keep-alive\n\n"), 5*time.Second) // the stream is still open
+	c.body = c.body[:0]
+
+	n.start()
+	var next []string
+	waitFor(t, "publishing to work again", 20*time.Second, func() bool {
+		ids, err := a.Publish(Event{Topic: "d", Data: []byte("after")})
+		next = ids
+		return err == nil
+	})
+	ev := c.next(1, 20*time.Second)[0]
+	if ev.LastEventID != next[0] || seqOf(t, next[0]) != seqOf(t, first[0])+1 {
+		t.Fatalf("after the restart: %+v (published %v after %v)", ev, next, first)
+	}
+}
+
+// TestClusterRefusesIncompatibleStream: a stream that allows deletes could
+// have holes, so a node refuses it.
+func TestClusterRefusesIncompatibleStream(t *testing.T) {
+	n := startNATS(t)
+	nc, err := nats.Connect(n.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	scfg := streamConfig(&Config{NATSStream: "ringcast", NATSReplicas: 1})
+	scfg.DenyDelete = false
+	if _, err := js.CreateStream(context.Background(), scfg); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Config{NATSURL: n.url, Logger: testLogger()})
+	if err == nil || !strings.Contains(err.Error(), "deny_delete") {
+		t.Fatalf("New on a stream that allows deletes: %v", err)
+	}
+}
