@@ -251,6 +251,12 @@ func (c *cluster) publish(key string, evs []Event) ([]string, error) {
 // for the follower, then moves to the ring.
 func (s *Server) subscribe(sel selection, res resumePoint) (subscription, []byte, error) {
 	c := s.cluster
+	if c != nil && !res.given && !c.f.ready.Load() {
+		// A new client of a node still prefilling starts where the log
+		// ended when the node started, not at the prefill's old events.
+		g := c.f.target
+		return &logSub{c: c, sel: sel, res: resumePoint{given: true, epoch: s.cfg.Epoch, seq: g}, g: g}, nil, nil
+	}
 	if c == nil || !res.given || res.malformed || res.epoch != s.cfg.Epoch {
 		return s.eng.subscribe(sel, res)
 	}

@@ -256,6 +256,59 @@ func TestClusterReplayFromLog(t *testing.T) {
 	}
 }
 
+// TestClusterResumeOnNodeBehind: a client that comes from a node ahead of
+// this one waits for this node's follower, then continues exactly (it is not
+// told its id was never issued).
+func TestClusterResumeOnNodeBehind(t *testing.T) {
+	n := startNATS(t)
+	a, b := startNode(t, n, Config{}), startNode(t, n, Config{})
+	hold := make(chan struct{})
+	wait := func() { <-hold }
+	b.cluster.f.testHookApply.Store(&wait)
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, a.publish(Event{Topic: "t", Data: []byte(strconv.Itoa(i))})...)
+	}
+	waitApplied(t, 5, a)
+	c := dial(t, b.addr, eventsPath("t"), dialOpt{lastID: ids[1]})
+	waitFor(t, "the client to wait on B", 10*time.Second, func() bool { return b.nStreams.Load() == 1 })
+	if got := b.cluster.f.applied.Load(); got != 0 {
+		t.Fatalf("B applied %d while held", got)
+	}
+	b.cluster.f.testHookApply.Store(nil)
+	close(hold)
+	if got := eventIDs(c.next(3, 10*time.Second)); fmt.Sprint(got) != fmt.Sprint(ids[2:]) {
+		t.Fatalf("resumed on B: %q, want %q", got, ids[2:])
+	}
+}
+
+// TestClusterReplaySparseTopic: a topic whose last event is older than the
+// ring hands over to the ring at the point the replay started, not at that
+// event.
+func TestClusterReplaySparseTopic(t *testing.T) {
+	n := startNATS(t)
+	a := startNode(t, n, Config{Capacity: 64})
+	from := a.publish(Event{Topic: "o", Data: []byte("o")})
+	rare := a.publish(Event{Topic: "r", Data: []byte("rare")})
+	for range 2 {
+		batch := make([]Event, 100)
+		for i := range batch {
+			batch[i] = Event{Topic: "o", Data: []byte("o")}
+		}
+		a.publish(batch...)
+	}
+	waitApplied(t, 202, a)
+	c := dial(t, a.addr, eventsPath("r"), dialOpt{lastID: from[0]})
+	if ev := c.next(1, 10*time.Second)[0]; ev.LastEventID != rare[0] {
+		t.Fatalf("replayed %+v, want %s", ev, rare[0])
+	}
+	waitFor(t, "the replay to hand over", 10*time.Second, func() bool { return a.readers() > 0 })
+	live := a.publish(Event{Topic: "o"}, Event{Topic: "r", Data: []byte("live")})
+	if ev := c.next(1, 10*time.Second)[0]; ev.LastEventID != live[1] {
+		t.Fatalf("live %+v, want %s", ev, live[1])
+	}
+}
+
 // TestClusterResetBelowLog: a resume from before the log's first seq gets a
 // reset with the exact count of what the log lost, then what it holds.
 func TestClusterResetBelowLog(t *testing.T) {

@@ -49,6 +49,11 @@ type follower struct {
 	broken  atomic.Bool  // the log lost entries this node had not applied
 	lastAt  atomic.Int64 // UnixNano of the last apply
 	stop    func()
+	target  uint64 // the log's last seq when the follower started: the prefill's end
+
+	// testHookApply, when set, runs before each apply (tests hold the
+	// follower back with it).
+	testHookApply atomic.Pointer[func()]
 
 	appliedEvents, gaps *metrics.Counter
 
@@ -86,6 +91,7 @@ func startFollower(l eventLog, eng *ringEngine, set *metrics.Set, lg *slog.Logge
 	if c := uint64(eng.global.Cap()); last >= c && last-c+1 > start {
 		start = last - c + 1
 	}
+	f.target = last
 	eng.base.Store(start - 1) // F1: before the first apply
 	f.applied.Store(start - 1)
 	if last < start {
@@ -101,6 +107,9 @@ func startFollower(l eventLog, eng *ringEngine, set *metrics.Set, lg *slog.Logge
 
 // apply publishes entries, in order, into the ring (F1).
 func (f *follower) apply(entries []logEntry) {
+	if h := f.testHookApply.Load(); h != nil {
+		(*h)()
+	}
 	if f.broken.Load() {
 		return
 	}
