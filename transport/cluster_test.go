@@ -440,3 +440,50 @@ func TestClusterRefusesIncompatibleStream(t *testing.T) {
 		t.Fatalf("New on a stream that allows deletes: %v", err)
 	}
 }
+
+// TestClusterShutdownWhilePublishing: Shutdown against Publish and against
+// streams in a replay: every publish either returns ids or ErrClosed, and
+// every stream ends cleanly.
+func TestClusterShutdownWhilePublishing(t *testing.T) {
+	n := startNATS(t)
+	a := startNode(t, n, Config{Capacity: 16})
+	first := a.publish(Event{Topic: "s", Data: []byte("0")})
+	for range 4 {
+		batch := make([]Event, 50)
+		for i := range batch {
+			batch[i] = Event{Topic: "s", Data: []byte("x")}
+		}
+		a.publish(batch...)
+	}
+	waitApplied(t, 201, a)
+	var clients []*sseClient
+	for range 4 {
+		clients = append(clients, dial(t, a.addr, eventsPath("s"), dialOpt{lastID: first[0]}))
+	}
+	done := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				if _, err := a.Publish(Event{Topic: "s", Data: []byte("p")}); err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for range 4 {
+		if err := <-done; !errors.Is(err, ErrClosed) {
+			t.Fatalf("Publish during Shutdown: %v, want ErrClosed", err)
+		}
+	}
+	for i, c := range clients {
+		if ended, _ := c.readToEnd(5 * time.Second); !ended {
+			t.Fatalf("client %d: the stream did not end cleanly", i)
+		}
+	}
+}
