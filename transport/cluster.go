@@ -221,6 +221,13 @@ func (c *cluster) publish(key string, evs []Event) ([]string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.NATSPublishTimeout)
 	defer cancel()
+	if js, ok := c.log.(*jetStreamLog); ok && !js.atomic && len(recs) > 1 {
+		seqs, err := js.appendEach(ctx, key, recs)
+		if err != nil {
+			return nil, fmt.Errorf("%w; a retry with the same Idempotency-Key is safe", err)
+		}
+		return c.ids(evs, seqs, start), nil
+	}
 	first, err := c.log.append(ctx, key, recs)
 	if errors.Is(err, errDuplicateBatch) {
 		// L2: stored before under this key; the follower knows where.
@@ -237,13 +244,22 @@ func (c *cluster) publish(key string, evs []Event) ([]string, error) {
 		}
 		return nil, err
 	}
+	seqs := make([]uint64, len(evs))
+	for i := range seqs {
+		seqs[i] = first + uint64(i)
+	}
+	return c.ids(evs, seqs, start), nil
+}
+
+// ids counts a publish that the log acknowledged and returns its ids.
+func (c *cluster) ids(evs []Event, seqs []uint64, start time.Time) []string {
 	ids := make([]string, len(evs))
 	for i := range evs {
-		ids[i] = eventid.Format(c.cfg.Epoch, first+uint64(i), evs[i].Topic)
+		ids[i] = eventid.Format(c.cfg.Epoch, seqs[i], evs[i].Topic)
 	}
 	c.m.published.Add(len(evs))
 	c.m.publishDur.UpdateDuration(start)
-	return ids, nil
+	return ids
 }
 
 // subscribe is the engine's subscribe, except for a resume point of this

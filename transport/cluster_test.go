@@ -25,30 +25,29 @@ import (
 // testNATS is an embedded NATS server that a test can stop and restart on
 // the same store and port.
 type testNATS struct {
-	t     *testing.T
-	dir   string
-	addr  string
-	srv   *server.Server
-	url   string
-	clean bool
+	tb   testing.TB
+	dir  string
+	addr string
+	srv  *server.Server
+	url  string
 }
 
 func startNATS(t *testing.T) *testNATS {
 	t.Helper()
-	n := &testNATS{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
+	n := &testNATS{tb: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
 	n.start()
-	n.addr = strings.TrimPrefix(n.url, "nats://")
 	t.Cleanup(n.stop)
 	return n
 }
 
 func (n *testNATS) start() {
-	n.t.Helper()
+	n.tb.Helper()
 	ns, err := natsembed.Start(natsembed.Options{StoreDir: n.dir, Listen: n.addr})
 	if err != nil {
-		n.t.Fatal(err)
+		n.tb.Fatal(err)
 	}
 	n.srv, n.url = ns, ns.ClientURL()
+	n.addr = strings.TrimPrefix(n.url, "nats://") // a restart keeps the port
 }
 
 func (n *testNATS) stop() {
@@ -381,6 +380,25 @@ func TestClusterIdempotencyKey(t *testing.T) {
 	}
 	if fmt.Sprint(data) != "[single b1 b2 end]" {
 		t.Fatalf("delivered %v, want each once", data)
+	}
+}
+
+// TestClusterPipelinedBatches: without atomic batches a batch still gets
+// one id per event, in order, and a retry with its key stores nothing twice.
+func TestClusterPipelinedBatches(t *testing.T) {
+	n := startNATS(t)
+	a := startNode(t, n, Config{NATSPipelinedBatches: true})
+	c := dial(t, a.addr, eventsPath("p"), dialOpt{})
+	evs := []Event{{Topic: "p", Data: []byte("1")}, {Topic: "p", Data: []byte("2")}, {Topic: "p", Data: []byte("3")}}
+	ids1, err1 := a.PublishIdempotent("k", evs...)
+	ids2, err2 := a.PublishIdempotent("k", evs...)
+	if err1 != nil || err2 != nil || fmt.Sprint(ids1) != fmt.Sprint(ids2) {
+		t.Fatalf("publish twice with a key: %v %v, then %v %v", ids1, err1, ids2, err2)
+	}
+	end := a.publish(Event{Topic: "p", Data: []byte("end")})
+	got := eventIDs(c.next(4, 10*time.Second))
+	if want := append(ids1, end...); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("delivered %q, want %q", got, want)
 	}
 }
 

@@ -141,6 +141,13 @@ type Config struct {
 	// NATSMaxBatch is the most events one publish may carry: one atomic
 	// batch of the NATS server (its jetstream max_batch_size, default 1000).
 	NATSMaxBatch int
+	// NATSPipelinedBatches publishes a batch's events as separate messages,
+	// all in flight at once, instead of one atomic batch: several times the
+	// throughput on a single-replica file store (docs/cluster.md), but a
+	// failed publish may leave part of its batch stored (a retry with its
+	// Idempotency-Key stores the rest, once), and a batch's events may
+	// interleave with other nodes' events.
+	NATSPipelinedBatches bool
 }
 
 // DefaultConfig returns the defaults that `ringcast serve` starts with.

@@ -13,7 +13,9 @@ package transport
 //       that sees seq s after s-1 has missed nothing.
 //   L2. append gives a batch contiguous sequences, all or none of it, and
 //       the same key within the log's duplicate window gives the first
-//       append's sequences again, the batch stored once.
+//       append's sequences again, the batch stored once. (With
+//       NATSPipelinedBatches a batch is appended event by event instead:
+//       per event, the same holds; jetstream.go's appendEach.)
 //   L3. The epoch is the same on every node reading the same log and
 //       changes only when the log is recreated (sequences start again).
 

@@ -103,6 +103,7 @@ type jetStreamLog struct {
 	name     string
 	ep       string
 	maxBatch int
+	atomic   bool // NATSAtomicBatches
 	log      *slog.Logger
 }
 
@@ -168,7 +169,7 @@ func checkStream(c *jetstream.StreamConfig) error {
 // openJetStreamLog connects to NATS and opens the stream, creating it when
 // missing.
 func openJetStreamLog(cfg *Config) (*jetStreamLog, error) {
-	l := &jetStreamLog{name: cfg.NATSStream, maxBatch: cfg.NATSMaxBatch, log: cfg.Logger}
+	l := &jetStreamLog{name: cfg.NATSStream, maxBatch: cfg.NATSMaxBatch, atomic: !cfg.NATSPipelinedBatches, log: cfg.Logger}
 	nc, err := nats.Connect(cfg.NATSURL,
 		nats.Name("ringcast"),
 		nats.MaxReconnects(-1), // reconnect forever
@@ -260,6 +261,9 @@ func (l *jetStreamLog) append(ctx context.Context, key string, recs []logRecord)
 	}
 	if len(recs) > l.maxBatch {
 		return 0, fmt.Errorf("%w: %d events, the limit is %d (NATSMaxBatch: the NATS server's jetstream max_batch_size)", ErrBatchTooLarge, len(recs), l.maxBatch)
+	}
+	if !l.atomic && len(recs) > 1 {
+		return 0, errNotAtomic
 	}
 	if len(recs) == 1 {
 		m := msg(&recs[0], key, true)
@@ -440,4 +444,48 @@ func (r *jsReplay) close() {
 		_ = r.l.js.DeleteConsumer(ctx, r.l.name, info.Name)
 		cancel()
 	}
+}
+
+// errNotAtomic: append takes one event at a time without atomic batches
+// (NATSPipelinedBatches); appendEach takes the batch.
+var errNotAtomic = errors.New("transport: batches are pipelined, not atomic")
+
+// appendEach stores recs as separate messages, all in flight at once, and
+// returns each one's sequence: far cheaper than an atomic batch on a
+// single-replica file store (which nats-server stages in a file store of
+// its own, synced, per batch), but neither contiguous nor all or nothing:
+// after a failure a prefix or any subset may be stored. With a key, message
+// i carries the id "<key>" (i = 0) or "<key>/<i>", so a retry stores only
+// what is missing and gets every original sequence back (L2, per message).
+func (l *jetStreamLog) appendEach(ctx context.Context, key string, recs []logRecord) ([]uint64, error) {
+	if !l.nc.IsConnected() {
+		return nil, fmt.Errorf("%w: not connected (%s)", ErrLogUnavailable, l.nc.Status())
+	}
+	if len(recs) > l.maxBatch {
+		return nil, fmt.Errorf("%w: %d events, the limit is %d (NATSMaxBatch)", ErrBatchTooLarge, len(recs), l.maxBatch)
+	}
+	futures := make([]jetstream.PubAckFuture, len(recs))
+	for i := range recs {
+		m := msg(&recs[i], key, i == 0)
+		if key != "" && i > 0 {
+			m.Header.Set(jetstream.MsgIDHeader, key+"/"+strconv.Itoa(i))
+		}
+		f, err := l.js.PublishMsgAsync(m, jetstream.WithRetryAttempts(0))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v (%d of %d events sent)", ErrLogUnavailable, err, i, len(recs))
+		}
+		futures[i] = f
+	}
+	seqs := make([]uint64, len(recs))
+	for i, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			seqs[i] = ack.Sequence
+		case err := <-f.Err():
+			return nil, fmt.Errorf("%w: event %d: %v", ErrLogUnavailable, i+1, err)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: event %d not acknowledged: %v", ErrLogUnavailable, i+1, ctx.Err())
+		}
+	}
+	return seqs, nil
 }

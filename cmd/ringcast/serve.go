@@ -77,6 +77,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	natsReplicas := fs.Int("nats-replicas", 1, "copies of the log, when this node creates the stream (3 on a 3-server NATS cluster)")
 	natsPublishTimeout := fs.Duration("nats-publish-timeout", 2*time.Second, "a publish not acknowledged by JetStream within this is answered 503;\nretrying it with the same Idempotency-Key header is safe")
 	natsMaxBatch := fs.Int("nats-max-batch", 1000, "most events in one publish: one atomic batch (the NATS server's\njetstream max_batch_size); 413 beyond")
+	natsPipelined := fs.Bool("nats-pipelined-batches", false, "publish a batch's events as separate messages, all in flight at once, not as one\natomic batch: several times the throughput on a single-replica store, but a failed\npublish may leave part of its batch stored (a retry with its Idempotency-Key\nstores the rest, once)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -145,6 +146,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		NATSReplicas:       *natsReplicas,
 		NATSPublishTimeout: *natsPublishTimeout,
 		NATSMaxBatch:       *natsMaxBatch,
+
+		NATSPipelinedBatches: *natsPipelined,
 	})
 	if err != nil {
 		return flagError(err)
@@ -205,6 +208,7 @@ var configFlags = map[string]string{
 	// cluster mode
 	"NATSURL": "nats", "NATSStream": "nats-stream", "NATSMaxAge": "nats-max-age", "NATSMaxBytes": "nats-max-bytes",
 	"NATSReplicas": "nats-replicas", "NATSPublishTimeout": "nats-publish-timeout", "NATSMaxBatch": "nats-max-batch",
+	"NATSPipelinedBatches": "nats-pipelined-batches",
 }
 
 var configFieldName = regexp.MustCompile(`\b[A-Z][A-Za-z]+\b`)
