@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"fmt"
 	"strconv"
 	"strings"
@@ -424,6 +426,9 @@ func TestClusterNATSDown(t *testing.T) {
 	}
 	c.readBytes(len(": keep-alive\n\n"), 5*time.Second) // the stream is still open
 	c.body = c.body[:0]
+	if code, body := health(t, a); code != 503 || !strings.Contains(body, `"status":"log-unavailable"`) {
+		t.Fatalf("/healthz while NATS is down: %d %s", code, body)
+	}
 
 	n.start()
 	var next []string
@@ -436,6 +441,22 @@ func TestClusterNATSDown(t *testing.T) {
 	if ev.LastEventID != next[0] || seqOf(t, next[0]) != seqOf(t, first[0])+1 {
 		t.Fatalf("after the restart: %+v (published %v after %v)", ev, next, first)
 	}
+	waitFor(t, "/healthz ok", 10*time.Second, func() bool { code, _ := health(t, a); return code == 200 })
+	if _, body := health(t, a); !strings.Contains(body, `"applied":2,"lag":0`) {
+		t.Fatalf("/healthz: %s", body)
+	}
+}
+
+// health returns GET /healthz's status and body.
+func health(t *testing.T, ts *testServer) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + ts.addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // TestClusterRefusesIncompatibleStream: a stream that allows deletes could
