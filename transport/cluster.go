@@ -193,6 +193,7 @@ func (c *cluster) writeHealth(ctx *fasthttp.RequestCtx, streams int64) {
 	const stallAfter = 3 * time.Second
 	ok, _, last := c.state()
 	applied := c.f.applied.Load()
+	last = max(last, applied) // the monitor looks once a second
 	status := "ok"
 	switch {
 	case c.f.broken.Load():
