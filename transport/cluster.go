@@ -28,7 +28,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -94,12 +96,17 @@ func (c Config) withClusterDefaults() (Config, error) {
 type cluster struct {
 	cfg     *Config
 	log     eventLog
-	eng     *ringEngine
+	eng     *logEngine
 	f       *follower
 	m       *serverMetrics
+	lg      *slog.Logger
 	replays chan struct{} // maxReplays slots
 
 	resumeFails *metrics.Counter // resumes ended because the log could not be read
+
+	// recreated: the log has another epoch than this node (L3); its engine
+	// is closed and it must be restarted.
+	recreated atomic.Bool
 
 	stopMonitor, monitorDone chan struct{}
 	logLast                  uint64 // the log's last seq at the monitor's last look
@@ -120,15 +127,17 @@ func (s *Server) joinCluster() error {
 	}
 	s.cfg.Epoch = l.epoch() // L3: the same on every node
 	e.epoch = s.cfg.Epoch
+	le := newLogEngine(e, &s.cfg, s.m)
+	s.eng = le
 	c := &cluster{
-		cfg: &s.cfg, log: l, eng: e, m: s.m,
+		cfg: &s.cfg, log: l, eng: le, m: s.m, lg: s.log,
 		replays:     make(chan struct{}, maxReplays),
 		stopMonitor: make(chan struct{}),
 		monitorDone: make(chan struct{}),
 		health:      make(chan struct{}, 1),
 		resumeFails: s.m.set.NewCounter("ringcast_log_resume_failures_total"),
 	}
-	c.f, err = startFollower(l, e, s.m.set, s.log)
+	c.f, err = startFollower(l, le, s.m.set, s.log)
 	if err != nil {
 		l.close()
 		return err
@@ -151,6 +160,13 @@ func (c *cluster) monitor() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		first, last, err := c.log.bounds(ctx)
 		cancel()
+		if errors.Is(err, errLogRecreated) && !c.recreated.Swap(true) {
+			// Ids of the new log would collide with this node's: end every
+			// stream cleanly; clients resume on a restarted node, with a
+			// reset (epoch).
+			c.lg.Error("event log: the stream was recreated; this node ends its streams and must be restarted", "err", err)
+			c.eng.close()
+		}
 		c.health <- struct{}{}
 		if c.logOK = err == nil; err == nil {
 			c.logFirst, c.logLast = first, last
@@ -196,8 +212,8 @@ func (c *cluster) writeHealth(ctx *fasthttp.RequestCtx, streams int64) {
 	last = max(last, applied) // the monitor looks once a second
 	status := "ok"
 	switch {
-	case c.f.broken.Load():
-		status = "log-gap"
+	case c.recreated.Load():
+		status = "log-recreated"
 	case !c.f.ready.Load():
 		status = "starting"
 	case !ok || !c.log.connected():
@@ -272,13 +288,13 @@ func (s *Server) subscribe(sel selection, res resumePoint) (subscription, []byte
 		// A new client of a node still prefilling starts where the log
 		// ended when the node started, not at the prefill's old events.
 		g := c.f.target
-		return &logSub{c: c, sel: sel, res: resumePoint{given: true, epoch: s.cfg.Epoch, seq: g}, g: g}, nil, nil
+		return &logSub{c: c, e: c.eng.cur.Load(), sel: sel, res: resumePoint{given: true, epoch: s.cfg.Epoch, seq: g}, g: g}, nil, nil
 	}
 	if c == nil || !res.given || res.malformed || res.epoch != s.cfg.Epoch {
 		return s.eng.subscribe(sel, res)
 	}
-	if g := res.seq; g > c.eng.cursorSeq() || g+1 < c.eng.oldestSeq() {
-		return &logSub{c: c, sel: sel, res: res, g: g}, nil, nil
+	if e := c.eng.cur.Load(); res.seq > e.cursorSeq() || res.seq+1 < e.oldestSeq() {
+		return &logSub{c: c, e: e, sel: sel, res: res, g: res.seq}, nil, nil
 	}
 	return s.eng.subscribe(sel, res)
 }
@@ -290,6 +306,7 @@ func (s *Server) subscribe(sel selection, res resumePoint) (subscription, []byte
 // false reset.
 type logSub struct {
 	c       *cluster
+	e       *ringEngine // the engine it started on (R2)
 	sel     selection
 	res     resumePoint
 	g       uint64 // C1
@@ -310,7 +327,9 @@ func (s *logSub) wait(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			s.c.resumeFails.Inc()
+			if !errors.Is(err, errEngineClosed) {
+				s.c.resumeFails.Inc()
+			}
 			s.releaseReplay()
 			return errEngineClosed
 		}
@@ -321,6 +340,9 @@ func (s *logSub) wait(ctx context.Context) error {
 // step moves the subscription on by one stage.
 func (s *logSub) step(ctx context.Context) error {
 	c := s.c
+	if c.eng.cur.Load() != s.e { // R2: the node rebased
+		return errEngineClosed
+	}
 	if s.rp != nil {
 		entries, done, err := s.rp.next(ctx, batchReads)
 		for i := range entries {
@@ -338,7 +360,7 @@ func (s *logSub) step(ctx context.Context) error {
 		}
 		return nil
 	}
-	if s.g > c.eng.cursorSeq() || s.g+1 >= c.eng.oldestSeq() {
+	if s.g > s.e.cursorSeq() || s.g+1 >= s.e.oldestSeq() {
 		if s.g > c.f.applied.Load() {
 			_, last, err := c.log.bounds(ctx)
 			if err != nil {
@@ -347,11 +369,15 @@ func (s *logSub) step(ctx context.Context) error {
 			if s.g > last { // never issued: the engine says so (malformed)
 				return s.handover(s.res)
 			}
-			if err := c.f.waitApplied(ctx, s.g); err != nil {
+			err = c.f.waitFor(ctx, func() bool { return c.f.applied.Load() >= s.g || c.eng.cur.Load() != s.e })
+			if err != nil {
 				return err
 			}
+			if c.eng.cur.Load() != s.e {
+				return errEngineClosed // R2
+			}
 		}
-		if s.g+1 >= c.eng.oldestSeq() {
+		if s.g+1 >= s.e.oldestSeq() {
 			return s.handover(resumePoint{given: true, raw: s.res.raw, epoch: c.cfg.Epoch, seq: s.g})
 		}
 	}
@@ -376,14 +402,14 @@ func (s *logSub) step(ctx context.Context) error {
 		s.notice = resetNotice(c.m, resetTooOld, s.res.raw, missed)
 		s.g = first - 1
 	}
-	s.cBefore = c.eng.cursorSeq()
+	s.cBefore = s.e.cursorSeq()
 	s.rp, err = c.log.replay(ctx, s.g+1, s.sel.topics)
 	return err
 }
 
 // handover moves the client to the ring engine (C1).
 func (s *logSub) handover(res resumePoint) error {
-	sub, notice, err := s.c.eng.subscribe(s.sel, res)
+	sub, notice, err := s.e.subscribe(s.sel, res)
 	if err != nil {
 		return err
 	}

@@ -385,6 +385,93 @@ func TestClusterIdempotencyKey(t *testing.T) {
 	}
 }
 
+// TestClusterRebase: when the log lost entries this node had not applied
+// (its retention passed the follower while NATS was away), the node counts
+// it, ends every stream cleanly, and a client's resume gets a reset with the
+// exact count of what was lost, then what the log holds.
+func TestClusterRebase(t *testing.T) {
+	n := startNATS(t)
+	nc, err := nats.Connect(n.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	scfg := streamConfig(&Config{NATSStream: "ringcast", NATSReplicas: 1})
+	scfg.MaxMsgs = 10
+	if _, err := js.CreateStream(context.Background(), scfg); err != nil {
+		t.Fatal(err)
+	}
+	a, b := startNode(t, n, Config{}), startNode(t, n, Config{})
+	first := a.publish(Event{Topic: "g", Data: []byte("0")})
+	waitApplied(t, 1, b)
+	c := dial(t, b.addr, "/events", dialOpt{lastID: first[0]})
+	waitFor(t, "the stream to start", 10*time.Second, func() bool { return b.readers() == 1 })
+
+	// B stops following; the log moves on by more than it keeps; B follows
+	// again from where it stopped, as its ordered consumer does after a
+	// reconnection.
+	b.cluster.f.stop()
+	var ids []string
+	for i := 1; i <= 30; i++ {
+		ids = append(ids, a.publish(Event{Topic: "g", Data: []byte(strconv.Itoa(i))})...)
+	}
+	stop, err := b.cluster.log.follow(2, b.cluster.f.apply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cluster.f.stop = stop
+	waitApplied(t, 31, b)
+
+	if ended, evs := c.readToEnd(10 * time.Second); !ended || len(evs) != 0 {
+		t.Fatalf("the stream across the gap: ended %v, events %+v", ended, evs)
+	}
+	if g := b.metric("ringcast_log_gaps_total"); g != 1 {
+		t.Fatalf("gaps %v, want 1", g)
+	}
+	again := dial(t, b.addr, "/events", dialOpt{lastID: first[0]})
+	evs := again.next(11, 10*time.Second)
+	nt := decodeNotice(t, evs[0])
+	if evs[0].Type != "reset" || nt.Reason != resetTooOld || nt.Missed == nil || *nt.Missed != 20 {
+		t.Fatalf("resume across the gap: %+v, want a too-old reset with 20 missed (seqs 2 to 21)", evs[0])
+	}
+	if got := eventIDs(evs[1:]); fmt.Sprint(got) != fmt.Sprint(ids[20:]) {
+		t.Fatalf("after the reset: %q, want %q", got, ids[20:])
+	}
+	if code, _ := health(t, b); code != 200 {
+		t.Fatalf("/healthz after the rebase: %d", code)
+	}
+}
+
+// TestClusterLogRecreated: a node whose stream was deleted and created
+// again ends its streams cleanly and reports it, instead of serving ids
+// that collide with the new log's.
+func TestClusterLogRecreated(t *testing.T) {
+	n := startNATS(t)
+	a := startNode(t, n, Config{})
+	a.publish(Event{Topic: "r", Data: []byte("old")})
+	c := dial(t, a.addr, "/events", dialOpt{})
+	nc, err := nats.Connect(n.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	if err := js.DeleteStream(ctx, "ringcast"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, streamConfig(&Config{NATSStream: "ringcast", NATSReplicas: 1, NATSMaxBatch: 1})); err != nil {
+		t.Fatal(err)
+	}
+	if ended, _ := c.readToEnd(10 * time.Second); !ended {
+		t.Fatal("the stream did not end cleanly")
+	}
+	if code, body := health(t, a); code != 503 || !strings.Contains(body, "log-recreated") {
+		t.Fatalf("/healthz: %d %s", code, body)
+	}
+}
+
 // TestClusterPipelinedBatches: without atomic batches a batch still gets
 // one id per event, in order, and a retry with its key stores nothing twice.
 func TestClusterPipelinedBatches(t *testing.T) {

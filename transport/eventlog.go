@@ -85,6 +85,7 @@ var (
 	// characters.
 	ErrInvalidKey = errors.New("transport: the idempotency key must be 1 to 128 visible ASCII characters")
 
+	errLogRecreated   = errors.New("transport: the event log was recreated")
 	errDuplicateBatch = errors.New("transport: a batch with this idempotency key is already stored")
 )
 

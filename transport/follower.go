@@ -10,7 +10,10 @@ package transport
 //       mode (Publish appends to the log and returns the log's ids). It
 //       applies entries in log order and checks that each has seq
 //       applied+1, so E2 holds as seq = base + ring position. base is fixed
-//       before the first entry is applied.
+//       before the first entry is applied; an entry that is not applied+1
+//       (the log lost entries: L1 allows it only at the head) makes the node
+//       rebase onto a new, empty engine whose base is that entry's seq - 1
+//       (logengine.go).
 //   F2. applied is the seq of the ring's newest frame. After each apply the
 //       follower closes changed and replaces it, under mu: a waiter that
 //       found applied too low under mu and then waits on changed cannot miss
@@ -42,11 +45,10 @@ import (
 const keyRetention = 5 * time.Minute
 
 type follower struct {
-	eng     *ringEngine
+	eng     *logEngine
 	lg      *slog.Logger
 	applied atomic.Uint64
 	ready   atomic.Bool
-	broken  atomic.Bool  // the log lost entries this node had not applied
 	lastAt  atomic.Int64 // UnixNano of the last apply
 	stop    func()
 	target  uint64 // the log's last seq when the follower started: the prefill's end
@@ -71,7 +73,7 @@ type keyAt struct {
 
 // startFollower positions the engine's ring at the log's last capacity
 // entries (the prefill) and starts following from there.
-func startFollower(l eventLog, eng *ringEngine, set *metrics.Set, lg *slog.Logger) (*follower, error) {
+func startFollower(l eventLog, eng *logEngine, set *metrics.Set, lg *slog.Logger) (*follower, error) {
 	f := &follower{
 		eng:     eng,
 		lg:      lg,
@@ -88,11 +90,11 @@ func startFollower(l eventLog, eng *ringEngine, set *metrics.Set, lg *slog.Logge
 		return nil, err
 	}
 	start := first
-	if c := uint64(eng.global.Cap()); last >= c && last-c+1 > start {
+	if c := uint64(eng.cur.Load().global.Cap()); last >= c && last-c+1 > start {
 		start = last - c + 1
 	}
 	f.target = last
-	eng.base.Store(start - 1) // F1: before the first apply
+	eng.cur.Load().base.Store(start - 1) // F1: before the first apply
 	f.applied.Store(start - 1)
 	if last < start {
 		f.ready.Store(true) // F3: nothing to prefill
@@ -105,59 +107,69 @@ func startFollower(l eventLog, eng *ringEngine, set *metrics.Set, lg *slog.Logge
 	return f, nil
 }
 
-// apply publishes entries, in order, into the ring (F1).
+// apply publishes entries, in order, into the ring (F1). An entry that is
+// not the successor of the last applied one means the log lost entries this
+// node had not applied: the node rebases (logengine.go) and goes on from it.
 func (f *follower) apply(entries []logEntry) {
 	if h := f.testHookApply.Load(); h != nil {
 		(*h)()
 	}
-	if f.broken.Load() {
-		return
-	}
-	frames := make([]*frame, 0, len(entries))
 	now := time.Now()
+	frames := make([]*frame, 0, len(entries))
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	eng := f.eng.cur.Load()
 	next := f.applied.Load() + 1
 	for i := range entries {
 		e := &entries[i]
-		if e.seq != next+uint64(len(frames)) {
-			if f.eng.global.Cursor() == 0 && len(frames) == 0 {
-				// The log lost its head between bounds and the first read:
-				// nothing is applied yet, so the ring may start here.
-				f.eng.base.Store(e.seq - 1)
-				f.applied.Store(e.seq - 1)
-				next = e.seq
+		if e.seq != next {
+			if !f.publish(eng, frames, now) {
+				return // closed: the server is shutting down
+			}
+			frames = frames[:0]
+			if eng.global.Cursor() == 0 {
+				// Nothing applied yet (the log lost its head between bounds
+				// and the first read): the ring may start here.
+				eng.base.Store(e.seq - 1)
 			} else {
 				f.gaps.Inc()
-				f.broken.Store(true)
-				f.lg.Error("event log: the log lost entries this node had not applied; the node stops following (restart it)",
-					"expected", next+uint64(len(frames)), "got", e.seq)
-				break
+				f.lg.Error("event log: the log lost entries this node had not applied; every stream ends and resumes from the log",
+					"expected", next, "got", e.seq)
+				if eng = f.eng.rebase(e.seq - 1); eng == nil {
+					return
+				}
 			}
+			f.applied.Store(e.seq - 1)
+			next = e.seq
 		}
 		frames = append(frames, logFrame(e.topic, e.body))
 		if e.key != "" {
 			f.keys[e.key] = e.seq
 			f.keyLog = append(f.keyLog, keyAt{e.key, e.seq, now})
 		}
+		next++
 	}
 	f.expireKeys(now)
-	f.mu.Unlock()
-	if len(frames) == 0 {
-		return
+	if f.publish(eng, frames, now) && entries[len(entries)-1].pending == 0 {
+		f.ready.Store(true) // F3
 	}
-	if _, err := f.eng.publish(frames); err != nil {
-		return // the engine is closed: the server is shutting down
+}
+
+// publish publishes frames into eng and wakes the waiters (F2). Called
+// with mu held. It returns false once the engine is closed.
+func (f *follower) publish(eng *ringEngine, frames []*frame, now time.Time) bool {
+	if len(frames) == 0 {
+		return true
+	}
+	if _, err := eng.publish(frames); err != nil {
+		return false
 	}
 	f.appliedEvents.Add(len(frames))
 	f.lastAt.Store(now.UnixNano())
-	f.mu.Lock()
 	f.applied.Store(frames[len(frames)-1].seq)
-	if !f.broken.Load() && entries[len(entries)-1].pending == 0 {
-		f.ready.Store(true) // F3
-	}
 	close(f.changed) // F2
 	f.changed = make(chan struct{})
-	f.mu.Unlock()
+	return true
 }
 
 // expireKeys forgets the keys older than keyRetention. Called with mu held.

@@ -235,7 +235,7 @@ func (l *jetStreamLog) bounds(ctx context.Context) (uint64, uint64, error) {
 	}
 	info := st.CachedInfo()
 	if e := logEpoch(info.Created); e != l.ep {
-		return 0, 0, fmt.Errorf("stream %q was recreated (epoch %s, was %s)", l.name, e, l.ep)
+		return 0, 0, fmt.Errorf("%w: stream %q (epoch %s, was %s)", errLogRecreated, l.name, e, l.ep)
 	}
 	first := info.State.FirstSeq
 	if first == 0 { // never written: the first append gets 1
