@@ -15,6 +15,10 @@
 //	streams              GET /events (events.go), one goroutine per client:
 //	                     wait, pace (pacing.go), fill a batch, write (stream.go)
 //	socket               one write per batch, chunked; departure noticed (peer_unix.go)
+//	cluster mode         nodes share an event log on NATS JetStream (eventlog.go,
+//	                     jetstream.go), each follows it into its ring (follower.go,
+//	                     logengine.go); publish and resume through it (cluster.go);
+//	                     docs/cluster.md
 //
 // Config is validated in config.go; errors are typed (errors.go). The wire
 // protocol is docs/protocol.md, the design and figures docs/transport.md.

@@ -274,38 +274,38 @@ func (l *jetStreamLog) append(ctx context.Context, key string, recs []logRecord)
 		return ack.Sequence, nil // on a duplicate, the original's
 	}
 	id := nuid.Next()
-	for i := range recs {
+	last := len(recs) - 1
+	for i := range recs[:last] {
 		m := msg(&recs[i], key, i == 0)
 		m.Header.Set(hdrBatchID, id)
 		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		if i < len(recs)-1 {
-			if err := l.nc.PublishMsg(m); err != nil {
-				return 0, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
-			}
-			continue
-		}
-		m.Header.Set(hdrBatchEnd, "1")
-		resp, err := l.nc.RequestMsgWithContext(ctx, m)
-		if err != nil {
+		if err := l.nc.PublishMsg(m); err != nil {
 			return 0, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
 		}
-		var ack pubAck
-		if err := json.Unmarshal(resp.Data, &ack); err != nil {
-			return 0, fmt.Errorf("%w: unreadable acknowledgement %q", ErrLogUnavailable, resp.Data)
-		}
-		switch {
-		case ack.Error != nil && ack.Error.ErrCode == jsErrBatchDuplicate:
-			return 0, errDuplicateBatch
-		case ack.Error != nil && ack.Error.ErrCode == jsErrBatchTooLarge:
-			return 0, fmt.Errorf("%w: %s", ErrBatchTooLarge, ack.Error.Description)
-		case ack.Error != nil:
-			return 0, fmt.Errorf("%w: %s (JetStream error %d)", ErrLogUnavailable, ack.Error.Description, ack.Error.ErrCode)
-		case ack.Count != uint64(len(recs)) || ack.Seq < ack.Count:
-			return 0, fmt.Errorf("%w: acknowledgement of %d messages at %d for a batch of %d", ErrLogUnavailable, ack.Count, ack.Seq, len(recs))
-		}
-		return ack.Seq - ack.Count + 1, nil
 	}
-	panic("unreachable")
+	m := msg(&recs[last], key, false)
+	m.Header.Set(hdrBatchID, id)
+	m.Header.Set(hdrBatchSeq, strconv.Itoa(last+1))
+	m.Header.Set(hdrBatchEnd, "1") // the commit: the one acknowledged
+	resp, err := l.nc.RequestMsgWithContext(ctx, m)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+	}
+	var ack pubAck
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return 0, fmt.Errorf("%w: unreadable acknowledgement %q", ErrLogUnavailable, resp.Data)
+	}
+	switch {
+	case ack.Error != nil && ack.Error.ErrCode == jsErrBatchDuplicate:
+		return 0, errDuplicateBatch
+	case ack.Error != nil && ack.Error.ErrCode == jsErrBatchTooLarge:
+		return 0, fmt.Errorf("%w: %s", ErrBatchTooLarge, ack.Error.Description)
+	case ack.Error != nil:
+		return 0, fmt.Errorf("%w: %s (JetStream error %d)", ErrLogUnavailable, ack.Error.Description, ack.Error.ErrCode)
+	case ack.Count != uint64(len(recs)) || ack.Seq < ack.Count:
+		return 0, fmt.Errorf("%w: acknowledgement of %d messages at %d for a batch of %d", ErrLogUnavailable, ack.Count, ack.Seq, len(recs))
+	}
+	return ack.Seq - ack.Count + 1, nil
 }
 
 // msg builds the message of r, with the idempotency key when it is a
