@@ -60,6 +60,47 @@ func (n *testNATS) stop() {
 	}
 }
 
+// jetStream runs do on a connection of its own to n.
+func (n *testNATS) jetStream(do func(jetstream.JetStream) error) {
+	n.tb.Helper()
+	nc, err := nats.Connect(n.url)
+	if err != nil {
+		n.tb.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err == nil {
+		err = do(js)
+	}
+	if err != nil {
+		n.tb.Fatal(err)
+	}
+}
+
+// createStream creates the stream a node would, changed by change.
+func (n *testNATS) createStream(change func(*jetstream.StreamConfig)) {
+	n.tb.Helper()
+	cfg := streamConfig(&Config{NATSStream: "ringcast", NATSReplicas: 1})
+	if change != nil {
+		change(&cfg)
+	}
+	n.jetStream(func(js jetstream.JetStream) error {
+		_, err := js.CreateStream(context.Background(), cfg)
+		return err
+	})
+}
+
+// publishBatches publishes batches of size events of topic, data "x".
+func publishBatches(ts *testServer, batches, size int, topic string) {
+	batch := make([]Event, size)
+	for i := range batch {
+		batch[i] = Event{Topic: topic, Data: []byte("x")}
+	}
+	for range batches {
+		ts.publish(batch...)
+	}
+}
+
 // startNode starts a cluster node on nats.
 func startNode(t *testing.T, n *testNATS, cfg Config) *testServer {
 	t.Helper()
@@ -291,13 +332,7 @@ func TestClusterReplaySparseTopic(t *testing.T) {
 	a := startNode(t, n, Config{Capacity: 64})
 	from := a.publish(Event{Topic: "o", Data: []byte("o")})
 	rare := a.publish(Event{Topic: "r", Data: []byte("rare")})
-	for range 2 {
-		batch := make([]Event, 100)
-		for i := range batch {
-			batch[i] = Event{Topic: "o", Data: []byte("o")}
-		}
-		a.publish(batch...)
-	}
+	publishBatches(a, 2, 100, "o")
 	waitApplied(t, 202, a)
 	c := dial(t, a.addr, eventsPath("r"), dialOpt{lastID: from[0]})
 	if ev := c.next(1, 10*time.Second)[0]; ev.LastEventID != rare[0] {
@@ -314,17 +349,7 @@ func TestClusterReplaySparseTopic(t *testing.T) {
 // reset with the exact count of what the log lost, then what it holds.
 func TestClusterResetBelowLog(t *testing.T) {
 	n := startNATS(t)
-	nc, err := nats.Connect(n.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	scfg := streamConfig(&Config{NATSStream: "ringcast", NATSReplicas: 1})
-	scfg.MaxMsgs = 100 // a log that keeps its last 100 events
-	if _, err := js.CreateStream(context.Background(), scfg); err != nil {
-		t.Fatal(err)
-	}
+	n.createStream(func(c *jetstream.StreamConfig) { c.MaxMsgs = 100 }) // a log that keeps its last 100 events
 	a := startNode(t, n, Config{Capacity: 16})
 	var ids []string
 	for i := range 300 {
@@ -391,17 +416,7 @@ func TestClusterIdempotencyKey(t *testing.T) {
 // exact count of what was lost, then what the log holds.
 func TestClusterRebase(t *testing.T) {
 	n := startNATS(t)
-	nc, err := nats.Connect(n.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	scfg := streamConfig(&Config{NATSStream: "ringcast", NATSReplicas: 1})
-	scfg.MaxMsgs = 10
-	if _, err := js.CreateStream(context.Background(), scfg); err != nil {
-		t.Fatal(err)
-	}
+	n.createStream(func(c *jetstream.StreamConfig) { c.MaxMsgs = 10 })
 	a, b := startNode(t, n, Config{}), startNode(t, n, Config{})
 	first := a.publish(Event{Topic: "g", Data: []byte("0")})
 	waitApplied(t, 1, b)
@@ -451,19 +466,8 @@ func TestClusterLogRecreated(t *testing.T) {
 	a := startNode(t, n, Config{})
 	a.publish(Event{Topic: "r", Data: []byte("old")})
 	c := dial(t, a.addr, "/events", dialOpt{})
-	nc, err := nats.Connect(n.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx := context.Background()
-	if err := js.DeleteStream(ctx, "ringcast"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateStream(ctx, streamConfig(&Config{NATSStream: "ringcast", NATSReplicas: 1, NATSMaxBatch: 1})); err != nil {
-		t.Fatal(err)
-	}
+	n.jetStream(func(js jetstream.JetStream) error { return js.DeleteStream(context.Background(), "ringcast") })
+	n.createStream(nil)
 	if ended, _ := c.readToEnd(10 * time.Second); !ended {
 		t.Fatal("the stream did not end cleanly")
 	}
@@ -550,18 +554,8 @@ func health(t *testing.T, ts *testServer) (int, string) {
 // have holes, so a node refuses it.
 func TestClusterRefusesIncompatibleStream(t *testing.T) {
 	n := startNATS(t)
-	nc, err := nats.Connect(n.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	scfg := streamConfig(&Config{NATSStream: "ringcast", NATSReplicas: 1})
-	scfg.DenyDelete = false
-	if _, err := js.CreateStream(context.Background(), scfg); err != nil {
-		t.Fatal(err)
-	}
-	_, err = New(Config{NATSURL: n.url, Logger: testLogger()})
+	n.createStream(func(c *jetstream.StreamConfig) { c.DenyDelete = false })
+	_, err := New(Config{NATSURL: n.url, Logger: testLogger()})
 	if err == nil || !strings.Contains(err.Error(), "deny_delete") {
 		t.Fatalf("New on a stream that allows deletes: %v", err)
 	}
@@ -574,13 +568,7 @@ func TestClusterShutdownWhilePublishing(t *testing.T) {
 	n := startNATS(t)
 	a := startNode(t, n, Config{Capacity: 16})
 	first := a.publish(Event{Topic: "s", Data: []byte("0")})
-	for range 4 {
-		batch := make([]Event, 50)
-		for i := range batch {
-			batch[i] = Event{Topic: "s", Data: []byte("x")}
-		}
-		a.publish(batch...)
-	}
+	publishBatches(a, 4, 50, "s")
 	waitApplied(t, 201, a)
 	var clients []*sseClient
 	for range 4 {
