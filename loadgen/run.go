@@ -46,6 +46,7 @@ import (
 type run struct {
 	cfg        Config
 	ep         endpoint
+	eps        []endpoint // one per node (Config.URLs), else ep alone
 	pub        Publisher
 	base       time.Time
 	topics     []string
@@ -140,9 +141,21 @@ func newRun(cfg Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
+	eps := []endpoint{ep}
+	if len(cfg.URLs) > 1 {
+		eps = eps[:0]
+		for _, u := range cfg.URLs {
+			e, err := parseEndpoint(u+"/events", cfg.TopicParam)
+			if err != nil {
+				return nil, err
+			}
+			eps = append(eps, e)
+		}
+	}
 	r := &run{
 		cfg:            cfg,
 		ep:             ep,
+		eps:            eps,
 		base:           time.Now(),
 		coll:           newCollector(),
 		intervalNs:     int64(cfg.Interval),
@@ -177,6 +190,12 @@ func (r *run) buildPublisher() (Publisher, error) {
 			return nil, fmt.Errorf("publish command %q: %v", cfg.PublishCmd, err)
 		}
 		return &CommandPublisher{Argv: argv, Timeout: 10 * time.Second}, nil
+	case len(cfg.URLs) > 1:
+		rr := &roundRobin{}
+		for _, u := range cfg.URLs {
+			rr.pubs = append(rr.pubs, &HTTPPublisher{URL: u + "/publish", NDJSON: !cfg.PublishJSON, Client: r.httpc})
+		}
+		return rr, nil
 	case cfg.PublishURL == "":
 		return nil, errors.New("no publisher: set the publish URL, body template or command")
 	case cfg.PublishBody != "":
@@ -188,14 +207,18 @@ func (r *run) buildPublisher() (Publisher, error) {
 
 func (r *run) buildSubscribers() {
 	cfg := &r.cfg
+	loopback := true
+	for _, ep := range r.eps {
+		loopback = loopback && ep.loopbackV4
+	}
 	nAddrs := 1
-	if r.ep.loopbackV4 {
+	if loopback {
 		nAddrs = cfg.SourceAddrs
 	}
 	dialers := make([]*net.Dialer, nAddrs)
 	for i := range dialers {
 		d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1}
-		if r.ep.loopbackV4 {
+		if loopback {
 			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
 		}
 		dialers[i] = d
@@ -214,6 +237,7 @@ func (r *run) buildSubscribers() {
 			allTopics: cfg.AllTopics,
 			rng:       rand.New(rand.NewSource(seed + int64(i))),
 			hist:      newPacked(),
+			ep:        &r.eps[i%len(r.eps)],
 		}
 		// Spread the special subscribers evenly over the topics and addresses.
 		if special > 0 && i*special/cfg.Subscribers != (i+1)*special/cfg.Subscribers {
@@ -233,11 +257,11 @@ func (r *run) buildSubscribers() {
 		s.buf = make([]byte, bufSize)
 		if cfg.AllTopics {
 			s.next = make([]uint64, cfg.Topics)
-			s.uri = r.ep.requestURI(nil)
+			s.uri = s.ep.requestURI(nil)
 		} else {
 			s.topic = uint32(i % cfg.Topics)
 			s.next = make([]uint64, 1)
-			s.uri = r.ep.requestURI([]string{r.topics[s.topic]})
+			s.uri = s.ep.requestURI([]string{r.topics[s.topic]})
 		}
 		s.noticesSeen = make([]uint64, len(s.next))
 		s.parser = NewParser(s.onEvent)

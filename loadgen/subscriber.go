@@ -54,6 +54,7 @@ type subscriber struct {
 	idx    int
 	class  int
 	dialer *net.Dialer
+	ep     *endpoint // the node it streams from
 	uri    string
 	// topic is the single topic subscribed to; with all topics, slots are
 	// topic indexes.
@@ -269,7 +270,7 @@ func (s *subscriber) session(ctx context.Context) error {
 	cfg := &s.r.cfg
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	t := time.Now()
-	conn, head, body, err := openStream(dctx, s.dialer, s.r.ep, s.uri, s.parser.LastEventID(), s.buf)
+	conn, head, body, err := openStream(dctx, s.dialer, *s.ep, s.uri, s.parser.LastEventID(), s.buf)
 	cancel()
 	if err != nil {
 		return err
