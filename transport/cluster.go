@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,10 +110,11 @@ type cluster struct {
 	recreated atomic.Bool
 
 	stopMonitor, monitorDone chan struct{}
-	logLast                  uint64 // the log's last seq at the monitor's last look
-	logFirst                 uint64
-	logOK                    bool
-	health                   chan struct{} // guards the three above (a one-slot lock)
+
+	mu       sync.Mutex // guards the monitor's last look:
+	logOK    bool       // the log answered
+	logFirst uint64     // its first and last seqs then
+	logLast  uint64
 }
 
 // joinCluster opens the log, takes its epoch and starts the follower.
@@ -134,7 +136,6 @@ func (s *Server) joinCluster() error {
 		replays:     make(chan struct{}, maxReplays),
 		stopMonitor: make(chan struct{}),
 		monitorDone: make(chan struct{}),
-		health:      make(chan struct{}, 1),
 		resumeFails: s.m.set.NewCounter("ringcast_log_resume_failures_total"),
 	}
 	c.f, err = startFollower(l, le, s.m.set, s.log)
@@ -144,7 +145,7 @@ func (s *Server) joinCluster() error {
 	}
 	s.m.set.NewGauge("ringcast_log_connected", func() float64 { return float64(boolInt(l.connected())) })
 	s.m.set.NewGauge("ringcast_log_applied_seq", func() float64 { return float64(c.f.applied.Load()) })
-	s.m.set.NewGauge("ringcast_log_last_seq", func() float64 { _, last, _ := c.state(); return float64(last) })
+	s.m.set.NewGauge("ringcast_log_last_seq", func() float64 { _, _, last := c.state(); return float64(last) })
 	s.m.set.NewGauge("ringcast_log_follower_lag", func() float64 { return float64(c.lag()) })
 	go c.monitor()
 	s.cluster = c
@@ -167,11 +168,11 @@ func (c *cluster) monitor() {
 			c.lg.Error("event log: the stream was recreated; this node ends its streams and must be restarted", "err", err)
 			c.eng.close()
 		}
-		c.health <- struct{}{}
+		c.mu.Lock()
 		if c.logOK = err == nil; err == nil {
 			c.logFirst, c.logLast = first, last
 		}
-		<-c.health
+		c.mu.Unlock()
 		select {
 		case <-c.stopMonitor:
 			return
@@ -181,8 +182,8 @@ func (c *cluster) monitor() {
 }
 
 func (c *cluster) state() (ok bool, first, last uint64) {
-	c.health <- struct{}{}
-	defer func() { <-c.health }()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.logOK, c.logFirst, c.logLast
 }
 

@@ -536,6 +536,7 @@ func TestClusterNATSDown(t *testing.T) {
 	if _, body := health(t, a); !strings.Contains(body, `"applied":2,"lag":0`) {
 		t.Fatalf("/healthz: %s", body)
 	}
+	waitFor(t, "the log's last seq in the metrics", 10*time.Second, func() bool { return a.metric("ringcast_log_last_seq") == 2 })
 }
 
 // health returns GET /healthz's status and body.
