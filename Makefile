@@ -21,19 +21,22 @@ cluster: build
 	./bin/ringcast serve --nats nats://127.0.0.1:4222 --addr :8082 --admin-addr "" & \
 	wait'
 
-## build: build the ringcast binary into ./bin
+## build: build ringcast (serve, loadgen, bench, e2e) and ringcast-report (the
+## charts, which ringcast runs from beside itself) into ./bin
 build:
-	$(GO) build -o bin/ringcast ./cmd/ringcast
+	$(GO) build -o bin/ ./cmd/ringcast ./cmd/ringcast-report
 
 ## test: vet, then every test under the race detector
 test: vet
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 ## bench: compare the fan-out strategies under load; writes docs/benchmarks.md
+## (its charts by go run ./cmd/ringcast-report, which ringcast bench run invokes)
 bench:
 	BENCH_COUNT=$(BENCH_COUNT) $(GO) run ./cmd/ringcast bench run
 
-## bench-e2e: drive ringcast serve (ring and chan engines) with the load generator; writes docs/e2e.md
+## bench-e2e: drive ringcast serve (ring and chan engines) with the load generator; writes docs/e2e.md,
+## docs/e2e/report.json and the charts drawn from it (by ringcast-report, which ringcast e2e invokes)
 bench-e2e:
 	$(GO) run ./cmd/ringcast e2e
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"github.com/ringcast/ringcast/bench/proftop"
+	"github.com/ringcast/ringcast/internal/report/proftop"
 )
 
 // ProfileResult names the files a profiled scenario wrote and summarises them.

@@ -4,18 +4,11 @@ package disruptor
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
-)
 
-func cpuTime(t *testing.T) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/ringcast/ringcast/internal/cpuclock"
+)
 
 // TestBlockingCostsNoCPUWhileWaiting is the LMAX complaint list as a test:
 // with the default strategy, nothing may burn CPU while it waits — not
@@ -89,7 +82,9 @@ func TestBlockingCostsNoCPUWhileWaiting(t *testing.T) {
 // time. The sleep here is the measurement window, not synchronisation: the
 // goroutines under test are known to be parked before it starts.
 func idleCPU(t *testing.T, window time.Duration) time.Duration {
-	before := cpuTime(t)
-	time.Sleep(window)
-	return cpuTime(t) - before
+	used, err := cpuclock.Idle(window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return used
 }

@@ -110,19 +110,3 @@ func TestCommandPublisher(t *testing.T) {
 		t.Fatal("a failing command did not fail the publish")
 	}
 }
-
-func TestChartsWithoutData(t *testing.T) {
-	if _, err := BarChartSVG("t", "y", []string{"a", "b"}, []BarGroup{{Name: "g", Values: []float64{0, 0}}}, 0, ""); err != nil {
-		t.Fatal(err)
-	}
-	svg, err := LineChartSVG(ChartOptions{Title: "t", LogY: true}, []LineSeries{{Name: "empty"}})
-	if err != nil || !strings.Contains(string(svg), "no data") {
-		t.Fatalf("%v", err)
-	}
-	var r Result
-	for _, f := range []func() ([]byte, error){r.ThroughputChart, r.LatencyOverTimeChart, r.LatencyDistributionChart} {
-		if _, err := f(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}

@@ -14,8 +14,9 @@
 // event-stream parser that allocates nothing per event. Scenarios cover steady
 // load, bursts, slow or stalled readers, reconnecting readers that resume
 // with Last-Event-ID, and idle connections (server memory per connection).
-// Results (Result) print as a table, JSON or a self-contained HTML page with
-// SVG charts. `ringcast loadgen` is the command line; subpackage e2e runs
-// `ringcast serve` under it (`make bench-e2e`), and ssetest is a small SSE
-// server with switchable faults for tests. docs/loadgen.md has the details.
+// Results (Result) are data: they print as a table or JSON, and the package
+// links no chart or profile code (`ringcast loadgen --html` draws its page
+// with the report tool, cmd/ringcast-report). `ringcast loadgen` is the
+// command line; `ringcast e2e` runs `ringcast serve` under it (`make
+// bench-e2e`). docs/loadgen.md has the details.
 package loadgen

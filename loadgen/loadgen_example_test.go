@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ringcast/ringcast/internal/ssetest"
 	"github.com/ringcast/ringcast/loadgen"
-	"github.com/ringcast/ringcast/loadgen/ssetest"
 )
 
 func ExampleParser() {

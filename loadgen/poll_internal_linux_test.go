@@ -91,7 +91,7 @@ func TestStreamEndWithoutChunking(t *testing.T) {
 				var g *pollGroup
 				s := r.subs[0]
 				if reader == ReaderEpoll {
-					if g, err = startPollGroup(loopCtx, r); err != nil {
+					if g, err = startPollGroup(loopCtx, r.cfg.ReadBuffer, r.coll); err != nil {
 						t.Fatal(err)
 					}
 					s.loop = g.loops[0]
@@ -108,7 +108,7 @@ func TestStreamEndWithoutChunking(t *testing.T) {
 				if s.foreign != events {
 					t.Fatalf("%d events, want %d", s.foreign, events)
 				}
-				if n := r.loopStreams.Load(); reader == ReaderEpoll && n != 1 {
+				if n := r.env.loopStreams.Load(); reader == ReaderEpoll && n != 1 {
 					t.Fatalf("the loop read %d streams, want 1", n)
 				}
 			})

@@ -58,6 +58,8 @@ import (
 	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/ringcast/ringcast/internal/epoll"
 )
 
 const pollSupported = true
@@ -78,9 +80,7 @@ type pollStream struct {
 }
 
 type pollLoop struct {
-	epfd         int
-	ep           *os.File        // epfd, watched by Go's netpoller
-	epRaw        syscall.RawConn // waits on ep without holding a thread
+	ep           *epoll.Instance // parks in Go's netpoller (internal/epoll)
 	wakeR, wakeW int
 	buf          []byte
 	rec          denseRecorder
@@ -109,10 +109,10 @@ type pollGroup struct {
 
 // startPollGroup starts GOMAXPROCS loops that stop when ctx ends; wait for
 // them with wait.
-func startPollGroup(ctx context.Context, r *run) (*pollGroup, error) {
+func startPollGroup(ctx context.Context, readBuffer int, coll *collector) (*pollGroup, error) {
 	g := &pollGroup{}
 	for range runtime.GOMAXPROCS(0) {
-		l, err := newPollLoop(r)
+		l, err := newPollLoop(readBuffer, coll)
 		if err != nil {
 			for _, l := range g.loops {
 				l.closeFDs()
@@ -143,34 +143,21 @@ func (g *pollGroup) readDelay() *hdrhistogram.Histogram {
 	return h
 }
 
-func newPollLoop(r *run) (*pollLoop, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+func newPollLoop(readBuffer int, coll *collector) (*pollLoop, error) {
+	ep, err := epoll.New()
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
+		return nil, err
 	}
 	var p [2]int
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
-		syscall.Close(epfd)
+		ep.Close()
 		return nil, os.NewSyscallError("pipe2", err)
 	}
-	l := &pollLoop{epfd: epfd, wakeR: p[0], wakeW: p[1], readDelay: newDense()}
-	l.setBuffer(make([]byte, cmp.Or(r.cfg.ReadBuffer, loopReadBuffer)))
-	l.rec.coll = r.coll
+	l := &pollLoop{ep: ep, wakeR: p[0], wakeW: p[1], readDelay: newDense()}
+	l.setBuffer(make([]byte, cmp.Or(readBuffer, loopReadBuffer)))
+	l.rec.coll = coll
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wakeR)}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wakeR, &ev); err != nil {
-		l.closeFDs()
-		return nil, os.NewSyscallError("epoll_ctl", err)
-	}
-	// An epoll descriptor is readable while its ready list is not empty, so
-	// Go's netpoller can wait on it: the loop parks like any goroutine
-	// blocked in a read, instead of keeping a thread (and its P, until sysmon
-	// takes it back) in epoll_wait.
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		l.closeFDs()
-		return nil, os.NewSyscallError("fcntl", err)
-	}
-	l.ep = os.NewFile(uintptr(epfd), "epoll")
-	if l.epRaw, err = l.ep.SyscallConn(); err != nil {
+	if err := l.ep.Ctl(syscall.EPOLL_CTL_ADD, l.wakeR, &ev); err != nil {
 		l.closeFDs()
 		return nil, err
 	}
@@ -178,11 +165,7 @@ func newPollLoop(r *run) (*pollLoop, error) {
 }
 
 func (l *pollLoop) closeFDs() {
-	if l.ep != nil {
-		l.ep.Close()
-	} else {
-		syscall.Close(l.epfd)
-	}
+	l.ep.Close()
 	syscall.Close(l.wakeR)
 	syscall.Close(l.wakeW)
 }
@@ -235,7 +218,7 @@ func (l *pollLoop) serve(s *subscriber, conn net.Conn, head streamHead, remainin
 	l.adds = append(l.adds, st)
 	l.wakeLocked()
 	l.mu.Unlock()
-	s.r.loopStreams.Add(1)
+	s.env.loopStreams.Add(1)
 	return <-st.done, true
 }
 
@@ -278,20 +261,8 @@ func detach(conn net.Conn) (int, error) {
 func (l *pollLoop) run() {
 	events := make([]syscall.EpollEvent, pollEvents)
 	for {
-		// Take what is ready without blocking; park in the netpoller only
-		// when nothing is.
-		var n int
-		var werr error
-		err := l.epRaw.Read(func(fd uintptr) bool {
-			n, werr = syscall.EpollWait(int(fd), events, 0)
-			return n > 0 || werr != nil
-		})
-		if werr == syscall.EINTR {
-			continue
-		}
-		if err == nil && werr != nil {
-			err = os.NewSyscallError("epoll_wait", werr)
-		}
+		// Take what is ready; park in the netpoller only when nothing is.
+		n, err := l.ep.Wait(events)
 		if err != nil {
 			l.shutdown(&streamError{"read", err})
 			return
@@ -334,8 +305,8 @@ func (l *pollLoop) takeAdds() bool {
 			continue
 		}
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(st.fd)}
-		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, st.fd, &ev); err != nil {
-			l.end(st, &streamError{"read", os.NewSyscallError("epoll_ctl", err)}, false)
+		if err := l.ep.Ctl(syscall.EPOLL_CTL_ADD, st.fd, &ev); err != nil {
+			l.end(st, &streamError{"read", err}, false)
 			continue
 		}
 		// Without timestamps the read time stands in for the arrival.
@@ -355,10 +326,10 @@ func (l *pollLoop) read(st *pollStream) {
 	s := st.s
 	if n > 0 {
 		t := time.Now()
-		s.recvNs = int64(t.Sub(s.r.base))
+		s.recvNs = s.env.clock.at(t) // R1
 		if d := t.UnixNano() - arrival; arrival > 0 && d >= 0 && d < maxReadDelay {
 			s.recvNs -= d
-			if s.r.measuring.Load() {
+			if s.env.measure.running() {
 				l.readDelay.RecordValue(latencyUs(d))
 			}
 		}
@@ -422,7 +393,7 @@ func (l *pollLoop) recv(fd int) (n int, arrival int64, err error) {
 // end closes a stream's socket and hands its subscriber back.
 func (l *pollLoop) end(st *pollStream, err error, registered bool) {
 	if registered {
-		syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, st.fd, nil)
+		l.ep.Ctl(syscall.EPOLL_CTL_DEL, st.fd, nil)
 		l.streams[st.fd] = nil
 	}
 	syscall.Close(st.fd)

@@ -10,9 +10,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ringcast/ringcast/internal/lgtest"
+	"github.com/ringcast/ringcast/internal/ssetest"
 	"github.com/ringcast/ringcast/loadgen"
-	"github.com/ringcast/ringcast/loadgen/internal/lgtest"
-	"github.com/ringcast/ringcast/loadgen/ssetest"
 )
 
 func openFDs(t *testing.T) int {
@@ -93,7 +93,7 @@ func TestEpollReaderMatchesGoroutineReader(t *testing.T) {
 // Slow and churning subscribers read in goroutines under the epoll reader;
 // the steady ones of the same run go to the loops.
 func TestEpollReaderLeavesSpecialClassesToGoroutines(t *testing.T) {
-	srv := startServer(t, ssetest.Options{})
+	srv := lgtest.Serve(t, ssetest.Options{})
 	res := lgtest.Run(t, loadgen.Config{
 		URL: srv.URL, Reader: loadgen.ReaderEpoll, Scenario: loadgen.ScenarioSlow, Subscribers: 8, SlowFraction: 0.25,
 		SlowMode: "stall", Rate: 200, Duration: 300 * time.Millisecond,

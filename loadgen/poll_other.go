@@ -18,7 +18,7 @@ type pollLoop struct{}
 
 type pollGroup struct{ loops []*pollLoop }
 
-func startPollGroup(context.Context, *run) (*pollGroup, error) {
+func startPollGroup(context.Context, int, *collector) (*pollGroup, error) {
 	return nil, errors.New("the epoll reader needs Linux")
 }
 

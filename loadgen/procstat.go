@@ -13,18 +13,31 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ringcast/ringcast/internal/cpuclock"
 )
+
+// selfCPU returns the CPU seconds (user + system) this process has used; 0
+// where that is not known (the report then shows no client CPU).
+func selfCPU() float64 {
+	d, err := cpuclock.Process()
+	if err != nil {
+		return 0
+	}
+	return d.Seconds()
+}
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat. It
 // is 100 on every Linux architecture Go supports (the kernel fixes it for the
 // ABI), which gives CPU time to 10 ms: enough over a one-second interval.
 const clockTicks = 100
 
-// procSample is a point-in-time reading of a process: resident memory and CPU
-// time used so far.
+// procSample is a point-in-time reading of a process: resident memory, CPU
+// time used so far and open file descriptors.
 type procSample struct {
 	RSS    int64   // bytes
 	CPUSec float64 // user + system seconds since the process started
+	FDs    int64   // open descriptors; -1 when unknown
 }
 
 // procSource reads a process's resident memory and CPU time.
@@ -67,7 +80,23 @@ func readProc(pid int) (procSample, error) {
 	return procSample{
 		RSS:    rssPages * int64(os.Getpagesize()),
 		CPUSec: float64(utime+stime) / clockTicks,
+		FDs:    countFDs(pid),
 	}, nil
+}
+
+// countFDs counts the entries of /proc/<pid>/fd (another user's process:
+// -1, unknown). Names only: no stat per descriptor.
+func countFDs(pid int) int64 {
+	d, err := os.Open(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return -1
+	}
+	return int64(len(names))
 }
 
 // metricsSource scrapes a Prometheus text endpoint for the standard process
@@ -90,7 +119,11 @@ func (s metricsSource) sample(ctx context.Context) (procSample, error) {
 	if !ok1 || !ok2 {
 		return procSample{}, errors.New("no process_resident_memory_bytes / process_cpu_seconds_total")
 	}
-	return procSample{RSS: int64(rss), CPUSec: cpu}, nil
+	fds := int64(-1)
+	if v, ok := m["process_open_fds"]; ok {
+		fds = int64(v)
+	}
+	return procSample{RSS: int64(rss), CPUSec: cpu, FDs: fds}, nil
 }
 
 // scrapeMetrics reads Prometheus text exposition: series (name with labels, as

@@ -4,16 +4,6 @@ package loadgen
 
 import "syscall"
 
-// selfCPU returns the CPU seconds (user + system) this process has used, with
-// the microsecond precision of getrusage.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
 // RaiseOpenFileLimit lifts this process's soft RLIMIT_NOFILE to its hard
 // limit (thousands of connections need as many descriptors; child processes
 // inherit the raised limit) and returns the new soft limit.

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,10 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/google/pprof/profile"
-
-	"github.com/ringcast/ringcast/bench/proftop"
 )
 
 // FuncShare is one function's share of a profile.
@@ -24,73 +19,53 @@ type FuncShare struct {
 	CumPct   float64 `json:"cum_pct"`
 }
 
-// ProfileSummary is the top of one profile taken from the server while it was
-// under load.
+// ProfileSummary is one profile taken from the server while it was under
+// load. Run fetches it (Raw) and keeps it (Saved); the load generator links
+// no profile parser, so the top functions (TopFlat, TopCum) are filled in by
+// whoever summarises Raw — `ringcast loadgen --profile` does, with the same
+// computation as `go tool pprof -top`.
 type ProfileSummary struct {
-	Kind       string      `json:"kind"` // cpu or heap
-	SampleType string      `json:"sample_type"`
-	Unit       string      `json:"unit"`
-	Total      int64       `json:"total"`
-	TopFlat    []FuncShare `json:"top_flat"`
-	TopCum     []FuncShare `json:"top_cum"`
+	Kind       string      `json:"kind"`        // cpu or heap
+	SampleType string      `json:"sample_type"` // the one to summarise: cpu, inuse_space
+	Unit       string      `json:"unit,omitempty"`
+	Total      int64       `json:"total,omitempty"`
+	TopFlat    []FuncShare `json:"top_flat,omitempty"`
+	TopCum     []FuncShare `json:"top_cum,omitempty"`
 	Saved      string      `json:"saved,omitempty"` // path of the raw profile, for go tool pprof
 	Error      string      `json:"error,omitempty"`
+	// Raw is the profile as the server sent it (gzipped protobuf).
+	Raw []byte `json:"-"`
 }
 
-// fetchProfile GETs a pprof endpoint and parses the answer.
-func fetchProfile(ctx context.Context, c *http.Client, url string) (*profile.Profile, []byte, error) {
+// fetchProfile GETs a pprof endpoint.
+func fetchProfile(ctx context.Context, c *http.Client, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if resp.StatusCode != 200 {
-		return nil, nil, fmt.Errorf("%s: HTTP %d: %s", url, resp.StatusCode, snippet(raw))
+		return nil, fmt.Errorf("%s: HTTP %d: %s", url, resp.StatusCode, snippet(raw))
 	}
-	p, err := profile.Parse(bytes.NewReader(raw))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %v", url, err)
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%s: empty profile", url)
 	}
-	return p, raw, nil
-}
-
-// topFunctions summarises the profile's sample type (the profile's default
-// when it has no sampleType samples) with proftop, the same computation as
-// `go tool pprof -top`, and keeps the n largest by flat and by cumulative value.
-func topFunctions(p *profile.Profile, kind, sampleType string, n int) ProfileSummary {
-	sum := ProfileSummary{Kind: kind}
-	if _, err := proftop.SampleIndex(p, sampleType); err != nil && p.DefaultSampleType != "" {
-		sampleType = p.DefaultSampleType
-	}
-	top, err := proftop.Compute(p, sampleType)
-	if err != nil {
-		sum.Error = err.Error()
-		return sum
-	}
-	sum.SampleType, sum.Unit, sum.Total = top.SampleType, top.Unit, top.Total
-	conv := func(rows []proftop.Row) []FuncShare {
-		out := make([]FuncShare, 0, min(n, len(rows)))
-		for _, r := range rows[:min(n, len(rows))] {
-			out = append(out, FuncShare{Function: r.Function, Flat: r.Flat, Cum: r.Cum, FlatPct: 100 * r.FlatShare, CumPct: 100 * r.CumShare})
-		}
-		return out
-	}
-	sum.TopFlat, sum.TopCum = conv(top.ByFlat), conv(top.ByCum)
-	return sum
+	return raw, nil
 }
 
 // captureProfiles takes a CPU profile of the given length from the admin
-// listener, then a heap profile, and summarises both. Raw profiles are saved
-// under dir when it is not empty.
-func captureProfiles(ctx context.Context, adminURL string, seconds time.Duration, dir string, top int) []ProfileSummary {
+// listener, then a heap profile. Raw profiles are saved under dir when it
+// is not empty. The top functions are summarised later, from Raw (see
+// ProfileSummary), which is where Config.ProfileTop applies.
+func captureProfiles(ctx context.Context, adminURL string, seconds time.Duration, dir string) []ProfileSummary {
 	c := &http.Client{Timeout: seconds + 30*time.Second}
 	secs := max(1, int(seconds.Round(time.Second)/time.Second))
 	jobs := []struct {
@@ -101,12 +76,12 @@ func captureProfiles(ctx context.Context, adminURL string, seconds time.Duration
 	}
 	var out []ProfileSummary
 	for _, j := range jobs {
-		p, raw, err := fetchProfile(ctx, c, adminURL+j.path)
+		raw, err := fetchProfile(ctx, c, adminURL+j.path)
 		if err != nil {
 			out = append(out, ProfileSummary{Kind: j.kind, Error: err.Error()})
 			continue
 		}
-		s := topFunctions(p, j.kind, j.sampleType, top)
+		s := ProfileSummary{Kind: j.kind, SampleType: j.sampleType, Raw: raw}
 		if dir != "" {
 			path := filepath.Join(dir, "server-"+j.kind+".pb.gz")
 			if err := os.MkdirAll(dir, 0o755); err == nil && os.WriteFile(path, raw, 0o644) == nil {

@@ -3,8 +3,30 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/ringcast/ringcast/internal/report"
 )
+
+// seriesLog is the points the progress loop has taken, for the Result.
+type seriesLog struct {
+	mu  sync.Mutex
+	pts []SeriesPoint
+}
+
+func (l *seriesLog) add(pt SeriesPoint) {
+	l.mu.Lock()
+	l.pts = append(l.pts, pt)
+	l.mu.Unlock()
+}
+
+// points is a copy of the points so far (nil when there are none).
+func (l *seriesLog) points() []SeriesPoint {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]SeriesPoint(nil), l.pts...)
+}
 
 // progressLoop samples the run once per interval: it feeds the throughput
 // series and, when a progress writer is set, prints one line (rewritten in
@@ -18,7 +40,7 @@ func (r *run) progressLoop(ctx context.Context) {
 	lastClient := selfCPU()
 	var lastServer procSample
 	haveServer := false
-	if s, err := r.sampleServer(ctx); err == nil {
+	if s, err := r.server.sample(ctx); err == nil {
 		lastServer, haveServer = s, true
 	}
 	h := newDense()
@@ -42,40 +64,39 @@ func (r *run) progressLoop(ctx context.Context) {
 			del += s.deliveredA.Load()
 			gaps += s.lossA.Load()
 		}
-		pub := r.published.Load() + r.publishFailed.Load()
+		pub := r.sched.published.Load() + r.sched.failed.Load()
 		client := selfCPU()
 		pt := SeriesPoint{
-			AtSec:       time.Since(r.base).Seconds(),
+			AtSec:       time.Since(r.clock.base).Seconds(),
 			Phase:       r.phase(),
-			Connected:   r.connected.Load(),
+			Connected:   r.env.conns.open.Load(),
+			Sockets:     r.env.conns.sockets.Load(),
 			PublishedPS: float64(pub-lastPub) / span,
 			DeliveredPS: float64(del-lastDel) / span,
 			ClientCPU:   (client - lastClient) / span,
 			ServerCPU:   -1,
+			ServerFDs:   -1,
 			GapEvents:   gaps,
 		}
 		lastPub, lastDel, lastClient = pub, del, client
-		if s, err := r.sampleServer(ctx); err == nil {
+		if s, err := r.server.sample(ctx); err == nil {
 			if haveServer {
 				pt.ServerCPU = (s.CPUSec - lastServer.CPUSec) / span
 			}
 			pt.ServerRSS = s.RSS
+			pt.ServerFDs = s.FDs
 			lastServer, haveServer = s, true
-			r.samplesMu.Lock()
-			r.serverSamples = append(r.serverSamples, s)
-			r.samplesMu.Unlock()
+			r.server.keep(s)
 		}
-		if r.measuring.Load() {
+		if r.measure.running() {
 			// The last complete interval of intended time.
-			iv := (r.now()-r.measureStart.Load())/r.intervalNs - 1
+			iv := (r.clock.now()-r.measure.start())/int64(cfg.Interval) - 1
 			if iv >= 0 {
 				r.coll.intervalHistogram(h, iv, nil)
 				pt.IntervalP99 = float64(h.ValueAtPercentile(99)) / 1000
 			}
 		}
-		r.samplesMu.Lock()
-		r.samples = append(r.samples, pt)
-		r.samplesMu.Unlock()
+		r.series.add(pt)
 		if cfg.Progress != nil {
 			r.printProgress(pt)
 			printed = true
@@ -85,14 +106,14 @@ func (r *run) progressLoop(ctx context.Context) {
 
 func (r *run) phase() string {
 	switch {
-	case !r.measuring.Load():
-		if r.connected.Load() < int64(len(r.subs)) {
+	case !r.measure.running():
+		if r.env.conns.open.Load() < int64(len(r.subs)) {
 			return "connect"
 		}
 		return "warmup"
 	case r.cfg.Scenario == ScenarioIdle:
 		return "hold"
-	case r.pubWallDone.Load():
+	case r.sched.done.Load():
 		return "drain"
 	}
 	return "measure"
@@ -101,14 +122,14 @@ func (r *run) phase() string {
 func (r *run) printProgress(pt SeriesPoint) {
 	cfg := &r.cfg
 	elapsed := time.Duration(0)
-	if r.measuring.Load() {
-		elapsed = time.Duration(r.now() - r.measureStart.Load())
+	if r.measure.running() {
+		elapsed = time.Duration(r.clock.now() - r.measure.start())
 	}
 	line := fmt.Sprintf("[%5.1fs/%s] %-7s conn %d/%d  pub %s/s  deliv %s/s  gaps %d  p99 %s",
 		elapsed.Seconds(), cfg.Duration, pt.Phase, pt.Connected, len(r.subs),
-		FormatRate(pt.PublishedPS), FormatRate(pt.DeliveredPS), pt.GapEvents, FormatMs(pt.IntervalP99))
+		report.Rate(pt.PublishedPS), report.Rate(pt.DeliveredPS), pt.GapEvents, report.Ms(pt.IntervalP99))
 	if pt.ServerCPU >= 0 {
-		line += fmt.Sprintf("  srv %.0f%% %s", 100*pt.ServerCPU, FormatBytes(pt.ServerRSS))
+		line += fmt.Sprintf("  srv %.0f%% %s", 100*pt.ServerCPU, report.Bytes(pt.ServerRSS))
 	}
 	line += fmt.Sprintf("  cli %.0f%%", 100*pt.ClientCPU)
 	if cfg.ProgressTTY {

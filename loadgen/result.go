@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ringcast/ringcast/internal/report"
 )
 
 // Result is what one run measured. Every count is over the measured phase
@@ -155,13 +157,24 @@ type ClassResult struct {
 
 // ServerStats is the server process as seen from outside.
 type ServerStats struct {
-	Source   string         `json:"source"`
-	CPUCores float64        `json:"cpu_cores"`
-	RSSStart int64          `json:"rss_start"`
-	RSSEnd   int64          `json:"rss_end"`
-	RSSPeak  int64          `json:"rss_peak"`
-	Counters []CounterDelta `json:"counters,omitempty"`
-	Error    string         `json:"error,omitempty"`
+	Source   string  `json:"source"`
+	CPUCores float64 `json:"cpu_cores"`
+	RSSStart int64   `json:"rss_start"`
+	RSSEnd   int64   `json:"rss_end"`
+	RSSPeak  int64   `json:"rss_peak"`
+	// The server's open descriptors before the subscribers connected, at the
+	// end and at most (-1: unknown). HeldOverLive is, over the measured
+	// phase's samples, by how much the descriptors the run added exceeded
+	// the subscribers' sockets open at that moment, at worst (max) and at
+	// the last sample (end), as a fraction: 0.05 is 5% more held than live.
+	// The publisher's and the scrapes' connections count as held.
+	FDsStart     int64          `json:"fds_start"`
+	FDsEnd       int64          `json:"fds_end"`
+	FDsPeak      int64          `json:"fds_peak"`
+	HeldOverLive float64        `json:"held_over_live_max"`
+	HeldOverEnd  float64        `json:"held_over_live_end"`
+	Counters     []CounterDelta `json:"counters,omitempty"`
+	Error        string         `json:"error,omitempty"`
 }
 
 // ClientStats is the load generator's own cost: if it is near a core, the
@@ -206,10 +219,12 @@ type SeriesPoint struct {
 	AtSec       float64 `json:"at_sec"` // since the run started
 	Phase       string  `json:"phase"`
 	Connected   int64   `json:"connected"`
+	Sockets     int64   `json:"sockets"` // Connected, and those dialled awaiting their response head
 	PublishedPS float64 `json:"published_per_sec"`
 	DeliveredPS float64 `json:"delivered_per_sec"`
 	ServerCPU   float64 `json:"server_cpu_cores"` // -1: unknown
 	ServerRSS   int64   `json:"server_rss"`
+	ServerFDs   int64   `json:"server_fds"` // -1: unknown
 	ClientCPU   float64 `json:"client_cpu_cores"`
 	GapEvents   int64   `json:"gap_events"`
 	IntervalP99 float64 `json:"p99_ms"`
@@ -259,15 +274,15 @@ func (r *Result) WriteText(w io.Writer) error {
 		p("load\t%d idle subscribers held for %s", c.Subscribers, c.Duration)
 	} else {
 		p("load\t%d subscribers, %s events/s × %dB over %d topic(s) for %s (measured %s)",
-			c.Subscribers, FormatRate(c.Rate), c.Payload, c.Topics, c.Duration, r.Measured.Round(time.Millisecond))
+			c.Subscribers, report.Rate(c.Rate), c.Payload, c.Topics, c.Duration, r.Measured.Round(time.Millisecond))
 	}
 	p("connections\t%d peak of %d, %d ready; connect p50 %s p99 %s max %s",
-		r.PeakConnected, r.Subscribers, r.Ready, FormatMs(r.ConnectLatency.P50Ms), FormatMs(r.ConnectLatency.P99Ms), FormatMs(r.ConnectLatency.MaxMs))
+		r.PeakConnected, r.Subscribers, r.Ready, report.Ms(r.ConnectLatency.P50Ms), report.Ms(r.ConnectLatency.P99Ms), report.Ms(r.ConnectLatency.MaxMs))
 	if r.Idle == nil {
 		p("published\t%d accepted, %d failed in %d calls; %s/s achieved, schedule lag mean %s, worst %s",
-			r.Published, r.PublishFailed, r.PublishCalls, FormatRate(r.PublishRate), FormatMs(r.PublishLagMeanMs), FormatMs(r.PublishLagMaxMs))
+			r.Published, r.PublishFailed, r.PublishCalls, report.Rate(r.PublishRate), report.Ms(r.PublishLagMeanMs), report.Ms(r.PublishLagMaxMs))
 		p("delivered\t%d of %d expected (%s/s); lost %d, gaps %d (silent %d), duplicates %d",
-			r.Delivered, r.Expected, FormatRate(r.DeliveriesPerSec), r.Lost, r.GapEvents, r.SilentGapEvents, r.Duplicates)
+			r.Delivered, r.Expected, report.Rate(r.DeliveriesPerSec), r.Lost, r.GapEvents, r.SilentGapEvents, r.Duplicates)
 		if r.Lost > 0 && len(r.Classes) == 1 {
 			p("\tloss in %d of %d subscribers, at most %d in one", r.Classes[0].SubscribersLosing, r.Subscribers, r.Classes[0].MaxLost)
 		}
@@ -282,7 +297,7 @@ func (r *Result) WriteText(w io.Writer) error {
 		p("notices\tlagged %d (skipped %s), reset %d, reconnects %d, foreign events %d",
 			r.Lagged, skipped, r.Resets, r.Reconnects, r.Foreign)
 		p("latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (n=%d)",
-			FormatMs(r.Latency.P50Ms), FormatMs(r.Latency.P90Ms), FormatMs(r.Latency.P99Ms), FormatMs(r.Latency.P999Ms), FormatMs(r.Latency.MaxMs), r.Latency.Count)
+			report.Ms(r.Latency.P50Ms), report.Ms(r.Latency.P90Ms), report.Ms(r.Latency.P99Ms), report.Ms(r.Latency.P999Ms), report.Ms(r.Latency.MaxMs), r.Latency.Count)
 		if len(r.Classes) > 1 {
 			for _, cl := range r.Classes {
 				if cl.Subscribers == 0 {
@@ -290,23 +305,27 @@ func (r *Result) WriteText(w io.Writer) error {
 				}
 				p("  %s (%d)\tdelivered %d/%d lost %d (%d subscribers, at most %d each) silent %d lagged %d reset %d reconnects %d; p50 %s p99 %s max %s",
 					cl.Name, cl.Subscribers, cl.Delivered, cl.Expected, cl.Lost, cl.SubscribersLosing, cl.MaxLost, cl.SilentGapEvents, cl.Lagged, cl.Resets, cl.Reconnects,
-					FormatMs(cl.Latency.P50Ms), FormatMs(cl.Latency.P99Ms), FormatMs(cl.Latency.MaxMs))
+					report.Ms(cl.Latency.P50Ms), report.Ms(cl.Latency.P99Ms), report.Ms(cl.Latency.MaxMs))
 			}
 		}
 	}
 	if r.Idle != nil {
 		p("idle\t%d connections held; server RSS %s -> %s: %s per connection",
-			r.Idle.ConnectionsHeld, FormatBytes(r.Idle.RSSBefore), FormatBytes(r.Idle.RSSAfter), FormatBytes(int64(r.Idle.BytesPerConn)))
+			r.Idle.ConnectionsHeld, report.Bytes(r.Idle.RSSBefore), report.Bytes(r.Idle.RSSAfter), report.Bytes(int64(r.Idle.BytesPerConn)))
 		if r.Idle.LiveAfter > 0 {
 			p("\tGo heap + stacks in use %s -> %s: %s per connection",
-				FormatBytes(r.Idle.LiveBefore), FormatBytes(r.Idle.LiveAfter), FormatBytes(int64(r.Idle.LiveBytesPerConn)))
+				report.Bytes(r.Idle.LiveBefore), report.Bytes(r.Idle.LiveAfter), report.Bytes(int64(r.Idle.LiveBytesPerConn)))
 		}
 	}
 	if s := r.Server; s != nil {
 		if s.Error != "" {
 			p("server\t%s: %s", s.Source, s.Error)
 		} else {
-			p("server\tCPU %.2f cores, RSS %s -> %s (peak %s)  [%s]", s.CPUCores, FormatBytes(s.RSSStart), FormatBytes(s.RSSEnd), FormatBytes(s.RSSPeak), s.Source)
+			p("server\tCPU %.2f cores, RSS %s -> %s (peak %s)  [%s]", s.CPUCores, report.Bytes(s.RSSStart), report.Bytes(s.RSSEnd), report.Bytes(s.RSSPeak), s.Source)
+			if s.FDsStart >= 0 && s.FDsEnd >= 0 {
+				p("\tdescriptors %d -> %d (peak %d); held over the subscribers' sockets open: at worst %+.1f%%, at the end %+.1f%%",
+					s.FDsStart, s.FDsEnd, s.FDsPeak, 100*s.HeldOverLive, 100*s.HeldOverEnd)
+			}
 		}
 		for i, cd := range s.Counters {
 			if i == 8 {
@@ -323,11 +342,11 @@ func (r *Result) WriteText(w io.Writer) error {
 		reader = fmt.Sprintf("%s (%d loops)", reader, r.Client.EventLoops)
 	}
 	p("client\tCPU %.2f cores, RSS %s, %d goroutines, reader %s; hiccups (late wake-ups of a 1 ms sleep) p50 %s p99 %s max %s",
-		r.Client.CPUCores, FormatBytes(r.Client.RSS), r.Client.Goroutines, reader,
-		FormatMs(r.Client.Hiccup.P50Ms), FormatMs(r.Client.Hiccup.P99Ms), FormatMs(r.Client.Hiccup.MaxMs))
+		r.Client.CPUCores, report.Bytes(r.Client.RSS), r.Client.Goroutines, reader,
+		report.Ms(r.Client.Hiccup.P50Ms), report.Ms(r.Client.Hiccup.P99Ms), report.Ms(r.Client.Hiccup.MaxMs))
 	if rd := r.Client.ReadDelay; rd.Count > 0 {
 		p("\tread delay (arrival in the socket to read, left out of latency) p50 %s p99 %s max %s over %d reads",
-			FormatMs(rd.P50Ms), FormatMs(rd.P99Ms), FormatMs(rd.MaxMs), rd.Count)
+			report.Ms(rd.P50Ms), report.Ms(rd.P99Ms), report.Ms(rd.MaxMs), rd.Count)
 	}
 	if len(r.Errors) > 0 {
 		keys := make([]string, 0, len(r.Errors))
@@ -361,11 +380,18 @@ func writeProfileText(w io.Writer, ps ProfileSummary) {
 		fmt.Fprintf(w, "\nserver %s profile: %s\n", ps.Kind, ps.Error)
 		return
 	}
-	fmt.Fprintf(w, "\nserver %s profile (%s, total %s)", ps.Kind, ps.SampleType, fmtUnit(ps.Total, ps.Unit))
+	if ps.Unit == "" { // not summarised (see ProfileSummary)
+		fmt.Fprintf(w, "\nserver %s profile (%s)", ps.Kind, ps.SampleType)
+	} else {
+		fmt.Fprintf(w, "\nserver %s profile (%s, total %s)", ps.Kind, ps.SampleType, report.ProfileValue(ps.Total, ps.Unit))
+	}
 	if ps.Saved != "" {
 		fmt.Fprintf(w, " saved to %s", ps.Saved)
 	}
 	fmt.Fprintln(w)
+	if len(ps.TopFlat)+len(ps.TopCum) == 0 {
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "flat%\tcum%\t\tby flat\t\tflat%\tcum%\t\tby cum\t")
 	for i := 0; i < max(len(ps.TopFlat), len(ps.TopCum)); i++ {
@@ -376,71 +402,16 @@ func writeProfileText(w io.Writer, ps ProfileSummary) {
 		if i < len(ps.TopCum) {
 			b = ps.TopCum[i]
 		}
-		fmt.Fprintf(tw, "%.1f\t%.1f\t\t%s\t\t%.1f\t%.1f\t\t%s\t\n", a.FlatPct, a.CumPct, shortFunc(a.Function), b.FlatPct, b.CumPct, shortFunc(b.Function))
+		fmt.Fprintf(tw, "%.1f\t%.1f\t\t%s\t\t%.1f\t%.1f\t\t%s\t\n", a.FlatPct, a.CumPct, tableFunc(a.Function), b.FlatPct, b.CumPct, tableFunc(b.Function))
 	}
 	tw.Flush()
 }
 
-// shortFunc trims the import path of a function name.
-func shortFunc(name string) string {
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
+// tableFunc is a function's name as the profile table shows it.
+func tableFunc(name string) string {
+	name = report.ShortFunc(name)
 	if len(name) > 60 {
 		name = name[:57] + "..."
 	}
 	return name
-}
-
-// FormatMs renders milliseconds for people: µs below 1 ms, s above 10 s.
-func FormatMs(ms float64) string {
-	switch {
-	case ms == 0:
-		return "0"
-	case ms < 1:
-		return fmt.Sprintf("%.0fµs", ms*1000)
-	case ms < 100:
-		return fmt.Sprintf("%.2fms", ms)
-	case ms < 10000:
-		return fmt.Sprintf("%.0fms", ms)
-	}
-	return fmt.Sprintf("%.1fs", ms/1000)
-}
-
-// FormatRate renders a rate with k and M suffixes.
-func FormatRate(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.2fM", v/1e6)
-	case v >= 1e4:
-		return fmt.Sprintf("%.1fk", v/1e3)
-	}
-	return fmt.Sprintf("%.0f", v)
-}
-
-// FormatBytes renders a size in binary units.
-func FormatBytes(b int64) string {
-	neg := ""
-	if b < 0 {
-		neg, b = "-", -b
-	}
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%s%.2fGiB", neg, float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%s%.1fMiB", neg, float64(b)/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%s%.1fKiB", neg, float64(b)/(1<<10))
-	}
-	return fmt.Sprintf("%s%dB", neg, b)
-}
-
-func fmtUnit(v int64, unit string) string {
-	switch unit {
-	case "nanoseconds":
-		return time.Duration(v).Round(time.Millisecond).String()
-	case "bytes":
-		return FormatBytes(v)
-	}
-	return fmt.Sprintf("%d %s", v, unit)
 }

@@ -42,10 +42,10 @@ func BenchmarkDecodePayload(b *testing.B) {
 func BenchmarkSubscriberEvent(b *testing.B) {
 	for _, recorder := range []string{"goroutine", "loop"} {
 		b.Run(recorder, func(b *testing.B) {
-			r := &run{coll: newCollector(), intervalNs: 1e9}
-			s := &subscriber{r: r, next: make([]uint64, 1), noticesSeen: make([]uint64, 1), hist: newPacked()}
+			env := &subscriberEnv{measure: new(measurement), coll: newCollector(), intervalNs: 1e9}
+			s := &subscriber{env: env, next: make([]uint64, 1), noticesSeen: make([]uint64, 1), hist: newPacked()}
 			if recorder == "loop" {
-				s.rec = &denseRecorder{coll: r.coll}
+				s.rec = &denseRecorder{coll: env.coll}
 			}
 			s.parser = NewParser(s.onEvent)
 			frames := make([][]byte, 1024)

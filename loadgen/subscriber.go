@@ -26,15 +26,17 @@ package loadgen
 //     skippedPending is what lagged notices announced since the last measured
 //     event: skipped events whose gap has not shown yet.
 //   - Latency is the receive time minus the event's intended send time, both
-//     on the run's monotonic clock; every event of one read shares its
-//     receive time: when its last bytes reached the socket (epoll reader,
-//     poll_linux.go) or else when it was read.
+//     on the run's monotonic clock (R1, clock.go); every event of one read
+//     shares its receive time: when its last bytes reached the socket (epoll
+//     reader, poll_linux.go) or else when it was read.
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
+	"math"
 	"math/rand"
 	"net"
 	"os"
@@ -49,8 +51,28 @@ const (
 	classSpecial = 1
 )
 
+// subscriberEnv is what the subscribers need from their run, handed to each
+// when it is built; nothing else of the run is within their reach. They read
+// the settings, the clock and the measured phase, record latency into the
+// collector, and add to the tallies, which the run reads.
+type subscriberEnv struct {
+	cfg            *Config // read only
+	ep             endpoint
+	eps            []endpoint // one per node (Config.URLs), else ep alone
+	clock          clock
+	measure        *measurement
+	coll           *collector
+	intervalNs     int64 // the latency series' interval
+	readyOnConnect bool  // the idle scenario: connected is ready (no warm-up)
+
+	ready       atomic.Int64 // subscribers that are ready (R3, schedule.go)
+	loopStreams atomic.Int64 // streams handed to event loops
+	conns       *connTally
+	errs        *errTally
+}
+
 type subscriber struct {
-	r      *run
+	env    *subscriberEnv
 	idx    int
 	class  int
 	dialer *net.Dialer
@@ -93,6 +115,75 @@ type subscriber struct {
 	doneA      atomic.Bool
 }
 
+// newSubscribers builds Config.Subscribers subscribers sharing env, spread
+// over the source addresses and, unless every one takes all topics, over
+// topics.
+func newSubscribers(env *subscriberEnv, topics []string) []*subscriber {
+	cfg := env.cfg
+	loopback := true
+	for _, ep := range env.eps {
+		loopback = loopback && ep.loopbackV4
+	}
+	nAddrs := 1
+	if loopback {
+		nAddrs = cfg.SourceAddrs
+	}
+	dialers := make([]*net.Dialer, nAddrs)
+	for i := range dialers {
+		d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1}
+		if loopback {
+			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		}
+		dialers[i] = d
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	special := int(math.Round(cfg.specialFraction() * float64(cfg.Subscribers)))
+	subs := make([]*subscriber, cfg.Subscribers)
+	for i := range subs {
+		s := &subscriber{
+			env:       env,
+			idx:       i,
+			dialer:    dialers[i%nAddrs],
+			allTopics: cfg.AllTopics,
+			rng:       rand.New(rand.NewSource(seed + int64(i))),
+			hist:      newPacked(),
+			ep:        &env.eps[i%len(env.eps)],
+		}
+		// Spread the special subscribers evenly over the topics and addresses.
+		if special > 0 && i*special/cfg.Subscribers != (i+1)*special/cfg.Subscribers {
+			s.class = classSpecial
+			if cfg.Scenario == ScenarioSlow && cfg.SlowRecvBuffer > 0 {
+				d := *s.dialer
+				d.Control = slowSocketControl(cfg.SlowRecvBuffer)
+				s.dialer = &d
+			}
+		}
+		// An event loop reads into its own buffer; the subscriber's only takes
+		// the response head (and grows for a large one).
+		bufSize := cmp.Or(cfg.ReadBuffer, goroutineReadBuffer)
+		if cfg.Reader == ReaderEpoll && s.class == classSteady {
+			bufSize = min(bufSize, headBufferBytes)
+		}
+		s.buf = make([]byte, bufSize)
+		if cfg.AllTopics {
+			s.next = make([]uint64, cfg.Topics)
+			s.uri = s.ep.requestURI(nil)
+		} else {
+			s.topic = uint32(i % cfg.Topics)
+			s.next = make([]uint64, 1)
+			s.uri = s.ep.requestURI([]string{topics[s.topic]})
+		}
+		s.noticesSeen = make([]uint64, len(s.next))
+		s.parser = NewParser(s.onEvent)
+		s.parser.MaxEventBytes = cfg.MaxEventBytes
+		subs[i] = s
+	}
+	return subs
+}
+
 func (s *subscriber) slot(topic uint32) int {
 	if s.allTopics {
 		if int(topic) < len(s.next) {
@@ -132,7 +223,7 @@ func (s *subscriber) onEvent(ev *Event) {
 	if st.Warmup {
 		if !s.ready {
 			s.ready = true
-			s.r.ready.Add(1)
+			s.env.ready.Add(1)
 		}
 		return
 	}
@@ -160,8 +251,8 @@ func (s *subscriber) onEvent(ev *Event) {
 	s.next[sl] = st.Seq + 1
 	s.delivered++
 
-	start := s.r.measureStart.Load()
-	interval := (st.IntendedNs - start) / s.r.intervalNs
+	start := s.env.measure.start() // final: this is a measured event (R2)
+	interval := (st.IntendedNs - start) / s.env.intervalNs
 	if s.rec != nil {
 		s.rec.record(s.class, interval, latencyUs(s.recvNs-st.IntendedNs))
 		return
@@ -181,7 +272,7 @@ func (s *subscriber) flushHist() {
 	if s.hist.TotalCount() == 0 {
 		return
 	}
-	s.r.coll.add(s.class, s.histInterval, s.hist, s.histClamped)
+	s.env.coll.add(s.class, s.histInterval, s.hist, s.histClamped)
 	s.hist.Reset()
 	s.histClamped = 0
 }
@@ -226,7 +317,6 @@ var errChurn = errors.New("churn: client closed the stream on purpose")
 
 // run connects, reads and reconnects until ctx ends.
 func (s *subscriber) run(ctx context.Context, startAt time.Time) {
-	defer s.r.subsWG.Done()
 	defer s.flushHist()
 	if !sleepUntil(ctx, startAt) {
 		return
@@ -241,17 +331,17 @@ func (s *subscriber) run(ctx context.Context, startAt time.Time) {
 		if errors.Is(err, errChurn) {
 			s.churns++
 			s.reconnects++
-			if d := s.r.cfg.ChurnOffline; d > 0 && !sleepUntil(ctx, time.Now().Add(d)) {
+			if d := s.env.cfg.ChurnOffline; d > 0 && !sleepUntil(ctx, time.Now().Add(d)) {
 				return
 			}
 			continue
 		}
-		s.r.noteError(err)
-		if s.r.cfg.NoReconnect {
+		s.env.errs.note(err)
+		if s.env.cfg.NoReconnect {
 			s.doneA.Store(true)
 			return
 		}
-		delay := s.r.cfg.ReconnectDelay
+		delay := s.env.cfg.ReconnectDelay
 		if delay == 0 {
 			delay = time.Second
 			if d, ok := s.parser.Retry(); ok {
@@ -267,17 +357,20 @@ func (s *subscriber) run(ctx context.Context, startAt time.Time) {
 
 // session is one connection, from dial to the end of its stream.
 func (s *subscriber) session(ctx context.Context) error {
-	cfg := &s.r.cfg
+	cfg := s.env.cfg
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	t := time.Now()
+	s.env.conns.sockets.Add(1)
 	conn, head, body, err := openStream(dctx, s.dialer, *s.ep, s.uri, s.parser.LastEventID(), s.buf)
 	cancel()
 	if err != nil {
+		s.env.conns.sockets.Add(-1)
 		return err
 	}
-	s.r.recordConnect(time.Since(t))
+	defer s.env.conns.sockets.Add(-1) // after conn.Close, deferred below
+	s.env.conns.opened(time.Since(t))
 	s.conns++
-	defer s.r.connected.Add(-1)
+	defer s.env.conns.closed()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	defer conn.Close()
@@ -285,11 +378,11 @@ func (s *subscriber) session(ctx context.Context) error {
 	s.parser.Reset()
 	s.dec.reset()
 	remaining := head.contentLength
-	if s.r.readyOnConnect && !s.ready {
+	if s.env.readyOnConnect && !s.ready {
 		s.ready = true
-		s.r.ready.Add(1)
+		s.env.ready.Add(1)
 	}
-	s.recvNs = s.r.now()
+	s.recvNs = s.env.clock.now()
 	if err := s.consume(body, head, &remaining); err != nil {
 		return err
 	}
@@ -309,7 +402,7 @@ func (s *subscriber) session(ctx context.Context) error {
 			return &streamError{"closed", io.EOF}
 		}
 		readSize := len(s.buf)
-		if slow && s.ready && s.r.measuring.Load() {
+		if slow && s.ready && s.env.measure.running() {
 			if cfg.SlowMode == "stall" {
 				<-ctx.Done()
 				return ctx.Err()
@@ -319,7 +412,7 @@ func (s *subscriber) session(ctx context.Context) error {
 			}
 			readSize = min(readSize, cfg.SlowReadBytes)
 		}
-		if churn && s.r.measuring.Load() {
+		if churn && s.env.measure.running() {
 			if s.churnAt.IsZero() {
 				life := float64(cfg.ChurnEvery) * (0.5 + s.rng.Float64())
 				s.churnAt = time.Now().Add(time.Duration(life))
@@ -327,7 +420,7 @@ func (s *subscriber) session(ctx context.Context) error {
 			conn.SetReadDeadline(s.churnAt)
 		}
 		n, err := conn.Read(s.buf[:readSize])
-		s.recvNs = s.r.now()
+		s.recvNs = s.env.clock.now()
 		if n > 0 {
 			if ferr := s.consume(s.buf[:n], head, &remaining); ferr != nil {
 				return ferr

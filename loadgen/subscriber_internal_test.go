@@ -6,8 +6,8 @@ import "testing"
 // one lagged notice announces gaps on several topics; each topic's first gap
 // after it is notified, and a later gap with no notice before it is silent.
 func TestOneNoticeCoversEveryTopic(t *testing.T) {
-	r := &run{coll: newCollector(), intervalNs: 1e9}
-	s := &subscriber{r: r, allTopics: true, next: make([]uint64, 2), noticesSeen: make([]uint64, 2), hist: newPacked()}
+	env := &subscriberEnv{measure: new(measurement), coll: newCollector(), intervalNs: 1e9}
+	s := &subscriber{env: env, allTopics: true, next: make([]uint64, 2), noticesSeen: make([]uint64, 2), hist: newPacked()}
 	event := func(topic uint32, seq uint64) {
 		s.onEvent(&Event{Type: messageType, Data: AppendPayload(nil, Stamp{Topic: topic, Seq: seq, IntendedNs: 1}, 64)})
 	}

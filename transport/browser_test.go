@@ -28,17 +28,12 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/ringcast/ringcast/internal/servetest"
 	"github.com/ringcast/ringcast/transport/internal/headless"
 )
 
 func TestBrowserPage(t *testing.T) {
-	path, err := headless.Find()
-	if err != nil {
-		if r := os.Getenv("RINGCAST_REQUIRE_BROWSER"); r != "" && r != "0" && r != "false" {
-			t.Fatalf("RINGCAST_REQUIRE_BROWSER is set, but: %v", err)
-		}
-		t.Skipf("skipping the real-browser test: %v (RINGCAST_REQUIRE_BROWSER=1 makes this a failure)", err)
-	}
+	path := browserOrSkip(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -114,6 +109,9 @@ func TestBrowserPage(t *testing.T) {
 	evs := v.events()
 	if evs[0].Data != "one" || evs[1].Data != "two <b>not bold</b>" || evs[2].Data != "three\nlines\nof it" {
 		t.Fatalf("the page shows the wrong data:\n%s", v)
+	}
+	if v.Hidden != "?" || !strings.Contains(v.HiddenNote, "cannot count") {
+		t.Fatalf("following one topic the page cannot count hidden named events, and must say so: %q, %q", v.Hidden, v.HiddenNote)
 	}
 	for _, e := range evs {
 		if e.Topic != "demo" || e.Type != "message" || e.Age == "" {
@@ -249,6 +247,71 @@ func TestBrowserPage(t *testing.T) {
 		t.Fatalf("the refusal was not counted: %v", got)
 	}
 
+	// With signed tokens, the page given a token (kept in the cookie, as an
+	// application would set it) follows all topics and sees exactly those
+	// its claim allows. When the token expires the stream ends with the
+	// expired notice; a fresh token resumes it where it stopped.
+	e := startBrowserServer(t, "epsilon", Config{JWTSecret: testKeys().secret, JWTLeeway: -1})
+	if err := page.Navigate(ctx, "http://"+e.addr+"/"); err != nil {
+		t.Fatal(err)
+	}
+	step("the stream is refused without a token", 10*time.Second, func(v pageView) bool {
+		return v.State == "closed" && v.TokenForm && len(v.Rows) == 0
+	})
+	claim := []string{"team.7.*", "user.42"}
+	useToken := func(tok string) {
+		t.Helper()
+		if err := page.Eval(ctx, `((tok) => {
+			document.getElementById('sub-token').value = tok;
+			document.getElementById('token-form').requestSubmit();
+			return true; })(`+strconv.Quote(tok)+`)`, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	useToken(hsToken(t, 3*time.Second, claim, nil)) // exp has one-second precision: 2 to 3s
+	step("the stream opens with the token in the cookie", 10*time.Second, func(v pageView) bool { return v.State == "open" })
+	var mine []string
+	for _, topic := range []string{"team.70.x", "team.7.x", "user.420", "user.42", "other", "team.7", "team.7.y.z"} {
+		ids, err := e.Publish(Event{Topic: topic, Data: []byte("to " + topic)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if topic == "team.7.x" || topic == "user.42" || topic == "team.7.y.z" {
+			mine = append(mine, ids[0])
+		}
+	}
+	// The stream is in order: once the last allowed event is shown, any
+	// other topic's event would have been shown before it.
+	v = step("the claim's events appear", 10*time.Second, func(v pageView) bool {
+		evs := v.events()
+		return len(evs) > 0 && evs[len(evs)-1].ID == mine[len(mine)-1]
+	})
+	if got := v.ids(); strings.Join(got, " ") != strings.Join(mine, " ") {
+		t.Fatalf("the page shows %q; want only its claim's %q:\n%s", got, mine, v)
+	}
+	v = step("the expired notice", 10*time.Second, func(v pageView) bool {
+		return len(v.Rows) > 0 && v.Rows[len(v.Rows)-1].Kind == "expired"
+	})
+	if r := v.Rows[len(v.Rows)-1]; r.Reason != "token-expired" || !v.TokenForm {
+		t.Fatalf("after expiry: %+v (token form shown: %v)", r, v.TokenForm)
+	}
+	step("the expired token is refused", 10*time.Second, func(v pageView) bool { return v.State == "closed" })
+	missed, err := e.Publish(Event{Topic: "user.42", Data: []byte("while away")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	useToken(hsToken(t, time.Hour, claim, nil))
+	v = step("a fresh token resumes the stream", 10*time.Second, func(v pageView) bool {
+		evs := v.events()
+		return v.State == "open" && len(evs) > 0 && evs[len(evs)-1].ID == missed[0]
+	})
+	if ids := e.lastEventIDs(); ids[len(ids)-1] != mine[len(mine)-1] {
+		t.Fatalf("the fresh token's stream resumed from %q; want %q", ids[len(ids)-1], mine[len(mine)-1])
+	}
+	if got := e.metric(`ringcast_disconnects_total{reason="token-expired"}`); got != 1 {
+		t.Fatalf("streams ended by expiry: %v; want 1", got)
+	}
+
 	// A page following all topics tells events apart by the topic in their
 	// ids, whatever the topic holds; the id of an event on a topic with
 	// '/', quotes and non-ASCII letters goes back byte for byte as
@@ -285,6 +348,22 @@ func TestBrowserPage(t *testing.T) {
 	dproxy.resume()
 	v = step("the missed events arrive", 10*time.Second, func(v pageView) bool { return len(v.Rows) >= len(all) && v.State == "open" })
 	check("after the resume", v)
+
+	// A named event the page does not listen for never reaches it; the page
+	// counts it from the gap in the sequence and says why it is missing.
+	for _, data := range []string{"p3", "p4"} {
+		if _, err := d.Publish(Event{Topic: "prices", Event: "price", Data: []byte(data)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shown := post(d.addr, "demo", "d2")
+	v = step("the event after them arrives", 10*time.Second, func(v pageView) bool { return len(v.Rows) > len(all) })
+	if evs := v.events(); len(evs) != len(all)+1 || evs[len(all)].ID != shown {
+		t.Fatalf("after two named events the page shows:\n%s\nwant only %s more", v, shown)
+	}
+	if v.Hidden != "2" || !strings.HasPrefix(v.HiddenNote, "2 named events were not shown") || !strings.Contains(v.HiddenNote, "Event names") {
+		t.Fatalf("two named events not listened for: the page says hidden %q, %q", v.Hidden, v.HiddenNote)
+	}
 	if got := d.lastEventIDs(); len(got) != 2 || got[0] != "" || got[1] != all[3].id {
 		t.Fatalf("the server saw Last-Event-ID %q; want %q on the reconnection", got, all[3].id)
 	}
@@ -306,6 +385,8 @@ const pageViewJS = `(() => {
 		publishEnabled: !$('publish-fields').disabled,
 		tokenForm: !$('token-form').hidden,
 		pubResult: $('pub-result').textContent,
+		hidden: $('hidden-count').textContent,
+		hiddenNote: $('hidden-note').hidden ? '' : $('hidden-note').textContent,
 		rows: [...document.querySelectorAll('#events > li')].reverse().map((li) => ({
 			kind: li.dataset.kind || 'event',
 			id: li.dataset.id || '',
@@ -328,6 +409,8 @@ type pageView struct {
 	PublishEnabled bool
 	TokenForm      bool
 	PubResult      string
+	Hidden         string // the count of named events not shown; "?" following chosen topics
+	HiddenNote     string // the note explaining it, "" when hidden
 	Rows           []pageRow
 }
 
@@ -435,7 +518,7 @@ func startBrowserServer(t *testing.T, epoch string, cfg Config) *browserServer {
 			next(ctx)
 		}
 	})
-	bs.addr = serveLoopback(t, s)
+	bs.addr = servetest.Loopback(t, s)
 	return bs
 }
 

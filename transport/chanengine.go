@@ -44,6 +44,7 @@ type chanEngine struct {
 	seq     uint64
 	all     map[*chanSub]struct{}
 	byTopic map[string]map[*chanSub]struct{}
+	pattern map[*chanSub]struct{} // pattern selections: offered what their prefixes match
 	topics  map[string]struct{}
 	closed  bool
 
@@ -61,6 +62,7 @@ func newChanEngine(cfg *Config, m *serverMetrics) *chanEngine {
 		m:       m,
 		done:    make(chan struct{}),
 		all:     map[*chanSub]struct{}{},
+		pattern: map[*chanSub]struct{}{},
 		byTopic: map[string]map[*chanSub]struct{}{},
 		topics:  map[string]struct{}{},
 	}
@@ -105,6 +107,13 @@ func (e *chanEngine) publish(frames []*frame) (uint64, error) {
 		}
 		for s := range e.byTopic[f.topic] {
 			s.offer(f)
+		}
+		if len(e.pattern) > 0 { // only with signed tokens' prefix grants
+			for s := range e.pattern {
+				if s.sel.find(f.topic) < 0 && s.sel.matches(f.topic) {
+					s.offer(f)
+				}
+			}
 		}
 	}
 	return first, nil
@@ -183,6 +192,9 @@ func (e *chanEngine) subscribe(sel selection, res resumePoint) (subscription, []
 	}
 	if sel.all {
 		e.all[s] = struct{}{}
+	}
+	if sel.prefixes != nil {
+		e.pattern[s] = struct{}{}
 	}
 	for _, t := range sel.topics {
 		set := e.byTopic[t]
@@ -287,6 +299,7 @@ func (s *chanSub) close() {
 		e := s.e
 		e.mu.Lock()
 		delete(e.all, s)
+		delete(e.pattern, s)
 		for _, t := range s.sel.topics {
 			if set := e.byTopic[t]; set != nil {
 				delete(set, s)

@@ -74,7 +74,13 @@ type Config struct {
 	WriteBudget int
 	Debounce    time.Duration // keep only the latest event per (topic, key) within this window
 
-	MaxEventBytes int // largest accepted event (its JSON object) in bytes: 413 beyond
+	// MaxEventBytes bounds an event on the wire: its SSE frame (id, event and
+	// data lines, each line break of the data costing a "data: " line),
+	// counted with the id at its longest; and its JSON object on POST
+	// /publish. Beyond: a *ValidationError (ErrEventTooLarge), 413 over
+	// HTTP. It is the largest event a client must read whole: the default,
+	// 64 KiB, is what go-sse, r3labs/sse and bufio.Scanner read by default.
+	MaxEventBytes int
 	MaxBodyBytes  int // largest accepted publish body in bytes: 413 beyond
 	MaxTopics     int // most topics one subscription may name: 400 beyond
 
@@ -112,6 +118,24 @@ type Config struct {
 	// byte (a new connection: from the accept): a client that trickles its
 	// headers (slowloris) is answered 408 and closed.
 	ReadTimeout time.Duration
+
+	// Per-client signed tokens (JWT, jwt.go; docs/security.md). With
+	// JWTSecret or JWTKeys set, every subscription and publish needs a
+	// credential: one of the static tokens above (every topic), or a signed
+	// token whose "ringcast" claim names the topics it may read and write.
+
+	// JWTSecret verifies HS256 tokens: at least 32 bytes.
+	JWTSecret []byte
+	// JWTKeys verify RS256, ES256, EdDSA (and kin) tokens, each key its own
+	// algorithm; ParseJWTKeys reads them from a PEM or JWKS file.
+	JWTKeys []JWTKey
+	// JWTAudience, when set, must be among a token's "aud".
+	JWTAudience string
+	// JWTIssuer, when set, must be a token's "iss".
+	JWTIssuer string
+	// JWTLeeway is the clock skew allowed on exp, nbf and iat: 0 means
+	// DefaultJWTLeeway, negative none, at most an hour.
+	JWTLeeway time.Duration
 
 	// Epoch overrides the random stream epoch (tests, or a deployment that
 	// wants ids stable across restarts of a persistent engine). [0-9a-z]{1,16}.
@@ -272,10 +296,14 @@ const (
 	// travels in the URL, "&token=" and the token come on top.
 	MinURLBytes = len("/events?lastEventId=") + eventid.MaxPositionLen + len("%2F") + 3*eventid.MaxTopicLen +
 		len("&topic=") + 3*eventid.MaxTopicLen
-	// MinHeaderBytes holds reconnectHeadBytes with some room for a Host
-	// header. A browser's other headers come on top, hence the far larger
-	// default.
-	MinHeaderBytes = 2 << 10
+	// MinHeaderBytes holds reconnectHeadBytes and a browser's own headers:
+	// Chromium sends about 500 bytes of them on an EventSource request
+	// (Host, User-Agent, sec-ch-ua*, Sec-Fetch-*, Accept*, Cache-Control,
+	// Pragma; measured by TestBrowserResumesAtTheSmallestLimits), which
+	// leaves some 640 bytes for a longer Host and a cookie. Proxies that add
+	// headers, and larger cookies, need more: hence the larger default.
+	// With a subscribe token, the token comes on top (minHeaderBytes).
+	MinHeaderBytes = 3 << 10
 
 	// reconnectHeadBytes is the head of such a browser's reconnection
 	// before its own headers: the request line with that URL (EventSource
@@ -291,6 +319,13 @@ func minURLBytes(subscribeToken string) (int, string) {
 		shape += "&token=<token>"
 	}
 	return n, shape
+}
+
+// minHeaderBytes is MinHeaderBytes for a configuration with this subscribe
+// token, which the browser sends in the URL or as a cookie.
+func minHeaderBytes(subscribeToken string) int {
+	minURL, _ := minURLBytes(subscribeToken)
+	return MinHeaderBytes + minURL - MinURLBytes
 }
 
 // withGuardDefaults fills and checks the fields of the defences.
@@ -309,12 +344,13 @@ func (c Config) withGuardDefaults() (Config, error) {
 		c.MaxConns = defaultMaxConns()
 	}
 	minURL, shape := minURLBytes(c.SubscribeToken)
+	minHead := minHeaderBytes(c.SubscribeToken)
 	switch {
 	case c.MaxHeaderBytes > 1<<20:
 		return c, configError("MaxHeaderBytes", ErrOutOfRange, "%d exceeds the maximum, %d", c.MaxHeaderBytes, 1<<20)
-	case c.MaxHeaderBytes < MinHeaderBytes:
-		return c, configError("MaxHeaderBytes", ErrOutOfRange, "%d is below the minimum, %d: a browser that resumed with the longest id and topic in its URL reconnects with a head of %d bytes before its own headers, and EventSource gives up for good on a 431",
-			c.MaxHeaderBytes, MinHeaderBytes, reconnectHeadBytes)
+	case c.MaxHeaderBytes < minHead:
+		return c, configError("MaxHeaderBytes", ErrOutOfRange, "%d is below the minimum, %d: a browser that resumed with the longest id and topic in its URL reconnects with a head of %d bytes before its own headers (some 500 more), and EventSource gives up for good on a 431",
+			c.MaxHeaderBytes, minHead, reconnectHeadBytes+minHead-MinHeaderBytes)
 	case c.MaxURLBytes > c.MaxHeaderBytes:
 		return c, configError("MaxURLBytes", ErrConflict, "%d exceeds MaxHeaderBytes (%d), which bounds the request line too", c.MaxURLBytes, c.MaxHeaderBytes)
 	case c.MaxURLBytes < minURL:

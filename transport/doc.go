@@ -14,7 +14,8 @@
 //	                     or chan (chanengine.go); resume points (resume.go)
 //	streams              GET /events (events.go), one goroutine per client:
 //	                     wait, pace (pacing.go), fill a batch, write (stream.go)
-//	socket               one write per batch, chunked; departure noticed (peer_unix.go)
+//	socket               one write per batch, chunked; departure noticed when it
+//	                     happens (hangup_linux.go), else at a keep-alive (peer_unix.go)
 //	cluster mode         nodes share an event log on NATS JetStream (eventlog.go,
 //	                     jetstream.go), each follows it into its ring (follower.go,
 //	                     logengine.go); publish and resume through it (cluster.go);

@@ -18,6 +18,9 @@ var (
 	ErrNoEvents = errors.New("transport: nothing to publish")
 	// ErrInvalidEvent is what every *ValidationError is.
 	ErrInvalidEvent = errors.New("transport: invalid event")
+	// ErrEventTooLarge is what a *ValidationError is for an event whose
+	// frame on the wire exceeds Config.MaxEventBytes (HTTP: 413).
+	ErrEventTooLarge = errors.New("transport: event too large")
 	// ErrInvalidConfig is what every *ConfigError is.
 	ErrInvalidConfig = errors.New("transport: invalid config")
 )
@@ -48,18 +51,25 @@ func (e *ConfigError) Unwrap() []error { return []error{ErrInvalidConfig, e.Kind
 
 // ValidationError says what is wrong with the event at Index (0-based) of a
 // batch, and what to fix. A batch with one invalid event is rejected whole.
-// It is ErrInvalidEvent for errors.Is.
+// It is ErrInvalidEvent for errors.Is, and ErrEventTooLarge too when the
+// event is larger than MaxEventBytes.
 type ValidationError struct {
 	Index  int
 	Field  string // the Event field: "Topic", "Event", "Key" or "Data"
 	Reason string // what is wrong with it, e.g. "is not valid UTF-8 at byte 2"
+	kind   error  // ErrEventTooLarge, or nil
 }
 
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("event %d: %s", e.Index+1, e.detail())
 }
 
-func (e *ValidationError) Unwrap() error { return ErrInvalidEvent }
+func (e *ValidationError) Unwrap() []error {
+	if e.kind != nil {
+		return []error{ErrInvalidEvent, e.kind}
+	}
+	return []error{ErrInvalidEvent}
+}
 
 // detail is the message without the event's index, naming the field as the
 // JSON of POST /publish does.

@@ -22,11 +22,12 @@ import (
 
 // streamRequest is what the stream goroutine needs from the request.
 type streamRequest struct {
-	sel    selection
-	res    resumePoint
-	http10 bool   // no chunked encoding: the body ends when the connection closes
-	head   bool   // HEAD: the response head only
-	origin string // Access-Control-Allow-Origin, "" for none
+	sel     selection
+	res     resumePoint
+	http10  bool   // no chunked encoding: the body ends when the connection closes
+	head    bool   // HEAD: the response head only
+	origin  string // Access-Control-Allow-Origin, "" for none
+	expires int64  // when the credential expires, on the stream clock (Server.expiresIn); 0: never
 }
 
 func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
@@ -61,12 +62,23 @@ func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
 	if last == "" {
 		last = string(ctx.QueryArgs().Peek("lastEventId"))
 	}
+	gr := grantOf(ctx)
+	sel, forbidden := gr.selectionFor(topics)
+	switch {
+	case forbidden != "":
+		s.guard.refuseTopic(ctx, opSubscribe, "topic "+strconv.Quote(forbidden)+" is outside the token's subscribe claim")
+		return
+	case len(topics) == 0 && gr != nil && gr.subscribe.empty():
+		s.guard.refuseTopic(ctx, opSubscribe, "the token's subscribe claim names no topic")
+		return
+	}
 	req := streamRequest{
-		sel:    newSelection(topics),
-		res:    parseResume(last),
-		http10: !ctx.Request.Header.IsHTTP11(),
-		head:   ctx.IsHead(),
-		origin: s.allowedOrigin(ctx.Request.Header.Peek("Origin")),
+		sel:     sel,
+		expires: s.expiresIn(gr),
+		res:     parseResume(last),
+		http10:  !ctx.Request.Header.IsHTTP11(),
+		head:    ctx.IsHead(),
+		origin:  s.allowedOrigin(ctx.Request.Header.Peek("Origin")),
 	}
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {

@@ -43,6 +43,17 @@ func encodeFrame(ev *Event) *frame {
 	return &frame{topic: ev.Topic, buf: buf, key: ev.Key}
 }
 
+// wireLen is the most bytes ev takes on the wire: its frame, with the id at
+// its longest for this epoch (a 20-digit sequence), so that whether an event
+// fits MaxEventBytes never depends on when it is published. A client reads a
+// frame as one token (go-sse, r3labs/sse and bufio.Scanner hold at most 64
+// KiB by default), so this, not the published JSON, is what must be bounded:
+// each line break of the data costs a "data: " line.
+func wireLen(epoch string, ev *Event) int {
+	return len("id: ") + len(epoch) + len("-") + eventid.MaxSeqLen + len("/") + len(ev.Topic) + len("\n") +
+		sse.EventLen(ev.Event, ev.Data)
+}
+
 // stamp writes "id: <epoch>-<seq>" in front of the topic part of the id line
 // and sets f.bytes.
 func (f *frame) stamp(epoch string, seq uint64) {

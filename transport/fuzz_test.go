@@ -11,7 +11,8 @@ package transport
 //   - FuzzPublishDelivers: whatever a publish body holds, the parser
 //     accepts it only when it is valid UTF-8, and every event it accepts
 //     reaches a WHATWG parser as exactly one event with its id (naming its
-//     topic), name and data intact.
+//     topic), name and data intact, in a frame no longer than wireLen (what
+//     MaxEventBytes bounds), and exactly that long with the longest id.
 //
 // Seed corpora: testdata/fuzz/FuzzResume, testdata/fuzz/FuzzPublishDelivers.
 // Run: go test -run '^$' -fuzz FuzzResume -fuzztime 30s ./transport/
@@ -19,6 +20,7 @@ package transport
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,6 +136,11 @@ func FuzzPublishDelivers(f *testing.F) {
 			fr := encodeFrame(&evs[i])
 			fr.stamp("fz", uint64(i+1))
 			stream = append(stream, fr.bytes...)
+			longest := encodeFrame(&evs[i])
+			longest.stamp("fz", math.MaxUint64)
+			if n := wireLen("fz", &evs[i]); len(fr.bytes) > n || len(longest.bytes) != n {
+				t.Fatalf("event %d: frames of %d and, with the longest id, %d bytes; wireLen says %d", i, len(fr.bytes), len(longest.bytes), n)
+			}
 		}
 		if !utf8.Valid(stream) {
 			t.Fatalf("the frames are not valid UTF-8: %q", stream)

@@ -92,6 +92,10 @@ type guard struct {
 	connRejected map[string]*metrics.Counter
 	reqRejected  map[string]*metrics.Counter
 	logOnce      sync.Once
+
+	// Signed tokens (authz.go): the verifier (nil: off), rejections by op/reason.
+	jwt         *jwtVerifier
+	tokRejected map[string]*metrics.Counter
 }
 
 // installGuard creates the guard and puts its middleware outermost. New calls
@@ -129,11 +133,11 @@ func (s *Server) installGuard() {
 func (g *guard) listener(ln net.Listener) net.Listener {
 	g.logOnce.Do(func() {
 		cfg := &g.s.cfg
-		if cfg.PublishToken == "" {
+		if !g.authRequired(opPublish) {
 			g.s.log.Warn("no publish token: only loopback clients may publish; set --publish-token to publish from elsewhere")
 		}
 		g.s.log.Info("defences",
-			"publish_auth", cfg.PublishToken != "", "subscribe_auth", cfg.SubscribeToken != "",
+			"publish_auth", g.authRequired(opPublish), "subscribe_auth", g.authRequired(opSubscribe), "signed_tokens", g.jwt != nil,
 			"max_conns", limitString(cfg.MaxConns), "max_conns_per_ip", limitString(cfg.MaxConnsPerIP),
 			"max_header_bytes", cfg.MaxHeaderBytes, "max_url_bytes", cfg.MaxURLBytes,
 			"read_timeout", cfg.ReadTimeout, "cors_origins", strings.Join(cfg.CORSOrigins, ","))
@@ -296,14 +300,19 @@ func (g *guard) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler
 		}
 		switch string(ctx.Path()) {
 		case "/events":
-			if cfg.SubscribeToken != "" && !g.subscriberAuthorized(ctx) {
-				g.reqRejected[rejSubscribeNoAuth].Inc()
-				ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ringcast events"`)
-				writeError(ctx, fasthttp.StatusUnauthorized, "subscribing needs the subscribe token: the header Authorization: Bearer <token>, the cookie "+subscribeCookie+"=<token>, or (weaker) the query parameter token=<token>")
-				return
+			if g.authRequired(opSubscribe) {
+				gr, te := g.subscriber(ctx)
+				if te != nil {
+					g.reqRejected[rejSubscribeNoAuth].Inc()
+					g.refuseToken(ctx, opSubscribe, te)
+					return
+				}
+				if gr != nil {
+					ctx.SetUserValue(grantKey{}, gr)
+				}
 			}
 		case "/publish":
-			if cfg.PublishToken == "" && !ctx.IsOptions() {
+			if !g.authRequired(opPublish) && !ctx.IsOptions() {
 				if why := openPublishRefusal(ctx); why != "" {
 					g.s.m.rejected[rejForbidden].Inc()
 					writeError(ctx, fasthttp.StatusForbidden, why)
@@ -313,27 +322,6 @@ func (g *guard) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler
 		}
 		next(ctx)
 	}
-}
-
-// subscriberAuthorized reports whether any credential the request carries
-// is the subscribe token (G3).
-func (g *guard) subscriberAuthorized(ctx *fasthttp.RequestCtx) bool {
-	want := g.s.cfg.SubscribeToken
-	ok := false
-	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 0 && bearerMatches(h, want) {
-		ok = true
-	}
-	if c := ctx.Request.Header.Cookie(subscribeCookie); len(c) > 0 {
-		// A page sets the cookie with encodeURIComponent; tokens never need
-		// escaping (checkToken), so both forms compare equal.
-		if u, err := url.QueryUnescape(string(c)); err == nil && tokenMatches([]byte(u), want) {
-			ok = true
-		}
-	}
-	if q := ctx.QueryArgs().Peek("token"); len(q) > 0 && tokenMatches(q, want) {
-		ok = true
-	}
-	return ok
 }
 
 // tokenMatches compares got with want in constant time (G3). Hashing first
@@ -395,7 +383,7 @@ func loopbackHost(hostport string) bool {
 // "token" (a token is configured), "open" (no token, and this client may),
 // or "forbidden" with the reason.
 func publishMode(ctx *fasthttp.RequestCtx, cfg *Config) (mode, why string) {
-	if cfg.PublishToken != "" {
+	if cfg.PublishToken != "" || cfg.jwtEnabled() {
 		return "token", ""
 	}
 	if why := openPublishRefusal(ctx); why != "" {

@@ -400,11 +400,13 @@ func TestGuardConfig(t *testing.T) {
 		{Config{MaxHeaderBytes: 100}, "MaxHeaderBytes"},
 		{Config{MaxHeaderBytes: 2 << 20}, "MaxHeaderBytes"},
 		{Config{MaxHeaderBytes: MinHeaderBytes - 1}, fmt.Sprintf("MaxHeaderBytes %d is below the minimum, %d", MinHeaderBytes-1, MinHeaderBytes)},
-		{Config{MaxHeaderBytes: 2048, MaxURLBytes: 4096}, "MaxURLBytes"},
+		{Config{MaxHeaderBytes: MinHeaderBytes, MaxURLBytes: MinHeaderBytes + 1}, "MaxURLBytes"},
 		{Config{MaxURLBytes: 64}, "MaxURLBytes"},
 		{Config{MaxURLBytes: MinURLBytes - 1}, fmt.Sprintf("MaxURLBytes %d is below the minimum, %d", MinURLBytes-1, MinURLBytes)},
 		// The token may travel in the URL too: s3cr%2Ft.
 		{Config{MaxURLBytes: MinURLBytes + 14, SubscribeToken: "s3cr/t"}, fmt.Sprintf("minimum, %d", MinURLBytes+15)},
+		// and in the head, in the URL or as a cookie.
+		{Config{MaxHeaderBytes: MinHeaderBytes + 14, SubscribeToken: "s3cr/t"}, fmt.Sprintf("MaxHeaderBytes %d is below the minimum, %d", MinHeaderBytes+14, MinHeaderBytes+15)},
 		{Config{ReadTimeout: time.Millisecond}, "ReadTimeout"},
 		{Config{PublishToken: "has space"}, "PublishToken"},
 		{Config{SubscribeToken: "semi;colon"}, "SubscribeToken"},
@@ -417,11 +419,11 @@ func TestGuardConfig(t *testing.T) {
 			t.Errorf("%+v: %v; want a *ConfigError naming %s", tc.cfg, err, tc.want)
 		}
 	}
-	s, err := New(Config{MaxHeaderBytes: 2048})
+	s, err := New(Config{MaxHeaderBytes: MinHeaderBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := s.Config(); c.MaxURLBytes != 2048 || c.ReadTimeout != 10*time.Second || c.MaxConns == 0 {
+	if c := s.Config(); c.MaxURLBytes != MinHeaderBytes || c.ReadTimeout != 10*time.Second || c.MaxConns == 0 {
 		t.Errorf("defaults: url %d, read timeout %v, max conns %d", c.MaxURLBytes, c.ReadTimeout, c.MaxConns)
 	}
 }

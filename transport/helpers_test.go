@@ -3,7 +3,6 @@ package transport
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,17 +20,14 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ringcast/ringcast/internal/leakcheck"
+	"github.com/ringcast/ringcast/internal/servetest"
 	"github.com/ringcast/ringcast/internal/ssespec"
 	"github.com/ringcast/ringcast/transport/internal/eventid"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// fasthttp refreshes its Date header from a goroutine that lives forever,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		// and its worker pool's cleaner outlives Serve by up to
-		// MaxIdleWorkerDuration (10s by default, as in the example).
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
+	goleak.VerifyTestMain(m, leakcheck.FastHTTP()...)
 }
 
 // testLogger discards debug chatter unless RINGCAST_TEST_LOG is set.
@@ -51,7 +47,9 @@ type testServer struct {
 	t    testing.TB
 }
 
-func startServer(t testing.TB, cfg Config) *testServer {
+// startServer builds a server from cfg, runs each setup on it before it
+// serves, and serves it on 127.0.0.1 until the test ends.
+func startServer(t testing.TB, cfg Config, setup ...func(*Server)) *testServer {
 	t.Helper()
 	if cfg.Epoch == "" {
 		cfg.Epoch = testEpoch
@@ -64,30 +62,10 @@ func startServer(t testing.TB, cfg Config) *testServer {
 		t.Fatalf("New: %v", err)
 	}
 	s.fast.MaxIdleWorkerDuration = 50 * time.Millisecond // idle workers leave quickly (goroutine baselines)
-	return &testServer{Server: s, addr: serveLoopback(t, s), t: t}
-}
-
-// serveLoopback serves s on a fresh 127.0.0.1 port until the test ends, then
-// shuts it down, failing the test if either goes wrong; it returns the address.
-func serveLoopback(t testing.TB, s *Server) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for _, f := range setup {
+		f(s)
 	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return &testServer{Server: s, addr: servetest.Loopback(t, s), t: t}
 }
 
 // publish publishes through the Go API and returns the ids.

@@ -124,10 +124,11 @@ func TestDisconnectCleanup(t *testing.T) {
 	}
 }
 
-// TestPeerGoneNoticedAtKeepAlive: an idle client that leaves is let go at
-// the next keep-alive, seen by the peek at its socket, not by a later write.
+// TestPeerGoneNoticedAtKeepAlive: without the hang-up watcher (other
+// systems), an idle client that leaves is let go at the next keep-alive,
+// seen by the peek at its socket, not by a later write.
 func TestPeerGoneNoticedAtKeepAlive(t *testing.T) {
-	ts := startServer(t, Config{KeepAlive: 30 * time.Millisecond})
+	ts := startServer(t, Config{KeepAlive: 30 * time.Millisecond}, func(s *Server) { s.testNoHangupWatch = true })
 	c := dial(t, ts.addr, eventsPath(), dialOpt{})
 	c.readBytes(len("retry: 3000\n\n"), 5*time.Second)
 	c.conn.(*net.TCPConn).CloseWrite() // FIN, and keep reading: writes still succeed

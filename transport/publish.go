@@ -42,10 +42,10 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "publish with POST")
 		return
 	}
-	if s.cfg.PublishToken != "" && !bearerMatches(ctx.Request.Header.Peek("Authorization"), s.cfg.PublishToken) {
+	gr, te := s.guard.publisher(ctx)
+	if te != nil {
 		s.m.rejected[rejUnauthorized].Inc()
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="ringcast publish"`)
-		writeError(ctx, fasthttp.StatusUnauthorized, "publishing needs the header Authorization: Bearer <publish token>")
+		s.guard.refuseToken(ctx, opPublish, te)
 		return
 	}
 	format := 0
@@ -62,7 +62,7 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, "Content-Type must be application/json (one event) or application/x-ndjson (one event per line)")
 		return
 	}
-	evs, pe := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes)
+	evs, pe := parsePublish(ctx.PostBody(), format, s.cfg.MaxEventBytes, s.cfg.Epoch)
 	if pe != nil {
 		if pe.status == fasthttp.StatusRequestEntityTooLarge {
 			s.m.rejected[rejTooLarge].Inc()
@@ -70,6 +70,11 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 			s.m.rejected[rejBadRequest].Inc()
 		}
 		writeError(ctx, pe.status, pe.msg)
+		return
+	}
+	if msg := forbiddenEvent(gr, evs, ctx.PostBody(), format); msg != "" {
+		s.m.rejected[rejForbidden].Inc()
+		s.guard.refuseTopic(ctx, opPublish, msg)
 		return
 	}
 	key, ok := idempotencyKey(ctx) // cluster mode (cluster.go)
@@ -82,6 +87,9 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 	if err != nil {
 		var ve *ValidationError
 		switch {
+		case errors.Is(err, ErrEventTooLarge): // parsePublish refuses these first, naming the line
+			s.m.rejected[rejTooLarge].Inc()
+			writeError(ctx, fasthttp.StatusRequestEntityTooLarge, err.Error())
 		case errors.As(err, &ve):
 			s.m.rejected[rejBadRequest].Inc()
 			writeError(ctx, fasthttp.StatusBadRequest, err.Error())
@@ -121,7 +129,11 @@ func (s *Server) publishKeyed(key string, evs []Event) ([]string, error) {
 		return nil, ErrNoEvents
 	}
 	for i := range evs {
-		if ve := validate(&evs[i]); ve != nil {
+		ve := validate(&evs[i])
+		if ve == nil {
+			ve = s.checkWireLen(&evs[i])
+		}
+		if ve != nil {
 			ve.Index = i
 			return nil, ve
 		}
@@ -158,6 +170,18 @@ func (s *Server) publishKeyed(key string, evs []Event) ([]string, error) {
 	}
 	s.m.publishDur.UpdateDuration(start)
 	return ids, nil
+}
+
+// checkWireLen refuses ev when its frame could exceed MaxEventBytes: the
+// largest event a client is asked to read.
+func (s *Server) checkWireLen(ev *Event) *ValidationError {
+	n := wireLen(s.cfg.Epoch, ev)
+	if n <= s.cfg.MaxEventBytes {
+		return nil
+	}
+	ve := invalid("Data", "makes the event %d bytes on the wire (its SSE frame); the limit is MaxEventBytes, %d", n, s.cfg.MaxEventBytes)
+	ve.kind = ErrEventTooLarge
+	return ve
 }
 
 func (s *Server) publishNow(frames []*frame) ([]uint64, error) {
@@ -227,7 +251,7 @@ type Event struct {
 	Topic string
 	// Event is the SSE event name; empty means the client's default
 	// ("message"). It must be one line without NUL, and not one of the names
-	// the server uses for its notices ("lagged", "reset").
+	// the server uses for its notices ("lagged", "reset", "expired").
 	Event string
 	// Data is the text of the event, valid UTF-8 (as are Topic, Event and
 	// Key: an event stream is UTF-8). Line breaks (LF, CR, CRLF) become
@@ -246,8 +270,9 @@ const (
 
 // Reserved event names: the server's own notices.
 const (
-	EventLagged = "lagged"
-	EventReset  = "reset"
+	EventLagged  = "lagged"
+	EventReset   = "reset"
+	EventExpired = "expired" // the stream's token expired: reconnect with a fresh one
 )
 
 // checkTopic returns why topic cannot be used, or nil.
@@ -283,7 +308,7 @@ func validate(ev *Event) *ValidationError {
 		return invalid("Event", "must be one line: no CR, LF or NUL")
 	case len(ev.Event) > MaxNameLen:
 		return invalid("Event", "is %d bytes; the limit is %d", len(ev.Event), MaxNameLen)
-	case ev.Event == EventLagged || ev.Event == EventReset:
+	case ev.Event == EventLagged || ev.Event == EventReset || ev.Event == EventExpired:
 		return invalid("Event", "%q is reserved for the server's notices", ev.Event)
 	case !utf8.ValidString(ev.Key):
 		return invalid("Key", "is not valid UTF-8%s", atByte(invalidUTF8At([]byte(ev.Key))))
@@ -343,11 +368,13 @@ func (e *parseError) Error() string { return e.msg }
 
 // parsePublish parses a publish body into events; a batch is all or nothing,
 // so the first bad line rejects it, and the error names that line.
-func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, *parseError) {
+// maxEventBytes bounds each event twice: its JSON object, before it is
+// parsed, and its frame on the wire (wireLen, with this epoch) after.
+func parsePublish(body []byte, format int, maxEventBytes int, epoch string) ([]Event, *parseError) {
 	if format == formatJSON {
 		obj := bytes.TrimSpace(body)
 		if len(obj) > maxEventBytes {
-			return nil, &parseError{413, fmt.Sprintf("the event is %d bytes; the limit is %d (--max-event-bytes)", len(obj), maxEventBytes)}
+			return nil, &parseError{413, fmt.Sprintf("the event's JSON object is %d bytes; the limit is %d (--max-event-bytes)", len(obj), maxEventBytes)}
 		}
 		if !utf8.Valid(obj) {
 			return nil, &parseError{400, "not valid UTF-8" + atByte(invalidUTF8At(obj)) + ": JSON text must be UTF-8"}
@@ -355,6 +382,9 @@ func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, *parseEr
 		ev, why := parseEvent(obj)
 		if why != "" {
 			return nil, &parseError{400, why}
+		}
+		if pe := tooLargeOnWire(&ev, maxEventBytes, epoch, ""); pe != nil {
+			return nil, pe
 		}
 		return []Event{ev}, nil
 	}
@@ -371,7 +401,7 @@ func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, *parseEr
 			continue
 		}
 		if len(line) > maxEventBytes {
-			return nil, &parseError{413, fmt.Sprintf("line %d: the event is %d bytes; the limit is %d (--max-event-bytes)", n, len(line), maxEventBytes)}
+			return nil, &parseError{413, fmt.Sprintf("line %d: the event's JSON object is %d bytes; the limit is %d (--max-event-bytes)", n, len(line), maxEventBytes)}
 		}
 		if !utf8.Valid(line) {
 			return nil, &parseError{400, fmt.Sprintf("line %d: not valid UTF-8%s: JSON text must be UTF-8", n, atByte(invalidUTF8At(line)))}
@@ -380,12 +410,26 @@ func parsePublish(body []byte, format int, maxEventBytes int) ([]Event, *parseEr
 		if why != "" {
 			return nil, &parseError{400, fmt.Sprintf("line %d: %s", n, why)}
 		}
+		if pe := tooLargeOnWire(&ev, maxEventBytes, epoch, fmt.Sprintf("line %d: ", n)); pe != nil {
+			return nil, pe
+		}
 		evs = append(evs, ev)
 	}
 	if len(evs) == 0 {
 		return nil, &parseError{400, "the body holds no events: send one JSON object per line"}
 	}
 	return evs, nil
+}
+
+// tooLargeOnWire refuses ev, with 413, when its frame on the wire would exceed
+// maxEventBytes: the largest event a client is asked to read (a line break
+// in the data, 2 bytes of JSON, costs 7 there).
+func tooLargeOnWire(ev *Event, maxEventBytes int, epoch, where string) *parseError {
+	n := wireLen(epoch, ev)
+	if n <= maxEventBytes {
+		return nil
+	}
+	return &parseError{413, fmt.Sprintf("%sthe event is %d bytes on the wire (its SSE frame: id, event and data lines); the limit is %d (--max-event-bytes), the largest event a client must read", where, n, maxEventBytes)}
 }
 
 // parseEvent parses and validates one JSON object.

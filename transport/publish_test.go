@@ -139,7 +139,7 @@ func fuzzParse(body []byte, ndjson bool) ([]Event, *parseError) {
 	if ndjson {
 		format = formatNDJSON
 	}
-	return parsePublish(body, format, 4096)
+	return parsePublish(body, format, 4096, testEpoch)
 }
 
 // FuzzParsePublish: whatever the body, the parser either rejects it with a

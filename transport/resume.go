@@ -5,13 +5,51 @@ package transport
 // same way (rejection) and tell the client with the same reset notice
 // (resetNotice); only what they can replay differs.
 
-import "github.com/ringcast/ringcast/transport/internal/eventid"
+import (
+	"slices"
+
+	"github.com/ringcast/ringcast/transport/internal/eventid"
+)
 
 // selection is the set of topics a client follows.
 type selection struct {
 	all    bool
-	topics []string // sorted, without duplicates; empty when all
+	topics []string // without duplicates; empty when all; sorted but for what a pattern selection learned
 	index  map[string]int
+	// prefixes make a pattern selection (a narrow grant's subscription to
+	// no topic in particular, topicgrant.go): it also follows every topic
+	// that starts with one of them. A reader that sees such a topic first
+	// adds it to topics (learn), so per-topic accounting works as for
+	// listed topics.
+	prefixes []string
+}
+
+// newPatternSelection returns the selection of a grant's names and prefix
+// patterns. It is never "all": with neither, it follows nothing.
+func newPatternSelection(names, prefixes []string) selection {
+	if len(prefixes) == 0 {
+		if len(names) == 0 {
+			return selection{}
+		}
+		return newSelection(slices.Clone(names))
+	}
+	s := selection{topics: slices.Clone(names), prefixes: prefixes, index: make(map[string]int, len(names))}
+	for i, t := range s.topics {
+		s.index[t] = i
+	}
+	return s
+}
+
+// matches reports whether a pattern selection's prefixes cover topic
+// (listed topics are found with find).
+func (s *selection) matches(topic string) bool { return matchesPrefix(s.prefixes, topic) }
+
+// learn adds a topic its prefixes matched to a pattern selection and
+// returns its position.
+func (s *selection) learn(topic string) int {
+	s.index[topic] = len(s.topics)
+	s.topics = append(s.topics, topic)
+	return len(s.topics) - 1
 }
 
 func newSelection(topics []string) selection {

@@ -245,7 +245,7 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 	}
 
 	// One topic with a ring of its own.
-	if len(sel.topics) == 1 {
+	if len(sel.topics) == 1 && sel.prefixes == nil {
 		ts := e.topics[sel.topics[0]]
 		if ts == nil && e.nRings < e.maxRings {
 			ts = e.state(sel.topics[0], true) // subscribers never create ring-less states
@@ -280,6 +280,15 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 	}
 
 	// Several topics, or a topic without a ring: the global ring, filtered.
+	if sel.prefixes != nil {
+		// A pattern selection starts with the existing topics it matches;
+		// any other topic it matches later is new, its count 0 now (A2).
+		for t := range e.topics {
+			if sel.find(t) < 0 && sel.matches(t) {
+				sel.learn(t)
+			}
+		}
+	}
 	s.sel = sel
 	s.last = make([]uint64, len(sel.topics))
 	s.known = make([]bool, len(sel.topics))
@@ -555,7 +564,11 @@ func (s *ringSub) deliver(frames []*frame, b *batch) {
 		if s.filtered() {
 			t := s.sel.find(f.topic)
 			if t < 0 {
-				continue
+				if s.sel.prefixes == nil || !s.sel.matches(f.topic) {
+					continue
+				}
+				t = s.sel.learn(f.topic) // a topic born after the subscription: its count was 0
+				s.last, s.known = append(s.last, 0), append(s.known, true)
 			}
 			if s.known[t] && f.topicSeq > s.last[t]+1 {
 				gap := f.topicSeq - s.last[t] - 1

@@ -57,6 +57,8 @@ type Server struct {
 	streamsWG  sync.WaitGroup
 	nStreams   atomic.Int64
 	sweepOnce  sync.Once
+	hangups    *hangupWatcher // tells streams of departures; nil where there is none (hangup_linux.go)
+	nWatched   atomic.Int64   // streams the watcher watches
 	sweepStop  chan struct{}
 	sweepDone  chan struct{}
 	shutdownMu sync.Mutex
@@ -67,6 +69,9 @@ type Server struct {
 	// stream. Tests use it to hold a client still, between two reads of its
 	// subscription, while the writer overruns it.
 	testHookAfterWrite func()
+	// testNoHangupWatch, set before the first stream, leaves departures to
+	// the keep-alive peek, as on systems without the hang-up watcher.
+	testNoHangupWatch bool
 
 	guard *guard // connection limits, tokens, request limits (guard.go)
 
@@ -77,6 +82,10 @@ type Server struct {
 // cannot accept is reported as a *ConfigError naming it.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	jwtv, err := newJWTVerifier(&cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +109,7 @@ func New(cfg Config) (*Server, error) {
 		func() float64 { return float64(s.eng.topicCount()) },
 		func() float64 { return s.pacer.current().Seconds() },
 	)
+	s.m.set.NewGauge(mHangupWatched, func() float64 { return float64(s.nWatched.Load()) })
 	switch cfg.Engine {
 	case EngineChan:
 		s.eng = newChanEngine(&s.cfg, s.m)
@@ -125,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 	s.routes["/healthz"] = s.handleHealth
 	s.routes["/"] = s.handleIndex
 	s.installGuard()
+	s.guard.installAuthz(jwtv)
 	s.fast = s.newPublicServer()
 	s.installWeb()
 	return s, nil

@@ -18,11 +18,27 @@ package transport
 //       streamsWG is zero no stream holds a reader.
 //   S4. Idle, a stream holds no batch buffer: batches come from a pool and
 //       return to it after each write.
+//   S5. A stream whose credential expires (a signed token's exp plus the
+//       leeway, J2) ends within one sweeper tick of it, with "event: expired"
+//       first: the sweeper fires its wake context once the time has come,
+//       and the stream looks at the time whenever its context has fired,
+//       busy or idle. expiresAt is set before the stream is registered and
+//       never changes.
+//   S6. A stream whose client has hung up (hungUp, set by the hang-up
+//       watcher before it fires the wake context) ends at its next look:
+//       every turn of run checks the flag, and a wake context stored after
+//       the flag was set is fired at once, as after closing.
 //
-// A departed client is noticed by the first write that fails, or, on an idle
-// stream, at the keep-alive: after writing it, the stream peeks at the socket
-// without blocking and sees the client's FIN (peer_unix.go). So a client that
-// leaves is let go within one keep-alive interval.
+// A departed client is noticed when it departs: on Linux the hang-up watcher
+// (hangup_linux.go) reports its FIN or reset. A client's half-close is a
+// departure too (it has said it is done); bytes it sends on an open stream
+// (a pipelined request) are not, and are never answered: the response never
+// ends, and HTTP/1.1 answers requests in order. A stream reads nothing; the
+// keep-alive peek drops what waits. Where the watcher is not (another
+// system, a connection without a socket), the first write that fails
+// notices, or, on an idle stream, the keep-alive: after writing it, the
+// stream peeks at the socket without blocking and sees the client's FIN
+// (peer_unix.go), within one keep-alive interval.
 
 import (
 	"context"
@@ -39,10 +55,13 @@ type stream struct {
 	srv        *Server
 	conn       net.Conn
 	chunked    bool
+	hungUp     atomic.Bool // the client has gone (S6)
+	hangup     hangupToken // the watch of the client's departure, 0 for none
 	wake       atomic.Pointer[wakeCtx]
 	lastWrite  atomic.Int64 // nanoseconds since srv.start
 	deadline   int64        // the write deadline set last, Unix nanoseconds (the goroutine's own)
 	activeTick uint64       // the pacer's tick this stream last counted itself active in (its own)
+	expiresAt  int64        // when its credential expires, on the stream clock; 0: never (S5)
 }
 
 // wakeCtx is a cancel-only context the stream waits on, cheaper than
@@ -91,7 +110,7 @@ func (s *Server) startStream(c net.Conn, req *streamRequest) {
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		c = u.UnsafeConn() // the raw connection: direct writes, and the peer check
 	}
-	st := &stream{srv: s, conn: c, chunked: !req.http10}
+	st := &stream{srv: s, conn: c, chunked: !req.http10, expiresAt: req.expires}
 	st.wake.Store(newWakeCtx())
 	if !s.addStream(st) {
 		writeRaw503(c)
@@ -124,7 +143,32 @@ func (s *Server) startStream(c net.Conn, req *streamRequest) {
 		st.finish(sub, writeReason(err))
 		return
 	}
+	st.watchHangup()
 	go st.serve(sub)
+}
+
+// watchHangup asks the hang-up watcher to tell the stream when its client
+// departs; without it, the keep-alive peek notices.
+func (st *stream) watchHangup() {
+	w := st.srv.hangups
+	if w == nil {
+		return
+	}
+	tok, err := w.watch(st.conn, st)
+	if err != nil {
+		if !errors.Is(err, errHangupUnwatchable) {
+			st.srv.log.Debug("departure not watched: noticed at the keep-alive", "err", err)
+		}
+		return
+	}
+	st.hangup = tok
+	st.srv.nWatched.Add(1)
+}
+
+// hangUp is the watcher's word that the client has gone (S6, H4).
+func (st *stream) hangUp() {
+	st.hungUp.Store(true)
+	st.wake.Load().fire()
 }
 
 func (st *stream) serve(sub subscription) { st.finish(sub, st.run(sub)) }
@@ -133,6 +177,10 @@ func (st *stream) serve(sub subscription) { st.finish(sub, st.run(sub)) }
 func (st *stream) finish(sub subscription, reason string) {
 	if sub != nil {
 		sub.close()
+	}
+	if st.hangup != 0 {
+		st.srv.hangups.forget(st.conn, st.hangup) // before the descriptor can be reused (H4)
+		st.srv.nWatched.Add(-1)
 	}
 	st.conn.Close()
 	if reason != "" {
@@ -146,6 +194,11 @@ func (st *stream) run(sub subscription) string {
 	s := st.srv
 	paced := false
 	for {
+		if st.hungUp.Load() { // S6
+			// A client that only half-closed still reads: end cleanly.
+			st.end()
+			return goneClient
+		}
 		w := st.wake.Load()
 		if paced {
 			// Pace before waiting, not after: a stream that has more to send
@@ -173,8 +226,8 @@ func (st *stream) run(sub subscription) string {
 			putBatch(b)
 		}
 		switch {
-		case err == nil:
-			continue
+		case err == nil && (st.expiresAt == 0 || w.Err() == nil):
+			continue // (a stream that may expire looks up when woken, even when busy: S5)
 		case errors.Is(err, errSlowClient):
 			st.end()
 			return goneSlow
@@ -190,6 +243,13 @@ func (st *stream) run(sub subscription) string {
 			st.end()
 			return goneShutdown
 		}
+		if st.expired(int64(time.Since(s.start))) {
+			if err := st.writeRaw(expiredFrame); err != nil {
+				return writeReason(err)
+			}
+			st.end()
+			return goneExpired
+		}
 		if st.idle() >= s.keepAliveDue {
 			if err := st.writeRaw(keepAliveFrame); err != nil {
 				return writeReason(err)
@@ -201,13 +261,22 @@ func (st *stream) run(sub subscription) string {
 		}
 		nw := newWakeCtx()
 		st.wake.Store(nw)
-		if s.closing.Load() { // Shutdown may have fired the old one just now
+		if s.closing.Load() || st.hungUp.Load() { // Shutdown or the watcher may have fired the old one just now (S6)
 			nw.fire()
 		}
 	}
 }
 
-var keepAliveFrame = []byte(": keep-alive\n\n")
+var (
+	keepAliveFrame = []byte(": keep-alive\n\n")
+	// expiredFrame tells a client that its token expired: it reconnects
+	// (EventSource does so by itself) with a fresh one (docs/protocol.md).
+	expiredFrame = []byte("event: " + EventExpired + "\ndata: {\"reason\":\"token-expired\"}\n\n")
+)
+
+// expired reports whether the stream's credential has expired at now (the
+// stream clock).
+func (st *stream) expired(now int64) bool { return st.expiresAt != 0 && now >= st.expiresAt }
 
 // pace holds the stream for d, until a batch window has passed since its
 // last write (pacing.go; S2 and S4: it holds no batch).
@@ -363,7 +432,7 @@ func writeRaw503(c net.Conn) {
 
 // addStream registers st unless the server is closing (S3).
 func (s *Server) addStream(st *stream) bool {
-	s.sweepOnce.Do(func() { go s.sweep() })
+	s.sweepOnce.Do(s.startSweeper)
 	s.streamsMu.Lock()
 	defer s.streamsMu.Unlock()
 	if s.closing.Load() {
@@ -410,7 +479,7 @@ func (s *Server) sweep() {
 		closing := s.closing.Load()
 		s.streamsMu.Lock()
 		for st := range s.streams {
-			if closing || now-st.lastWrite.Load() >= s.keepAliveDue {
+			if closing || now-st.lastWrite.Load() >= s.keepAliveDue || st.expired(now) {
 				due = append(due, st)
 			}
 		}
@@ -423,12 +492,28 @@ func (s *Server) sweep() {
 	}
 }
 
+// startSweeper starts the sweeper and the hang-up watcher with the first
+// stream, so that a server that never streams holds neither.
+func (s *Server) startSweeper() {
+	if !s.testNoHangupWatch {
+		w, err := newHangupWatcher()
+		if err != nil {
+			s.log.Warn("cannot watch for departures: a client that leaves is noticed at the next keep-alive", "err", err)
+		}
+		s.hangups = w
+	}
+	go s.sweep()
+}
+
 func (s *Server) stopSweeper() {
 	started := true
 	s.sweepOnce.Do(func() { started = false })
 	if started {
 		close(s.sweepStop)
 		<-s.sweepDone
+		if s.hangups != nil {
+			s.hangups.close()
+		}
 	}
 }
 

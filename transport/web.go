@@ -14,7 +14,9 @@ package transport
 // The page's DOM is also its test interface (browser_test.go): #state
 // carries data-state, #last-id the last id, and each row of #events is an
 // li.event (data-id, data-topic, data-type) or an li.notice (data-kind,
-// lagged or reset, and the notice's fields as data-*).
+// lagged, reset or expired, and the notice's fields as data-*); #hidden-count
+// and #hidden-note say how many named events EventSource did not hand to the
+// page (it delivers only the names a page listens for) and why.
 
 import (
 	"bytes"
@@ -111,6 +113,8 @@ func (s *Server) handleUIInfo(ctx *fasthttp.RequestCtx) {
 	b = appendJSONString(b, why, 1024)
 	b = append(b, `,"subscribeToken":`...)
 	b = strconv.AppendBool(b, s.cfg.SubscribeToken != "")
+	b = append(b, `,"signedTokens":`...)
+	b = strconv.AppendBool(b, s.guard.jwt != nil)
 	b = append(b, `,"maxEventBytes":`...)
 	b = strconv.AppendInt(b, int64(s.cfg.MaxEventBytes), 10)
 	b = append(b, `,"maxTopics":`...)

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/ringcast/ringcast/bench"
-	"github.com/ringcast/ringcast/bench/report"
-	"github.com/ringcast/ringcast/bench/suite"
+	"github.com/ringcast/ringcast/internal/benchreport"
+	"github.com/ringcast/ringcast/internal/benchsuite"
 	"github.com/ringcast/ringcast/internal/cli"
 )
 
@@ -58,7 +58,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 
 // suiteFlags are the paths and knobs run and doc share.
 type suiteFlags struct {
-	o          suite.Options
+	o          benchsuite.Options
 	profile    time.Duration
 	logVerbose bool
 }
@@ -103,11 +103,21 @@ The machine is shared and noisy: read medians and ratios, not single runs.`, std
 	sf.o.ProfileTime, sf.o.Go, sf.o.Log, sf.o.Progress = sf.profile, "go", sf.logger(stderr), stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	root, err := suite.ModuleRoot(ctx, "go")
+	root, err := benchsuite.ModuleRoot(ctx, "go")
 	if err != nil {
 		return err
 	}
-	return suite.Run(ctx, root, sf.o)
+	if err := benchsuite.Run(ctx, root, sf.o); err != nil {
+		return err
+	}
+	return sf.writeDoc(ctx, stdout, stderr, "ringcast bench run (make bench)")
+}
+
+// writeDoc has ringcast-report write the report from the results and
+// profiles on disk (this binary links no chart code).
+func (sf *suiteFlags) writeDoc(ctx context.Context, stdout, stderr io.Writer, command string) error {
+	return runReportTool(ctx, stdout, stderr, "bench", "--results", sf.o.Results, "--doc", sf.o.Doc, "--img", sf.o.ImgDir,
+		"--profile-dir", sf.o.ProfileDir, "--count", strconv.Itoa(sf.o.Count), "--benchtime", sf.o.Benchtime, "--command", command)
 }
 
 func benchDoc(args []string, stdout, stderr io.Writer) error {
@@ -120,12 +130,8 @@ running anything; the profiles already in --profile-dir are linked and summarise
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	sf.o.Count, sf.o.Benchtime, sf.o.Log = *count, *benchtime, sf.logger(stderr)
-	root, err := suite.ModuleRoot(context.Background(), "go")
-	if err != nil {
-		return err
-	}
-	return suite.WriteDoc(root, sf.o, nil, "ringcast bench doc")
+	sf.o.Count, sf.o.Benchtime = *count, *benchtime
+	return sf.writeDoc(context.Background(), stdout, stderr, "ringcast bench doc")
 }
 
 func benchReport(args []string, stdout, stderr io.Writer) error {
@@ -144,10 +150,10 @@ Mann-Whitney U test — "~" where the difference is not significant (alpha 0.05)
 		fs.Usage()
 		return errors.New("want two result sets: OLD NEW")
 	}
-	var opt report.CompareOptions
+	var opt benchreport.CompareOptions
 	if *units != "" {
 		for _, u := range strings.Split(*units, ",") {
-			opt.Units = append(opt.Units, report.Tidy(strings.TrimSpace(u)))
+			opt.Units = append(opt.Units, benchreport.Tidy(strings.TrimSpace(u)))
 		}
 	}
 	if *filter != "" {
@@ -157,15 +163,15 @@ Mann-Whitney U test — "~" where the difference is not significant (alpha 0.05)
 		}
 		opt.Filter = re
 	}
-	oldSet, err := report.Load(strings.Split(fs.Arg(0), ",")...)
+	oldSet, err := benchreport.Load(strings.Split(fs.Arg(0), ",")...)
 	if err != nil {
 		return err
 	}
-	newSet, err := report.Load(strings.Split(fs.Arg(1), ",")...)
+	newSet, err := benchreport.Load(strings.Split(fs.Arg(1), ",")...)
 	if err != nil {
 		return err
 	}
-	return report.WriteComparison(stdout, oldSet, newSet, opt)
+	return benchreport.WriteComparison(stdout, oldSet, newSet, opt)
 }
 
 func benchProfile(args []string, stdout, stderr io.Writer) error {

@@ -13,14 +13,15 @@ import (
 	"time"
 
 	"github.com/ringcast/ringcast/internal/cli"
-	"github.com/ringcast/ringcast/loadgen/e2e"
+	"github.com/ringcast/ringcast/internal/e2e"
 )
 
 const e2eSummary = `Run ringcast serve with each engine (ring, then chan) as a subprocess on loopback,
 drive it with the load generator at a ladder of load points, and write the report:
 each engine's highest loss-free delivery rate, the ratio between them, the server's
 memory per idle connection (10,000 connections), the 1000 × 1000 events/s goal
-point, and charts. A fresh server serves every point; its RSS and CPU come from
+point, a churn point (subscribers resuming with Last-Event-ID: loss, descriptors
+held against connections live), and charts. A fresh server serves every point; its RSS and CPU come from
 /proc. Bounded by --budget (a few minutes with the defaults). make bench-e2e runs it.`
 
 func runE2E(args []string, stdout, stderr io.Writer) error {
@@ -40,6 +41,12 @@ func runE2E(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.IdleConnections, "idle-connections", 10_000, "connections held to measure memory per idle connection")
 	fs.DurationVar(&c.IdleHold, "idle-hold", 3*time.Second, "how long the idle connections are held before the memory is read")
 	fs.Float64Var(&c.ConnectRate, "connect-rate", 5000, "subscriber connections opened per second")
+	// The churn point (issue 14): departures noticed at once, resumes without loss.
+	fs.IntVar(&c.ChurnSubscribers, "churn-subscribers", 2000, "subscribers of the churn point, of which --churn-fraction reconnect; negative: no churn point")
+	fs.Float64Var(&c.ChurnRate, "churn-rate", 100, "events/s of the churn point (one topic: every subscriber gets each)")
+	fs.DurationVar(&c.ChurnDuration, "churn-duration", 10*time.Second, "measured phase of each of the churn point's two runs")
+	fs.Float64Var(&c.ChurnFraction, "churn-fraction", 0.5, "fraction of the churn point's subscribers that leave and resume with Last-Event-ID")
+	fs.DurationVar(&c.ChurnEvery, "churn-every", time.Second, "mean connection lifetime of a churning subscriber (0.5-1.5×): reconnects/s = subscribers × fraction / this")
 	fs.DurationVar(&c.Budget, "budget", 8*time.Minute, "time limit of the whole run; later points are skipped and listed")
 	out := fs.String("out", "docs/e2e.md", "Markdown report to write (\"-\": stdout)")
 	chartsDir := fs.String("charts-dir", "", "directory of the SVG charts (default: <out without .md>/, e.g. docs/e2e/)")
@@ -74,26 +81,26 @@ func runE2E(args []string, stdout, stderr io.Writer) error {
 	if dir == "" {
 		dir = strings.TrimSuffix(*out, filepath.Ext(*out))
 	}
-	charts, err := rep.WriteCharts(dir)
-	if err != nil {
+	// The report as data, beside its charts: what ringcast-report draws
+	// them from.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	jsonPath := filepath.Join(dir, "report.json")
+	if err := writeOutput(jsonPath, stdout, rep.WriteJSON); err != nil {
 		return err
 	}
 	rel, err := filepath.Rel(filepath.Dir(*out), dir)
 	if err != nil {
 		rel = dir
 	}
-	f, err := os.Create(*out)
-	if err != nil {
+	if err := writeOutput(*out, stdout, func(w io.Writer) error { return rep.WriteMarkdown(w, rel, e2e.ChartFiles) }); err != nil {
 		return err
 	}
-	if err := rep.WriteMarkdown(f, rel, charts); err != nil {
-		f.Close()
-		return err
+	if err := runReportTool(ctx, io.Discard, stderr, "e2e", "--in", absPath(jsonPath), "--charts-dir", absPath(dir)); err != nil {
+		return fmt.Errorf("wrote %s, but not its charts: %v", *out, err)
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s and %d charts in %s\n", *out, len(charts), dir)
+	fmt.Fprintf(stdout, "wrote %s and %d charts in %s\n", *out, len(e2e.ChartFiles), dir)
 	return nil
 }
 

@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ringcast/ringcast/internal/cli"
+	"github.com/ringcast/ringcast/internal/report/proftop"
 	"github.com/ringcast/ringcast/loadgen"
 )
 
@@ -121,15 +123,16 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	summarizeProfiles(res, c.ProfileTop)
 	if *jsonOut != "-" {
 		if err := res.WriteText(stdout); err != nil {
 			return err
 		}
 	}
-	if err := writeLoadgenOutput(*jsonOut, stdout, res.WriteJSON); err != nil {
+	if err := writeOutput(*jsonOut, stdout, res.WriteJSON); err != nil {
 		return err
 	}
-	if err := writeLoadgenOutput(*htmlOut, stdout, res.WriteHTML); err != nil {
+	if err := writeHTML(ctx, *htmlOut, res, stdout, stderr); err != nil {
 		return err
 	}
 	if *failOnLoss && !res.LossFree() {
@@ -138,8 +141,8 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// writeLoadgenOutput writes to path ("-" is stdout); an empty path writes nothing.
-func writeLoadgenOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
+// writeOutput writes to path ("-" is stdout); an empty path writes nothing.
+func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
 	switch strings.TrimSpace(path) {
 	case "":
 		return nil
@@ -190,4 +193,62 @@ func (l *urlList) Set(v string) error {
 		return errors.New("no URL")
 	}
 	return nil
+}
+
+// summarizeProfiles fills in the top functions of the server profiles the
+// run fetched (loadgen links no profile parser), as go tool pprof -top does.
+func summarizeProfiles(res *loadgen.Result, n int) {
+	for i := range res.Profiles {
+		ps := &res.Profiles[i]
+		if ps.Error != "" || len(ps.Raw) == 0 {
+			continue
+		}
+		top, err := proftop.ComputeRaw(ps.Raw, ps.SampleType)
+		if err != nil {
+			ps.Error = err.Error()
+			continue
+		}
+		ps.SampleType, ps.Unit, ps.Total = top.SampleType, top.Unit, top.Total
+		shares := func(rows []proftop.Row) []loadgen.FuncShare {
+			out := make([]loadgen.FuncShare, 0, min(n, len(rows)))
+			for _, r := range rows[:min(n, len(rows))] {
+				out = append(out, loadgen.FuncShare{Function: r.Function, Flat: r.Flat, Cum: r.Cum, FlatPct: 100 * r.FlatShare, CumPct: 100 * r.CumShare})
+			}
+			return out
+		}
+		ps.TopFlat, ps.TopCum = shares(top.ByFlat), shares(top.ByCum)
+	}
+}
+
+// writeHTML has ringcast-report write res as an HTML page with charts to
+// path ("-" is stdout; empty writes nothing), from the result as JSON.
+func writeHTML(ctx context.Context, path string, res *loadgen.Result, stdout, stderr io.Writer) error {
+	path = strings.TrimSpace(path)
+	if path == "" {
+		return nil
+	}
+	tmp, err := os.MkdirTemp("", "ringcast-loadgen-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	in, page := filepath.Join(tmp, "result.json"), filepath.Join(tmp, "report.html")
+	if path != "-" {
+		page = absPath(path)
+	}
+	if err := writeOutput(in, stdout, res.WriteJSON); err != nil {
+		return err
+	}
+	if err := runReportTool(ctx, stdout, stderr, "loadgen", "--in", in, "--html", page); err != nil {
+		return fmt.Errorf("--html: %v", err)
+	}
+	if path != "-" {
+		return nil
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(b)
+	return err
 }

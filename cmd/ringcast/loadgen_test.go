@@ -10,8 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringcast/ringcast/internal/lgtest"
+	"github.com/ringcast/ringcast/internal/ssetest"
 	"github.com/ringcast/ringcast/loadgen"
-	"github.com/ringcast/ringcast/loadgen/ssetest"
 )
 
 func TestLoadgenCommand(t *testing.T) {
@@ -68,5 +69,25 @@ func TestLoadgenHelpAndBadFlags(t *testing.T) {
 	t.Setenv("RINGCAST_LOADGEN_SLOW_RCVBUF", "-1")
 	if err := runLoadgen([]string{"--scenario", "slow", "--quiet"}, &out, &out); err == nil || !strings.Contains(err.Error(), "receive buffer") {
 		t.Fatalf("negative slow receive buffer: %v", err)
+	}
+}
+
+// --profile: the load generator returns the server's profiles raw, and the
+// command prints their top functions.
+func TestLoadgenProfileTables(t *testing.T) {
+	srv := lgtest.Serve(t, ssetest.Options{Admin: true})
+	var stdout, stderr bytes.Buffer
+	err := runLoadgen([]string{
+		"--url", srv.URL, "--subscribers", "3", "--rate", "200", "--duration", "1500ms", "--quiet",
+		"--profile", "--admin-url", srv.AdminURL, "--profile-seconds", "1s", "--profile-top", "3",
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"server cpu profile (", "server heap profile (inuse_space, total ", "by flat", "by cum"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

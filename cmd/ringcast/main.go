@@ -10,35 +10,19 @@
 package main
 
 import (
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
+
+	"github.com/ringcast/ringcast/internal/cli"
 )
 
-type command struct {
-	name    string
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) error
-}
-
-func commands() []command {
-	return []command{
-		{"serve", "run the Server-Sent Events server", runServe},
-		{"loadgen", "drive an SSE server over real sockets; report latency and loss", runLoadgen},
-		{"bench", "run the fan-out strategy suite, compare two result sets, profile a scenario", runBench},
-		{"e2e", "run serve (ring and chan engines) against loadgen load points; write docs/e2e.md", runE2E},
+func commands() []cli.Command {
+	return []cli.Command{
+		{Name: "serve", Summary: "run the Server-Sent Events server", Run: runServe},
+		{Name: "loadgen", Summary: "drive an SSE server over real sockets; report latency and loss", Run: runLoadgen},
+		{Name: "bench", Summary: "run the fan-out strategy suite, compare two result sets, profile a scenario", Run: runBench},
+		{Name: "e2e", Summary: "run serve (ring and chan engines) against loadgen load points; write docs/e2e.md", Run: runE2E},
 	}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "ringcast: one writer, many readers — a broadcast engine with an SSE server on top.")
-	fmt.Fprintln(w, "\nUsage: ringcast <command> [flags]\n\nCommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun 'ringcast <command> --help' for a command's flags.")
 }
 
 func main() {
@@ -46,31 +30,5 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "-h", "--help", "-help", "help":
-		usage(stdout)
-		return 0
-	}
-	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(args[1:], stdout, stderr)
-		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		default:
-			fmt.Fprintf(stderr, "ringcast %s: %v\n", c.name, err)
-			return 1
-		}
-	}
-	fmt.Fprintf(stderr, "ringcast: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	return cli.Main("ringcast", "ringcast: one writer, many readers — a broadcast engine with an SSE server on top.", commands(), args, stdout, stderr)
 }

@@ -47,22 +47,30 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	maxTopicRings := fs.Int("max-topic-rings", d.MaxTopicRings, "topics that get a ring of their own; further topics are served, filtered,\nfrom the global ring")
 	chanBuffer := fs.Int("chan-buffer", d.ChanBuffer, "per-client channel size of --engine chan")
 	slow := fs.String("slow-client", string(d.SlowClient), "what happens to a client that cannot keep up: drop-oldest (it is told\n\"lagged\" with the exact count and continues) or disconnect (it resumes\nelsewhere); --engine chan also has drop-newest, block and unbounded")
-	keepAlive := fs.Duration("keepalive", d.KeepAlive, "interval of the \": keep-alive\" comment on an idle stream; a departed client\nis noticed within one interval")
+	keepAlive := fs.Duration("keepalive", d.KeepAlive, "interval of the \": keep-alive\" comment on an idle stream (it keeps proxies from\ncutting it); on Linux a departed client is let go at once, elsewhere within one interval")
 	retry := fs.Duration("retry", d.Retry, "reconnection delay sent to clients in the first frame (retry:)")
 	writeTimeout := fs.Duration("write-timeout", d.WriteTimeout, "a client whose socket does not take a write within this is dropped")
 	batchWindow := fs.String("batch-window", "auto", "a stream writes at most once per window: an event that finds its stream idle\nfor a window goes out at once, later ones wait and share one write, so the\nwrites (system calls, most of the server's CPU) stay bounded under load. auto:\nthe window grows and shrinks to keep writes within --write-budget (it stays 0\nat low rates); off: every stream writes whenever something is ready; or a\nfixed duration such as 20ms")
 	writeBudget := fs.Int("write-budget", 0, "writes per second the automatic --batch-window aims at (0: 25000 per core)")
 	debounce := fs.Duration("debounce", 0, "keep only the latest event per topic and key within this window (0: off)")
-	maxEventBytes := fs.Int("max-event-bytes", d.MaxEventBytes, "largest event accepted by /publish (its JSON object), in bytes: 413 beyond")
+	maxEventBytes := fs.Int("max-event-bytes", d.MaxEventBytes, "largest event, in bytes, as sent to clients (its SSE frame: a line break in the\ndata costs a \"data: \" line) and as published (its JSON object): 413 beyond.\nThe default fits the 64 KiB event buffers of common clients (go-sse, r3labs/sse,\nbufio.Scanner): raise it only for clients that read larger events")
 	maxBodyBytes := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest /publish body, in bytes: 413 beyond")
 	maxTopics := fs.Int("max-topics", d.MaxTopics, "most topics one subscription may name")
 	publishToken := fs.String("publish-token", "", "when set, POST /publish needs \"Authorization: Bearer <token>\"; when not set,\nonly clients on this machine (loopback) may publish")
 	subscribeToken := fs.String("subscribe-token", "", "when set, GET /events needs it: \"Authorization: Bearer <token>\", the cookie\nringcast_token (what a browser's EventSource sends), or ?token= (weaker: URLs are logged)")
 	maxConns := fs.Int("max-conns", 0, "most open connections of all kinds; beyond, 429 with Retry-After before any\nstream starts (0: 90% of the file-descriptor limit; -1: no limit)")
 	maxConnsPerIP := fs.Int("max-conns-per-ip", 0, "most open connections per client address (IPv6: per /64), answered like\n--max-conns (0: no limit). Behind a proxy every client has the proxy's address")
-	maxHeaderBytes := fs.Int("max-header-bytes", d.MaxHeaderBytes, fmt.Sprintf("largest request head (request line and headers), in bytes: 431 beyond.\nAt least %d, at most %d", transport.MinHeaderBytes, 1<<20))
+	maxHeaderBytes := fs.Int("max-header-bytes", d.MaxHeaderBytes, fmt.Sprintf("largest request head (request line and headers), in bytes: 431 beyond.\nAt least %d (more with --subscribe-token), at most %d: a browser that resumes on the\nlongest topic sends a long URL, Last-Event-ID and its own headers (docs/protocol.md)", transport.MinHeaderBytes, 1<<20))
 	maxURLBytes := fs.Int("max-url-bytes", d.MaxURLBytes, fmt.Sprintf("largest request target (path and query), in bytes: 414 beyond. At least %d\n(more with --subscribe-token): a browser that resumes on its first connection\nsends /events?lastEventId=<id>&topic=<topic>, that long at the most", transport.MinURLBytes))
 	readTimeout := fs.Duration("read-timeout", d.ReadTimeout, "a request must arrive whole within this (slowloris defence): 408 and close")
+	// Per-client signed tokens (JWT, docs/security.md): serve_jwt.go.
+	var jf jwtFlags
+	fs.StringVar(&jf.secret, "jwt-secret", "", "HS256 secret (at least 32 bytes) that verifies signed tokens (JWT). A token's\n\"ringcast\" claim names the topics its holder may read and write:\n{\"subscribe\": [\"user.42\", \"team.7.*\"], \"publish\": [...]} (docs/security.md).\nWith any --jwt-secret/--jwt-keys set, subscribing and publishing need a token\n(or a static --subscribe-token/--publish-token, which allows every topic).\nPrefer --jwt-secret-file or the environment: flags show in ps")
+	fs.StringVar(&jf.secretFile, "jwt-secret-file", "", "file holding the HS256 secret (a trailing newline is dropped)")
+	fs.StringVar(&jf.keysFile, "jwt-keys", "", "file of public keys that verify RS256, ES256 and EdDSA tokens: PEM blocks\n(openssl pkey -pubout) or a JWKS document. Read at start, never fetched")
+	fs.StringVar(&jf.audience, "jwt-audience", "", "when set, a token's aud must include it")
+	fs.StringVar(&jf.issuer, "jwt-issuer", "", "when set, a token's iss must equal it")
+	fs.DurationVar(&jf.leeway, "jwt-leeway", transport.DefaultJWTLeeway, "clock skew allowed on a token's exp, nbf and iat (0: none). A stream ends\nwhen its token expires (exp plus this), with \"event: expired\" first")
 	cors := fs.String("cors-origin", "", "comma-separated origins allowed by CORS (\"*\" for any); none by default")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long streams get to end before their connections are closed")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -112,6 +120,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		*natsURL = ns.ClientURL()
 		log.Info("embedded NATS server", "url", *natsURL, "store", *natsStore)
 	}
+	jwtCfg, err := jf.config()
+	if err != nil {
+		return err
+	}
 	srv, err := transport.New(transport.Config{
 		Engine:        transport.Engine(*engine),
 		SlowClient:    transport.SlowClient(*slow),
@@ -137,7 +149,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		MaxHeaderBytes: *maxHeaderBytes,
 		MaxURLBytes:    *maxURLBytes,
 		ReadTimeout:    *readTimeout,
-		Logger:         log,
+
+		JWTSecret:   jwtCfg.JWTSecret,
+		JWTKeys:     jwtCfg.JWTKeys,
+		JWTAudience: jwtCfg.JWTAudience,
+		JWTIssuer:   jwtCfg.JWTIssuer,
+		JWTLeeway:   jwtCfg.JWTLeeway,
+
+		Logger: log,
 
 		NATSURL:            *natsURL,
 		NATSStream:         *natsStream,
@@ -168,7 +187,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	log.Info("ringcast serve",
 		"addr", ln.Addr().String(), "admin", addrOf(adminLn), "engine", cfg.Engine, "slow_client", cfg.SlowClient,
 		"capacity", cfg.Capacity, "topic_capacity", cfg.TopicCapacity, "epoch", cfg.Epoch,
-		"publish_auth", cfg.PublishToken != "", "nats", cfg.NATSURL != "")
+		"publish_auth", cfg.PublishToken != "", "signed_tokens", signedTokens(cfg), "nats", cfg.NATSURL != "")
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -205,6 +224,8 @@ var configFlags = map[string]string{
 	"MaxTopics": "max-topics", "PublishToken": "publish-token", "CORSOrigins": "cors-origin",
 	"SubscribeToken": "subscribe-token", "MaxConns": "max-conns", "MaxConnsPerIP": "max-conns-per-ip",
 	"MaxHeaderBytes": "max-header-bytes", "MaxURLBytes": "max-url-bytes", "ReadTimeout": "read-timeout",
+	"JWTSecret": "jwt-secret", "JWTKeys": "jwt-keys", "JWTAudience": "jwt-audience", "JWTIssuer": "jwt-issuer",
+	"JWTLeeway": "jwt-leeway",
 	// cluster mode
 	"NATSURL": "nats", "NATSStream": "nats-stream", "NATSMaxAge": "nats-max-age", "NATSMaxBytes": "nats-max-bytes",
 	"NATSReplicas": "nats-replicas", "NATSPublishTimeout": "nats-publish-timeout", "NATSMaxBatch": "nats-max-batch",

@@ -19,7 +19,7 @@ func TestServeConfigErrorsNameFlags(t *testing.T) {
 	}{
 		{[]string{"--max-event-bytes", "10"}, "--max-event-bytes 10 must be at least 64", transport.ErrOutOfRange},
 		{[]string{"--slow-client", "block"}, `--slow-client "block" needs --engine chan`, transport.ErrConflict},
-		{[]string{"--max-header-bytes", "2048", "--max-url-bytes", "4096"}, "--max-url-bytes 4096 exceeds --max-header-bytes (2048)", transport.ErrConflict},
+		{[]string{"--max-header-bytes", "3072", "--max-url-bytes", "4096"}, "--max-url-bytes 4096 exceeds --max-header-bytes (3072)", transport.ErrConflict},
 		{[]string{"--publish-token", "a b"}, "--publish-token must use letters", transport.ErrMalformed},
 	} {
 		err := runServe(append(tc.args, "--addr", "127.0.0.1:0", "--admin-addr", ""), io.Discard, io.Discard)

@@ -5,7 +5,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const MAX_ROWS = 500;
-  const BUILTIN = ['lagged', 'reset'];
+  const BUILTIN = ['lagged', 'reset', 'expired'];
 
   const url = new URL(location.href);
   let topics = url.searchParams.getAll('topic').filter(Boolean);
@@ -16,6 +16,11 @@
   let notices = 0;
   let retryTimer = 0;
   let retryDelay = 5000;
+  // Counting the named events EventSource did not hand to this page: see
+  // countHidden.
+  let shownSeq = 0;     // the sequence of the last event shown; 0: unknown
+  let skippedSince = 0; // events the lagged notices since then said were skipped
+  let hidden = 0;
 
   function setState(s, why) {
     const el = $('state');
@@ -31,6 +36,52 @@
     if (i >= 0) return id.slice(i + 1);
     if (topics.length === 1) return topics[0];
     return '';
+  }
+
+  // seqOf reads the sequence from an id's position ("<epoch>-<seq>"). The
+  // position is opaque to clients (docs/protocol.md); this page comes from
+  // the same server, so it may read it. 0 when the id has no sequence.
+  function seqOf(id) {
+    const slash = id.indexOf('/');
+    const pos = slash >= 0 ? id.slice(0, slash) : id;
+    const n = Number(pos.slice(pos.lastIndexOf('-') + 1));
+    return Number.isSafeInteger(n) ? n : 0;
+  }
+
+  // EventSource delivers a named event only to a page that listens for its
+  // name, and tells the page nothing of the others. Following all topics,
+  // the stream's sequences are consecutive, so a gap between two events
+  // shown that no lagged notice accounts for is named events not shown.
+  // Following chosen topics, the gap also holds other topics' events: no
+  // count is possible.
+  function countHidden(id) {
+    const s = seqOf(id);
+    if (topics.length === 0 && s > 0 && shownSeq > 0) {
+      hidden += Math.max(0, s - shownSeq - 1 - skippedSince);
+    }
+    shownSeq = s;
+    skippedSince = 0;
+    showHidden();
+  }
+
+  function showHidden() {
+    const listening = ['message (unnamed events)', ...BUILTIN, ...names].join(', ');
+    const note = $('hidden-note');
+    if (topics.length > 0) {
+      $('hidden-count').textContent = '?';
+      note.hidden = false;
+      note.className = 'note info';
+      note.textContent = 'Named events show only when listed under "Event names to show too": ' +
+        'EventSource hands a page only the names it listens for (here: ' + listening + '). ' +
+        'Following chosen topics, this page cannot count the ones it missed.';
+      return;
+    }
+    $('hidden-count').textContent = String(hidden);
+    note.hidden = hidden === 0;
+    note.className = 'note';
+    note.textContent = hidden + ' named event' + (hidden === 1 ? ' was' : 's were') + ' not shown: ' +
+      'EventSource hands a page only the event names it listens for (here: ' + listening + '). ' +
+      'List the names you want under "Event names to show too" and Apply.';
   }
 
   function age(t) {
@@ -55,6 +106,7 @@
   }
 
   function onEvent(e) {
+    countHidden(e.lastEventId);
     if (e.lastEventId) {
       lastId = e.lastEventId;
       $('last-id').textContent = lastId;
@@ -94,11 +146,21 @@
     let d = {};
     try { d = JSON.parse(e.data); } catch (err) { d = {raw: e.data}; }
     if (e.type === 'lagged') {
+      skippedSince += Number(d.skipped) || 0;
       notice('lagged', 'lagged: this page fell behind and skipped ' + d.skipped + ' events', {skipped: d.skipped});
+    } else if (e.type === 'expired') {
+      // The stream ended because its token expired; EventSource reconnects
+      // after retry with the ringcast_token cookie, so a fresh token in the
+      // cookie by then resumes the stream without loss.
+      notice('expired', 'expired: the token has expired and the stream ended. Give a fresh token below ' +
+        '(an application refreshes the ringcast_token cookie before exp); the page reconnects and resumes.', {reason: d.reason});
+      $('token-form').hidden = false;
+      $('token-help').hidden = false;
     } else {
       const missed = d.missed === null || d.missed === undefined ? 'an unknown number of' : d.missed;
       notice('reset', 'reset (' + d.reason + '): could not resume after ' + JSON.stringify(d.lastEventId) +
         '; missed ' + missed + ' events; live from here', {reason: d.reason, lastEventId: d.lastEventId, missed: d.missed});
+      shownSeq = 0; // what the reset skipped is not known
       if (d.reason === 'epoch') info(); // a restarted server: its epoch and rules may have changed
     }
   }
@@ -109,6 +171,7 @@
 
   function connect(resumeFrom) {
     clearTimeout(retryTimer);
+    if (resumeFrom && shownSeq === 0) shownSeq = seqOf(resumeFrom);
     if (es) es.close();
     const q = new URLSearchParams();
     for (const t of topics) q.append('topic', t);
@@ -146,6 +209,10 @@
     for (const t of topics) url.searchParams.append('topic', t);
     for (const n of names) url.searchParams.append('event', n);
     history.replaceState(null, '', url);
+    shownSeq = 0;
+    skippedSince = 0;
+    hidden = 0;
+    showHidden();
     notice('info', 'following ' + (topics.length ? topics.join(', ') : 'all topics') + ' (live from here)');
     connect('');
   }
@@ -192,7 +259,8 @@
       const r = await fetch('/ui/info', {cache: 'no-store'});
       const j = await r.json();
       $('epoch').textContent = j.epoch;
-      $('token-form').hidden = !j.subscribeToken;
+      $('token-form').hidden = !j.subscribeToken && !j.signedTokens;
+      $('token-help').hidden = !j.signedTokens;
       const fields = $('publish-fields');
       const off = $('publish-off');
       if (j.publish === 'forbidden') {
@@ -221,5 +289,6 @@
     }
   }, 1000);
   info();
+  showHidden();
   connect(url.searchParams.get('lastEventId') || '');
 })();

@@ -40,9 +40,11 @@ const MaxEpochLen = 16
 // MaxTopicLen bounds a topic, in bytes.
 const MaxTopicLen = 256
 
-// MaxPositionLen is the longest "<epoch>-<seq>": a sequence has at most 20
-// digits.
-const MaxPositionLen = MaxEpochLen + 1 + 20
+// MaxSeqLen is the most digits of a sequence (a uint64).
+const MaxSeqLen = 20
+
+// MaxPositionLen is the longest "<epoch>-<seq>".
+const MaxPositionLen = MaxEpochLen + 1 + MaxSeqLen
 
 // MaxLen is the longest id: position, '/', topic.
 const MaxLen = MaxPositionLen + 1 + MaxTopicLen
