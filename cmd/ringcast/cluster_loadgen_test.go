@@ -3,18 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ringcast/ringcast/internal/natsembed"
-	"github.com/ringcast/ringcast/loadgen"
 	"github.com/ringcast/ringcast/transport"
 )
 
@@ -55,14 +52,7 @@ func TestLoadgenAgainstCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, stdout.String(), stderr.String())
 	}
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res loadgen.Result
-	if err := json.Unmarshal(raw, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := readResult(t, jsonPath)
 	if res.Subscribers != 6 || res.Expected == 0 || res.Delivered != res.Expected {
 		t.Fatalf("subscribers %d expected %d delivered %d", res.Subscribers, res.Expected, res.Delivered)
 	}
