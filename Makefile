@@ -5,11 +5,21 @@ ADDR      ?= :8080
 BENCH_COUNT ?= 5
 SCENARIO  ?= fanout-16
 
-.PHONY: run test test-short bench bench-e2e profile fmt vet build
+.PHONY: run test test-short bench bench-e2e profile fmt vet build cluster
 
 ## run: start the SSE server on an embedded default (http://localhost:8080)
 run:
 	$(GO) run ./cmd/ringcast serve --addr $(ADDR)
+
+## cluster: three nodes on localhost sharing one NATS JetStream log (docs/cluster.md):
+## :8080 with an embedded NATS server on 127.0.0.1:4222, then :8081 and :8082 joining it; Ctrl-C stops all
+cluster: build
+	@bash -c 'trap "kill 0" EXIT; \
+	./bin/ringcast serve --nats-embedded --addr :8080 --admin-addr "" & \
+	for i in $$(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break; sleep 0.1; done; \
+	./bin/ringcast serve --nats nats://127.0.0.1:4222 --addr :8081 --admin-addr "" & \
+	./bin/ringcast serve --nats nats://127.0.0.1:4222 --addr :8082 --admin-addr "" & \
+	wait'
 
 ## build: build ringcast (serve, loadgen, bench, e2e) and ringcast-report (the
 ## charts, which ringcast runs from beside itself) into ./bin

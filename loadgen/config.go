@@ -49,6 +49,13 @@ type Config struct {
 	// URL is the server's base URL (http://127.0.0.1:8080). SSEURL and
 	// PublishURL default to URL+"/events" and URL+"/publish".
 	URL string
+	// URLs, with more than one base URL, spreads the run over the nodes of
+	// a cluster (ringcast serve --nats, docs/cluster.md): subscriber i
+	// streams from URLs[i mod len(URLs)]+"/events", and the publisher posts
+	// to each node's /publish in turn, one request at a time, so that every
+	// topic keeps its order. URL becomes URLs[0] (metrics, profiles); SSEURL,
+	// PublishURL, PublishBody and PublishCmd must be empty.
+	URLs []string
 	// SSEURL is the stream URL. "{topic}" in it is replaced by the
 	// subscriber's topic; otherwise topics go in TopicParam query parameters.
 	SSEURL string
@@ -210,6 +217,15 @@ func (c *Config) setDefaults() error {
 	}
 	if !known {
 		return fmt.Errorf("unknown scenario %q (want one of %s)", c.Scenario, strings.Join(Scenarios, ", "))
+	}
+	if len(c.URLs) > 1 { // several nodes
+		if c.SSEURL != "" || c.PublishURL != "" || c.PublishBody != "" || c.PublishCmd != "" {
+			return errors.New("several URLs (one per node) take no SSE URL, publish URL, body template or command")
+		}
+		for i, u := range c.URLs {
+			c.URLs[i] = strings.TrimRight(u, "/")
+		}
+		c.URL = c.URLs[0]
 	}
 	c.URL = strings.TrimRight(c.URL, "/")
 	if c.SSEURL == "" {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -294,4 +295,15 @@ func SplitCommand(s string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// roundRobin posts each batch to the next of several publishers (the nodes
+// of a cluster), one at a time: a topic's events reach the cluster in order.
+type roundRobin struct {
+	pubs []Publisher
+	next atomic.Uint64
+}
+
+func (rr *roundRobin) Publish(ctx context.Context, batch []Message) error {
+	return rr.pubs[(rr.next.Add(1)-1)%uint64(len(rr.pubs))].Publish(ctx, batch)
 }

@@ -51,6 +51,17 @@ func newRun(cfg Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
+	eps := []endpoint{ep}
+	if len(cfg.URLs) > 1 { // several nodes (Config.URLs)
+		eps = eps[:0]
+		for _, u := range cfg.URLs {
+			e, err := parseEndpoint(u+"/events", cfg.TopicParam)
+			if err != nil {
+				return nil, err
+			}
+			eps = append(eps, e)
+		}
+	}
 	r := &run{
 		cfg:   cfg,
 		clock: clock{time.Now()},
@@ -60,6 +71,7 @@ func newRun(cfg Config) (*run, error) {
 	r.env = &subscriberEnv{
 		cfg:            &r.cfg,
 		ep:             ep,
+		eps:            eps,
 		clock:          r.clock,
 		measure:        &r.measure,
 		coll:           r.coll,
@@ -89,6 +101,12 @@ func (r *run) buildPublisher() (Publisher, error) {
 			return nil, fmt.Errorf("publish command %q: %v", cfg.PublishCmd, err)
 		}
 		return &CommandPublisher{Argv: argv, Timeout: 10 * time.Second}, nil
+	case len(cfg.URLs) > 1:
+		rr := &roundRobin{}
+		for _, u := range cfg.URLs {
+			rr.pubs = append(rr.pubs, &HTTPPublisher{URL: u + "/publish", NDJSON: !cfg.PublishJSON, Client: r.httpc})
+		}
+		return rr, nil
 	case cfg.PublishURL == "":
 		return nil, errors.New("no publisher: set the publish URL, body template or command")
 	case cfg.PublishBody != "":

@@ -58,6 +58,7 @@ const (
 type subscriberEnv struct {
 	cfg            *Config // read only
 	ep             endpoint
+	eps            []endpoint // one per node (Config.URLs), else ep alone
 	clock          clock
 	measure        *measurement
 	coll           *collector
@@ -75,6 +76,7 @@ type subscriber struct {
 	idx    int
 	class  int
 	dialer *net.Dialer
+	ep     *endpoint // the node it streams from
 	uri    string
 	// topic is the single topic subscribed to; with all topics, slots are
 	// topic indexes.
@@ -117,15 +119,19 @@ type subscriber struct {
 // over the source addresses and, unless every one takes all topics, over
 // topics.
 func newSubscribers(env *subscriberEnv, topics []string) []*subscriber {
-	cfg, ep := env.cfg, env.ep
+	cfg := env.cfg
+	loopback := true
+	for _, ep := range env.eps {
+		loopback = loopback && ep.loopbackV4
+	}
 	nAddrs := 1
-	if ep.loopbackV4 {
+	if loopback {
 		nAddrs = cfg.SourceAddrs
 	}
 	dialers := make([]*net.Dialer, nAddrs)
 	for i := range dialers {
 		d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1}
-		if ep.loopbackV4 {
+		if loopback {
 			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
 		}
 		dialers[i] = d
@@ -144,6 +150,7 @@ func newSubscribers(env *subscriberEnv, topics []string) []*subscriber {
 			allTopics: cfg.AllTopics,
 			rng:       rand.New(rand.NewSource(seed + int64(i))),
 			hist:      newPacked(),
+			ep:        &env.eps[i%len(env.eps)],
 		}
 		// Spread the special subscribers evenly over the topics and addresses.
 		if special > 0 && i*special/cfg.Subscribers != (i+1)*special/cfg.Subscribers {
@@ -163,11 +170,11 @@ func newSubscribers(env *subscriberEnv, topics []string) []*subscriber {
 		s.buf = make([]byte, bufSize)
 		if cfg.AllTopics {
 			s.next = make([]uint64, cfg.Topics)
-			s.uri = ep.requestURI(nil)
+			s.uri = s.ep.requestURI(nil)
 		} else {
 			s.topic = uint32(i % cfg.Topics)
 			s.next = make([]uint64, 1)
-			s.uri = ep.requestURI([]string{topics[s.topic]})
+			s.uri = s.ep.requestURI([]string{topics[s.topic]})
 		}
 		s.noticesSeen = make([]uint64, len(s.next))
 		s.parser = NewParser(s.onEvent)
@@ -354,7 +361,7 @@ func (s *subscriber) session(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	t := time.Now()
 	s.env.conns.sockets.Add(1)
-	conn, head, body, err := openStream(dctx, s.dialer, s.env.ep, s.uri, s.parser.LastEventID(), s.buf)
+	conn, head, body, err := openStream(dctx, s.dialer, *s.ep, s.uri, s.parser.LastEventID(), s.buf)
 	cancel()
 	if err != nil {
 		s.env.conns.sockets.Add(-1)

@@ -161,6 +161,36 @@ type Config struct {
 	Epoch string
 
 	Logger *slog.Logger
+
+	// Cluster mode (cluster.go, docs/cluster.md): nodes share one event log
+	// on NATS JetStream, and a client resumes exactly on any node. Off while
+	// NATSURL is "".
+
+	// NATSURL is the NATS server or cluster to join ("nats://h1:4222,nats://h2:4222").
+	NATSURL string
+	// NATSStream names the JetStream stream of the log (default "ringcast");
+	// a node creates it when missing and refuses one it cannot use.
+	NATSStream string
+	// NATSMaxAge and NATSMaxBytes bound the log's history (defaults 24h and
+	// 1 GiB; -1 for no limit); they apply when this node creates the stream.
+	NATSMaxAge   time.Duration
+	NATSMaxBytes int64
+	// NATSReplicas is the stream's replica count when this node creates it
+	// (default 1; 3 on a three-server NATS cluster).
+	NATSReplicas int
+	// NATSPublishTimeout bounds a publish's wait for JetStream's
+	// acknowledgement before it answers 503 (default 2s).
+	NATSPublishTimeout time.Duration
+	// NATSMaxBatch is the most events one publish may carry: one atomic
+	// batch of the NATS server (its jetstream max_batch_size, default 1000).
+	NATSMaxBatch int
+	// NATSPipelinedBatches publishes a batch's events as separate messages,
+	// all in flight at once, instead of one atomic batch: several times the
+	// throughput on a single-replica file store (docs/cluster.md), but a
+	// failed publish may leave part of its batch stored (a retry with its
+	// Idempotency-Key stores the rest, once), and a batch's events may
+	// interleave with other nodes' events.
+	NATSPipelinedBatches bool
 }
 
 // DefaultConfig returns the defaults that `ringcast serve` starts with.
@@ -265,6 +295,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configError("MaxTopics", ErrOutOfRange, "%d must be at least 1", c.MaxTopics)
 	case !eventid.ValidEpoch(c.Epoch):
 		return c, configError("Epoch", ErrMalformed, "%q must be 1 to %d characters of [0-9a-z]", c.Epoch, eventid.MaxEpochLen)
+	}
+	c, err := c.withClusterDefaults() // cluster mode (cluster.go)
+	if err != nil {
+		return c, err
 	}
 	return c.withGuardDefaults()
 }

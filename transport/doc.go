@@ -16,6 +16,10 @@
 //	                     wait, pace (pacing.go), fill a batch, write (stream.go)
 //	socket               one write per batch, chunked; departure noticed when it
 //	                     happens (hangup_linux.go), else at a keep-alive (peer_unix.go)
+//	cluster mode         nodes share an event log on NATS JetStream (eventlog.go,
+//	                     jetstream.go), each follows it into its ring (follower.go,
+//	                     logengine.go); publish and resume through it (cluster.go);
+//	                     docs/cluster.md
 //
 // Config is validated in config.go; errors are typed (errors.go). The wire
 // protocol is docs/protocol.md, the design and figures docs/transport.md.

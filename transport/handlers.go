@@ -21,6 +21,10 @@ func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
 		fmt.Fprintf(ctx, `{"status":"shutting down"}`+"\n")
 		return
 	}
+	if s.cluster != nil { // cluster mode (cluster.go)
+		s.cluster.writeHealth(ctx, s.nStreams.Load())
+		return
+	}
 	fmt.Fprintf(ctx, `{"status":"ok","engine":%q,"epoch":%q,"streams":%d}`+"\n", s.cfg.Engine, s.cfg.Epoch, s.nStreams.Load())
 }
 

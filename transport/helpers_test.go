@@ -131,6 +131,8 @@ func (ts *testServer) readers() int {
 		return e.readers()
 	case *chanEngine:
 		return e.subscribers()
+	case *logEngine: // cluster mode
+		return e.cur.Load().readers()
 	}
 	return -1
 }

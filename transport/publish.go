@@ -30,7 +30,7 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 	s.setCORS(ctx)
 	if ctx.IsOptions() {
 		ctx.Response.Header.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-		ctx.Response.Header.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+		ctx.Response.Header.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Idempotency-Key")
 		ctx.Response.Header.Set("Access-Control-Max-Age", "600")
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return
@@ -87,7 +87,13 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		s.guard.refuseTopic(ctx, opPublish, msg)
 		return
 	}
-	ids, err := s.Publish(evs...)
+	key, ok := idempotencyKey(ctx) // cluster mode (cluster.go)
+	if !ok {
+		s.m.rejected[rejBadRequest].Inc()
+		writeError(ctx, fasthttp.StatusBadRequest, "Idempotency-Key must be 1 to 128 visible ASCII characters")
+		return
+	}
+	ids, err := s.publishKeyed(key, evs)
 	if err != nil {
 		var ve *ValidationError
 		switch {
@@ -97,6 +103,9 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		case errors.As(err, &ve):
 			s.m.rejected[rejBadRequest].Inc()
 			writeError(ctx, fasthttp.StatusBadRequest, err.Error())
+		case errors.Is(err, ErrBatchTooLarge): // cluster mode (cluster.go)
+			s.m.rejected[rejTooLarge].Inc()
+			writeError(ctx, fasthttp.StatusRequestEntityTooLarge, err.Error())
 		default:
 			s.m.rejected[rejUnavailable].Inc()
 			ctx.Response.Header.Set("Retry-After", "1")
@@ -128,7 +137,11 @@ func (s *Server) unauthorizedPublish(ctx *fasthttp.RequestCtx, te *tokenError) {
 // batch is all or nothing: an invalid event (see Event) rejects it whole with
 // a *ValidationError naming the event. With Debounce set, a keyed event
 // returns once its window closes (see the debouncer's notes).
-func (s *Server) Publish(evs ...Event) ([]string, error) {
+func (s *Server) Publish(evs ...Event) ([]string, error) { return s.publishKeyed("", evs) }
+
+// publishKeyed is Publish with an idempotency key, which only cluster mode
+// uses (see PublishIdempotent).
+func (s *Server) publishKeyed(key string, evs []Event) ([]string, error) {
 	if len(evs) == 0 {
 		return nil, ErrNoEvents
 	}
@@ -146,6 +159,9 @@ func (s *Server) Publish(evs ...Event) ([]string, error) {
 	defer s.pubMu.RUnlock()
 	if s.closing.Load() {
 		return nil, ErrClosed
+	}
+	if s.cluster != nil { // cluster mode (cluster.go): the log stamps the ids
+		return s.cluster.publish(key, evs)
 	}
 	start := time.Now()
 	frames := make([]*frame, len(evs))

@@ -14,7 +14,9 @@ package transport
 //   E1. mu serialises every writer: publish, and the positioning part of
 //       subscribe. Under mu no ring changes, so a subscribe sees cursors,
 //       topic counters and ring contents that agree with each other.
-//   E2. A frame's seq is its position in the global ring. A topic's ring, when
+//   E2. A frame's seq is base + its position in the global ring (base is 0,
+//       except in cluster mode, where seq is the log's sequence and base the
+//       sequence before the node's first: follower.go). A topic's ring, when
 //       it has one, holds that topic's frames in seq order, and a frame's
 //       position in it equals frame.topicSeq (the ring is created together
 //       with the topic's state, before its first event).
@@ -80,6 +82,7 @@ type ringEngine struct {
 	global     *ring.Ring[*frame]
 	rings      atomic.Pointer[[]*ring.Ring[*frame]] // the topic rings, for metrics; replaced, never changed
 	topicTotal atomic.Int64
+	base       atomic.Uint64 // E2; set before the first publish, then fixed
 
 	mu      sync.Mutex // E1
 	topics  map[string]*topicState
@@ -120,7 +123,7 @@ func (e *ringEngine) state(topic string, create bool) *topicState {
 	if ts := e.topics[topic]; ts != nil || !create {
 		return ts
 	}
-	ts := &topicState{name: topic}
+	ts := &topicState{name: topic, last: e.base.Load()} // E3: nothing of it is held before base
 	if len(e.ringed) < e.maxRings || e.reclaimRing() {
 		r, err := ring.New[*frame](e.topicCap, ringOptions...)
 		if err == nil { // capacity was validated; New cannot fail here
@@ -164,7 +167,7 @@ func (e *ringEngine) publish(frames []*frame) (uint64, error) {
 	if e.closed {
 		return 0, errEngineClosed
 	}
-	first := e.global.Cursor() + 1
+	first := e.cursorSeq() + 1
 	seq := first
 	for _, f := range frames {
 		ts := e.state(f.topic, true)
@@ -254,7 +257,7 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 		return nil, nil, errEngineClosed
 	}
 	s := &ringSub{e: e}
-	cursor := e.global.Cursor()
+	cursor := e.cursorSeq()
 	var reset []byte
 	var g uint64
 	resuming := false
@@ -270,8 +273,8 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 		switch {
 		case !resuming:
 			s.attach(e.global.Subscribe(), e.global.Cap())
-		case g+1 >= e.global.Oldest():
-			rd, err := e.global.SubscribeFrom(g + 1)
+		case g+1 >= e.oldestSeq():
+			rd, err := e.subscribeAfter(g)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -309,7 +312,7 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 				s.upTo, s.topicLast = g, pos-1
 				return s, reset, nil
 			}
-			if g+1 < e.global.Oldest() {
+			if g+1 < e.oldestSeq() {
 				reset = resetNotice(e.m, resetTooOld, res.raw, unknownMissed)
 				s.attach(ts.ring.Subscribe(), ts.ring.Cap())
 				s.upTo, s.topicLast = cursor, ts.count
@@ -334,7 +337,7 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 	s.sel = sel
 	s.last = make([]uint64, len(sel.topics))
 	s.known = make([]bool, len(sel.topics))
-	if resuming && g+1 < e.global.Oldest() {
+	if resuming && g+1 < e.oldestSeq() {
 		reset = resetNotice(e.m, resetTooOld, res.raw, unknownMissed)
 		resuming = false
 	}
@@ -362,7 +365,7 @@ func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []
 			}
 		}
 	}
-	rd, err := e.global.SubscribeFrom(g + 1)
+	rd, err := e.subscribeAfter(g)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -381,6 +384,15 @@ func (e *ringEngine) maxLag() uint64 {
 }
 
 func (e *ringEngine) topicCount() int { return int(e.topicTotal.Load()) }
+
+// cursorSeq and oldestSeq are the seqs of the global ring's newest and
+// oldest frames (E2), and subscribeAfter reads it from seq g+1, which it
+// must hold.
+func (e *ringEngine) cursorSeq() uint64 { return e.base.Load() + e.global.Cursor() }
+func (e *ringEngine) oldestSeq() uint64 { return e.base.Load() + e.global.Oldest() }
+func (e *ringEngine) subscribeAfter(g uint64) (*ring.Reader[*frame], error) {
+	return e.global.SubscribeFrom(g + 1 - e.base.Load())
+}
 
 // readers counts the open readers of every ring (tests check clean-up).
 func (e *ringEngine) readers() int {
@@ -465,7 +477,7 @@ func (s *ringSub) fill(b *batch) error {
 			// global ring, before anything is lost (T1).
 			s.deliverHeld(b)
 			s.demote()
-		} else if s.e.policy == Disconnect && pos > s.replayUntil {
+		} else if s.e.policy == Disconnect && s.e.base.Load()+pos > s.replayUntil {
 			// A replay may start further behind than the limit; only
 			// falling behind while live counts (an overrun during the
 			// replay still does, below).
@@ -538,10 +550,10 @@ func (s *ringSub) demote() bool {
 	e := s.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed || s.upTo+1 < e.global.Oldest() {
+	if e.closed || s.upTo+1 < e.oldestSeq() {
 		return false
 	}
-	rd, err := e.global.SubscribeFrom(s.upTo + 1)
+	rd, err := e.subscribeAfter(s.upTo)
 	if err != nil {
 		return false
 	}

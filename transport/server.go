@@ -75,6 +75,8 @@ type Server struct {
 	testNoHangupWatch bool
 
 	guard *guard // connection limits, tokens, request limits (guard.go)
+
+	cluster *cluster // cluster mode (cluster.go); nil on a single node
 }
 
 // New builds a server from cfg (zero fields take their defaults). A field it
@@ -119,6 +121,12 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.eng = e
+	}
+	if cfg.NATSURL != "" { // cluster mode (cluster.go): the log's epoch, the follower
+		if err := s.joinCluster(); err != nil {
+			s.eng.close()
+			return nil, err
+		}
 	}
 	if cfg.Debounce > 0 {
 		s.deb = newDebouncer(cfg.Debounce, s.publishFrames, s.m)
@@ -310,6 +318,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	s.stopSweeper()
+	if s.cluster != nil { // cluster mode (cluster.go)
+		s.cluster.close()
+	}
 	s.eng.close()
 	for range 1 + boolInt(admin != nil) {
 		select {

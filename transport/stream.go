@@ -117,7 +117,7 @@ func (s *Server) startStream(c net.Conn, req *streamRequest) {
 		c.Close()
 		return
 	}
-	sub, reset, err := s.eng.subscribe(req.sel, req.res)
+	sub, reset, err := s.subscribe(req.sel, req.res) // the engine's, or the log's first (cluster.go)
 	if err != nil {
 		writeRaw503(c)
 		st.finish(nil, "")

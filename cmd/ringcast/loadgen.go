@@ -36,7 +36,8 @@ Example:
 func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("loadgen", loadgenSummary, stderr)
 	var c loadgen.Config
-	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080", "server base URL; the stream and publish URLs default to <url>/events and <url>/publish")
+	urls := urlList{urls: []string{"http://127.0.0.1:8080"}}
+	fs.Var(&urls, "url", "server base `URL`; the stream and publish URLs default to <url>/events and <url>/publish.\nRepeat it (or separate with commas) for the nodes of a cluster (serve --nats):\nsubscribers spread over them round-robin, publishes go to each in turn")
 	fs.StringVar(&c.SSEURL, "sse-url", "", "stream URL when it is not <url>/events; \"{topic}\" in it is replaced by the subscriber's topic")
 	fs.StringVar(&c.TopicParam, "topic-param", "topic", "query parameter that selects a topic")
 	fs.StringVar(&c.PublishURL, "publish-url", "", "URL events are POSTed to (default <url>/publish)")
@@ -90,6 +91,10 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	selfProfile := fs.String("self-cpu-profile", "", "write the load generator's own CPU profile to this file (is the client the bottleneck?)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
+	}
+	c.URL = urls.urls[0]
+	if len(urls.urls) > 1 {
+		c.URLs = urls.urls
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -164,6 +169,30 @@ func loadgenIsTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// urlList is --url: the default until given, then every value given, each
+// possibly a comma-separated list.
+type urlList struct {
+	urls  []string
+	given bool
+}
+
+func (l *urlList) String() string { return strings.Join(l.urls, ",") }
+
+func (l *urlList) Set(v string) error {
+	if !l.given {
+		l.urls, l.given = nil, true
+	}
+	for u := range strings.SplitSeq(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			l.urls = append(l.urls, u)
+		}
+	}
+	if len(l.urls) == 0 {
+		return errors.New("no URL")
+	}
+	return nil
 }
 
 // summarizeProfiles fills in the top functions of the server profiles the

@@ -35,14 +35,7 @@ func TestLoadgenCommand(t *testing.T) {
 	if !strings.Contains(stdout.String(), "delivered") || !strings.Contains(stderr.String(), "measure") {
 		t.Fatalf("no table or no progress:\n%s\n%s", stdout.String(), stderr.String())
 	}
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res loadgen.Result
-	if err := json.Unmarshal(raw, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := readResult(t, jsonPath)
 	if res.Subscribers != 5 || res.Expected != 5*100 || res.Delivered != res.Expected {
 		t.Fatalf("subscribers %d expected %d delivered %d", res.Subscribers, res.Expected, res.Delivered)
 	}
@@ -90,4 +83,18 @@ func TestLoadgenProfileTables(t *testing.T) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// readResult reads the --json result of a loadgen run.
+func readResult(t *testing.T, path string) loadgen.Result {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res loadgen.Result
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

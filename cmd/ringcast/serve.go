@@ -9,12 +9,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ringcast/ringcast/internal/cli"
+	"github.com/ringcast/ringcast/internal/natsembed"
 	"github.com/ringcast/ringcast/transport"
 )
 
@@ -78,6 +80,18 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	cors := fs.String("cors-origin", "", "comma-separated origins allowed by CORS (\"*\" for any); none by default")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long streams get to end before their connections are closed")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	// Cluster mode (docs/cluster.md): nodes share one event log on NATS JetStream.
+	natsURL := fs.String("nats", "", "join a NATS server or cluster (nats://h1:4222,nats://h2:4222) and run as one node\nof a cluster: every node serves every event under the same id, and a client\nresumes exactly on any node (docs/cluster.md). Not with --engine chan or --debounce")
+	natsEmbedded := fs.Bool("nats-embedded", false, "start an in-process NATS server with JetStream and join it (the one-binary\ndemo); other nodes join it with --nats nats://<--nats-listen>")
+	natsStore := fs.String("nats-store", filepath.Join(os.TempDir(), "ringcast-nats"), "directory of --nats-embedded's JetStream store; a restart on it keeps the history")
+	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "client address of --nats-embedded's NATS server")
+	natsStream := fs.String("nats-stream", "ringcast", "JetStream stream of the event log, created when missing (subjects ringcast.>)")
+	natsMaxAge := fs.Duration("nats-max-age", 24*time.Hour, "how long the log keeps an event, when this node creates the stream (-1ns: no limit)")
+	natsMaxBytes := fs.Int64("nats-max-bytes", 1<<30, "how many bytes the log keeps, when this node creates the stream (-1: no limit)")
+	natsReplicas := fs.Int("nats-replicas", 1, "copies of the log, when this node creates the stream (3 on a 3-server NATS cluster)")
+	natsPublishTimeout := fs.Duration("nats-publish-timeout", 2*time.Second, "a publish not acknowledged by JetStream within this is answered 503;\nretrying it with the same Idempotency-Key header is safe")
+	natsMaxBatch := fs.Int("nats-max-batch", 1000, "most events in one publish: one atomic batch (the NATS server's\njetstream max_batch_size); 413 beyond")
+	natsPipelined := fs.Bool("nats-pipelined-batches", false, "publish a batch's events as separate messages, all in flight at once, not as one\natomic batch: several times the throughput on a single-replica store, but a failed\npublish may leave part of its batch stored (a retry with its Idempotency-Key\nstores the rest, once)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -98,6 +112,19 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	window, err := parseBatchWindow(*batchWindow)
 	if err != nil {
 		return err
+	}
+	// Cluster mode: an embedded NATS server for the one-binary demo.
+	if *natsEmbedded {
+		if *natsURL != "" {
+			return errors.New("--nats-embedded starts its own NATS server: leave out --nats (other nodes take --nats)")
+		}
+		ns, err := natsembed.Start(natsembed.Options{StoreDir: *natsStore, Listen: *natsListen})
+		if err != nil {
+			return fmt.Errorf("--nats-embedded: %w", err)
+		}
+		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		*natsURL = ns.ClientURL()
+		log.Info("embedded NATS server", "url", *natsURL, "store", *natsStore)
 	}
 	jwtCfg, err := jf.config()
 	if err != nil {
@@ -140,6 +167,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:        *idleTimeout,
 
 		Logger: log,
+
+		NATSURL:            *natsURL,
+		NATSStream:         *natsStream,
+		NATSMaxAge:         *natsMaxAge,
+		NATSMaxBytes:       *natsMaxBytes,
+		NATSReplicas:       *natsReplicas,
+		NATSPublishTimeout: *natsPublishTimeout,
+		NATSMaxBatch:       *natsMaxBatch,
+
+		NATSPipelinedBatches: *natsPipelined,
 	})
 	if err != nil {
 		return flagError(err)
@@ -160,7 +197,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	log.Info("ringcast serve",
 		"addr", ln.Addr().String(), "admin", addrOf(adminLn), "engine", cfg.Engine, "slow_client", cfg.SlowClient,
 		"capacity", cfg.Capacity, "topic_capacity", cfg.TopicCapacity, "epoch", cfg.Epoch,
-		"publish_auth", cfg.PublishToken != "", "signed_tokens", signedTokens(cfg))
+		"publish_auth", cfg.PublishToken != "", "signed_tokens", signedTokens(cfg), "nats", cfg.NATSURL != "")
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -200,6 +237,10 @@ var configFlags = map[string]string{
 	"JWTSecret": "jwt-secret", "JWTKeys": "jwt-keys", "JWTAudience": "jwt-audience", "JWTIssuer": "jwt-issuer",
 	"JWTLeeway":        "jwt-leeway",
 	"PublishTokenFile": "publish-token-file", "SubscribeTokenFile": "subscribe-token-file", "IdleTimeout": "idle-timeout",
+	// cluster mode
+	"NATSURL": "nats", "NATSStream": "nats-stream", "NATSMaxAge": "nats-max-age", "NATSMaxBytes": "nats-max-bytes",
+	"NATSReplicas": "nats-replicas", "NATSPublishTimeout": "nats-publish-timeout", "NATSMaxBatch": "nats-max-batch",
+	"NATSPipelinedBatches": "nats-pipelined-batches",
 }
 
 var configFieldName = regexp.MustCompile(`\b[A-Z][A-Za-z]+\b`)

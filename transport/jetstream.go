@@ -1,0 +1,491 @@
+package transport
+
+// The event log on NATS JetStream (eventlog.go says what a log promises).
+//
+// One stream, subjects "ringcast.>", one subject per topic: "ringcast." and
+// the topic with every byte outside [A-Za-z0-9_-] written %XX, so that a
+// topic holding '.', '*', '>' or spaces is one literal subject token. The
+// stream keeps limits retention only (age, bytes, DiscardOld), denies deletes
+// and rollups, has no per-subject limit and no per-message TTL: it loses only
+// its head (L1), and its stream sequence is the event's sequence, the <seq>
+// of its id. The epoch is the stream's creation time in base 36 (L3): every
+// node reads the same one, and a recreated stream gets a new one.
+//
+// An append of several events is one atomic batch (nats-server >= 2.12,
+// AllowAtomicPublish): Nats-Batch-Id and Nats-Batch-Sequence on each message,
+// Nats-Batch-Commit on the last, which alone is acknowledged; the stream
+// stores the whole batch at contiguous sequences or nothing. An idempotency
+// key is the first message's Nats-Msg-Id (L2). A single event is a plain
+// publish, whose acknowledgement names the original on a duplicate; a batch's
+// duplicate is refused whole, and the node finds the original's sequence in
+// what its follower applied (cluster.go).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+)
+
+const (
+	subjectPrefix = "ringcast."
+	hdrBatchID    = "Nats-Batch-Id"
+	hdrBatchSeq   = "Nats-Batch-Sequence"
+	hdrBatchEnd   = "Nats-Batch-Commit"
+
+	// Error codes of a JetStream acknowledgement (nats-server's
+	// jetstream_errors_generated.go).
+	jsErrBatchDuplicate = 10201 // the batch holds a message id already stored
+	jsErrBatchTooLarge  = 10199
+)
+
+// topicSubject returns the subject of topic's events.
+func topicSubject(topic string) string {
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(subjectPrefix)+len(topic)+8)
+	b = append(b, subjectPrefix...)
+	for i := 0; i < len(topic); i++ {
+		c := topic[i]
+		if subjectSafe(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(b)
+}
+
+func subjectSafe(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// subjectTopic inverts topicSubject; ok is false for a subject it cannot
+// have written.
+func subjectTopic(subj string) (string, bool) {
+	if len(subj) <= len(subjectPrefix) || subj[:len(subjectPrefix)] != subjectPrefix {
+		return "", false
+	}
+	s := subj[len(subjectPrefix):]
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case subjectSafe(c):
+			b = append(b, c)
+		case c == '%' && i+2 < len(s) && isUpperHex(s[i+1]) && isUpperHex(s[i+2]):
+			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			if subjectSafe(byte(v)) {
+				return "", false // never escaped: one spelling per topic
+			}
+			b = append(b, byte(v))
+			i += 2
+		default:
+			return "", false
+		}
+	}
+	return string(b), true
+}
+
+func isUpperHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' }
+
+// jetStreamLog is the eventLog on a JetStream stream.
+type jetStreamLog struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	name     string
+	ep       string
+	maxBatch int
+	atomic   bool // NATSAtomicBatches
+	log      *slog.Logger
+}
+
+// streamConfig is the stream a node creates when it is missing.
+func streamConfig(cfg *Config) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:               cfg.NATSStream,
+		Description:        "ringcast events (docs/cluster.md)",
+		Subjects:           []string{subjectPrefix + ">"},
+		Retention:          jetstream.LimitsPolicy,
+		Discard:            jetstream.DiscardOld,
+		MaxAge:             cfg.NATSMaxAge,
+		MaxBytes:           cfg.NATSMaxBytes,
+		MaxMsgs:            -1,
+		MaxMsgsPerSubject:  -1,
+		Storage:            jetstream.FileStorage,
+		Replicas:           cfg.NATSReplicas,
+		DenyDelete:         true,
+		AllowAtomicPublish: true,
+	}
+}
+
+// checkStream says why an existing stream cannot hold a ringcast log, or
+// returns nil.
+func checkStream(c *jetstream.StreamConfig) error {
+	var why []string
+	if !slices.Equal(c.Subjects, []string{subjectPrefix + ">"}) {
+		why = append(why, fmt.Sprintf("its subjects are %q, not [%q]", c.Subjects, subjectPrefix+">"))
+	}
+	if c.Retention != jetstream.LimitsPolicy {
+		why = append(why, "its retention is "+c.Retention.String()+", not limits")
+	}
+	if c.Discard != jetstream.DiscardOld {
+		why = append(why, "it discards new messages, not old ones")
+	}
+	if !c.DenyDelete {
+		why = append(why, "it allows deleting messages (deny_delete is off)")
+	}
+	if !c.AllowAtomicPublish {
+		why = append(why, "atomic batch publish is off (allow_atomic)")
+	}
+	if c.MaxMsgsPerSubject > 0 {
+		why = append(why, "it limits messages per subject")
+	}
+	if c.AllowMsgTTL || c.SubjectDeleteMarkerTTL > 0 {
+		why = append(why, "it allows per-message TTLs")
+	}
+	if c.AllowRollup {
+		why = append(why, "it allows rollups")
+	}
+	if c.Mirror != nil || len(c.Sources) > 0 {
+		why = append(why, "it mirrors or sources other streams")
+	}
+	if c.Sealed {
+		why = append(why, "it is sealed")
+	}
+	if why == nil {
+		return nil
+	}
+	return fmt.Errorf("stream %q cannot hold ringcast's log (its sequences could have holes, or it takes other messages): %v", c.Name, why)
+}
+
+// openJetStreamLog connects to NATS and opens the stream, creating it when
+// missing.
+func openJetStreamLog(cfg *Config) (*jetStreamLog, error) {
+	l := &jetStreamLog{name: cfg.NATSStream, maxBatch: cfg.NATSMaxBatch, atomic: !cfg.NATSPipelinedBatches, log: cfg.Logger}
+	nc, err := nats.Connect(cfg.NATSURL,
+		nats.Name("ringcast"),
+		nats.MaxReconnects(-1), // reconnect forever
+		nats.ReconnectWait(250*time.Millisecond),
+		// No reconnect buffer: a publish made while disconnected fails at
+		// once, instead of being sent later, after its caller got an error
+		// and may have retried.
+		nats.ReconnectBufSize(-1),
+		nats.Timeout(cfg.NATSPublishTimeout),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			l.log.Warn("event log: disconnected from NATS", "err", err)
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			l.log.Info("event log: reconnected to NATS", "url", c.ConnectedUrlRedacted())
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS %s: %w", cfg.NATSURL, err)
+	}
+	l.nc = nc
+	l.js, err = jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.NATSPublishTimeout+5*time.Second)
+	defer cancel()
+	st, err := l.js.Stream(ctx, l.name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = l.js.CreateStream(ctx, streamConfig(cfg))
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another node was first
+			st, err = l.js.Stream(ctx, l.name)
+		}
+	}
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("open stream %q: %w", l.name, err)
+	}
+	info := st.CachedInfo()
+	if err := checkStream(&info.Config); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	l.ep = logEpoch(info.Created)
+	return l, nil
+}
+
+// logEpoch derives the epoch from the stream's creation time: [0-9a-z], 13
+// characters at most.
+func logEpoch(created time.Time) string { return strconv.FormatInt(created.UnixNano(), 36) }
+
+func (l *jetStreamLog) epoch() string   { return l.ep }
+func (l *jetStreamLog) connected() bool { return l.nc.IsConnected() }
+func (l *jetStreamLog) close()          { l.nc.Close() }
+
+func (l *jetStreamLog) bounds(ctx context.Context) (uint64, uint64, error) {
+	if !l.nc.IsConnected() {
+		return 0, 0, ErrLogUnavailable
+	}
+	st, err := l.js.Stream(ctx, l.name)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+	}
+	info := st.CachedInfo()
+	if e := logEpoch(info.Created); e != l.ep {
+		return 0, 0, fmt.Errorf("%w: stream %q (epoch %s, was %s)", errLogRecreated, l.name, e, l.ep)
+	}
+	first := info.State.FirstSeq
+	if first == 0 { // never written: the first append gets 1
+		first = info.State.LastSeq + 1
+	}
+	return first, info.State.LastSeq, nil
+}
+
+// pubAck is a JetStream acknowledgement, with a batch's fields and an error.
+type pubAck struct {
+	Seq   uint64 `json:"seq"`
+	Count uint64 `json:"count"`
+	Error *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+func (l *jetStreamLog) append(ctx context.Context, key string, recs []logRecord) (uint64, error) {
+	if !l.nc.IsConnected() {
+		return 0, fmt.Errorf("%w: not connected (%s)", ErrLogUnavailable, l.nc.Status())
+	}
+	if len(recs) > l.maxBatch {
+		return 0, fmt.Errorf("%w: %d events, the limit is %d (NATSMaxBatch: the NATS server's jetstream max_batch_size)", ErrBatchTooLarge, len(recs), l.maxBatch)
+	}
+	if !l.atomic && len(recs) > 1 {
+		return 0, errNotAtomic
+	}
+	if len(recs) == 1 {
+		m := msg(&recs[0], key, true)
+		ack, err := l.js.PublishMsg(ctx, m, jetstream.WithRetryAttempts(0))
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+		}
+		return ack.Sequence, nil // on a duplicate, the original's
+	}
+	id := nuid.Next()
+	last := len(recs) - 1
+	for i := range recs[:last] {
+		m := msg(&recs[i], key, i == 0)
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if err := l.nc.PublishMsg(m); err != nil {
+			return 0, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+		}
+	}
+	m := msg(&recs[last], key, false)
+	m.Header.Set(hdrBatchID, id)
+	m.Header.Set(hdrBatchSeq, strconv.Itoa(last+1))
+	m.Header.Set(hdrBatchEnd, "1") // the commit: the one acknowledged
+	resp, err := l.nc.RequestMsgWithContext(ctx, m)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+	}
+	var ack pubAck
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return 0, fmt.Errorf("%w: unreadable acknowledgement %q", ErrLogUnavailable, resp.Data)
+	}
+	switch {
+	case ack.Error != nil && ack.Error.ErrCode == jsErrBatchDuplicate:
+		return 0, errDuplicateBatch
+	case ack.Error != nil && ack.Error.ErrCode == jsErrBatchTooLarge:
+		return 0, fmt.Errorf("%w: %s", ErrBatchTooLarge, ack.Error.Description)
+	case ack.Error != nil:
+		return 0, fmt.Errorf("%w: %s (JetStream error %d)", ErrLogUnavailable, ack.Error.Description, ack.Error.ErrCode)
+	case ack.Count != uint64(len(recs)) || ack.Seq < ack.Count:
+		return 0, fmt.Errorf("%w: acknowledgement of %d messages at %d for a batch of %d", ErrLogUnavailable, ack.Count, ack.Seq, len(recs))
+	}
+	return ack.Seq - ack.Count + 1, nil
+}
+
+// msg builds the message of r, with the idempotency key when it is a
+// batch's first.
+func msg(r *logRecord, key string, first bool) *nats.Msg {
+	m := nats.NewMsg(topicSubject(r.topic))
+	m.Data = r.body
+	if first && key != "" {
+		m.Header.Set(jetstream.MsgIDHeader, key)
+	}
+	return m
+}
+
+func (l *jetStreamLog) follow(from uint64, apply func([]logEntry)) (func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := l.js.OrderedConsumer(ctx, l.name, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+		NamePrefix:    "ringcast-follow-" + nuid.Next(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var batch []logEntry
+		for {
+			msg, err := it.Next()
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			if err != nil {
+				l.log.Warn("event log: follower", "err", err)
+				time.Sleep(100 * time.Millisecond) // the consumer is being reset
+				continue
+			}
+			e, err := entryOf(msg)
+			if err != nil {
+				l.log.Error("event log: follower", "err", err)
+				continue
+			}
+			batch = append(batch, e)
+			if e.pending == 0 || len(batch) == batchReads {
+				apply(batch)
+				clear(batch)
+				batch = batch[:0]
+			}
+		}
+	}()
+	return func() { it.Stop(); <-done }, nil
+}
+
+// entryOf reads an entry from a message of the stream. A message on a
+// subject topicSubject cannot have written keeps its place with an empty
+// topic (the follower gives it an id and no event).
+func entryOf(msg jetstream.Msg) (logEntry, error) {
+	md, err := msg.Metadata()
+	if err != nil {
+		return logEntry{}, err
+	}
+	topic, _ := subjectTopic(msg.Subject())
+	e := logEntry{seq: md.Sequence.Stream, topic: topic, body: msg.Data(), pending: md.NumPending}
+	if h := msg.Headers(); h != nil {
+		e.key = h.Get(jetstream.MsgIDHeader)
+	}
+	return e, nil
+}
+
+func (l *jetStreamLog) replay(ctx context.Context, from uint64, topics []string) (logReplay, error) {
+	cfg := jetstream.OrderedConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		InactiveThreshold: 10 * time.Second, // a backstop: close deletes it
+		NamePrefix:        "ringcast-replay-" + nuid.Next(),
+	}
+	for _, t := range topics {
+		cfg.FilterSubjects = append(cfg.FilterSubjects, topicSubject(t))
+	}
+	cons, err := l.js.OrderedConsumer(ctx, l.name, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(batchReads))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+	}
+	r := &jsReplay{l: l, cons: cons, it: it}
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		r.done = true
+	}
+	return r, nil
+}
+
+type jsReplay struct {
+	l    *jetStreamLog
+	cons jetstream.Consumer
+	it   jetstream.MessagesContext
+	done bool // nothing was pending at the start
+}
+
+func (r *jsReplay) next(ctx context.Context, max int) ([]logEntry, bool, error) {
+	if r.done {
+		return nil, true, nil
+	}
+	var out []logEntry
+	for len(out) < max {
+		msg, err := r.it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, false, ctx.Err()
+			}
+			return out, false, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+		}
+		e, err := entryOf(msg)
+		if err != nil {
+			return out, false, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+		}
+		out = append(out, e)
+		if e.pending == 0 {
+			return out, true, nil
+		}
+	}
+	return out, false, nil
+}
+
+func (r *jsReplay) close() {
+	r.it.Stop()
+	if info := r.cons.CachedInfo(); info != nil && r.l.nc.IsConnected() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = r.l.js.DeleteConsumer(ctx, r.l.name, info.Name)
+		cancel()
+	}
+}
+
+// errNotAtomic: append takes one event at a time without atomic batches
+// (NATSPipelinedBatches); appendEach takes the batch.
+var errNotAtomic = errors.New("transport: batches are pipelined, not atomic")
+
+// appendEach stores recs as separate messages, all in flight at once, and
+// returns each one's sequence: far cheaper than an atomic batch on a
+// single-replica file store (which nats-server stages in a file store of
+// its own, synced, per batch), but neither contiguous nor all or nothing:
+// after a failure a prefix or any subset may be stored. With a key, message
+// i carries the id "<key>" (i = 0) or "<key>/<i>", so a retry stores only
+// what is missing and gets every original sequence back (L2, per message).
+func (l *jetStreamLog) appendEach(ctx context.Context, key string, recs []logRecord) ([]uint64, error) {
+	if !l.nc.IsConnected() {
+		return nil, fmt.Errorf("%w: not connected (%s)", ErrLogUnavailable, l.nc.Status())
+	}
+	if len(recs) > l.maxBatch {
+		return nil, fmt.Errorf("%w: %d events, the limit is %d (NATSMaxBatch)", ErrBatchTooLarge, len(recs), l.maxBatch)
+	}
+	futures := make([]jetstream.PubAckFuture, len(recs))
+	for i := range recs {
+		m := msg(&recs[i], key, i == 0)
+		if key != "" && i > 0 {
+			m.Header.Set(jetstream.MsgIDHeader, key+"/"+strconv.Itoa(i))
+		}
+		f, err := l.js.PublishMsgAsync(m, jetstream.WithRetryAttempts(0))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v (%d of %d events sent)", ErrLogUnavailable, err, i, len(recs))
+		}
+		futures[i] = f
+	}
+	seqs := make([]uint64, len(recs))
+	for i, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			seqs[i] = ack.Sequence
+		case err := <-f.Err():
+			return nil, fmt.Errorf("%w: event %d: %v", ErrLogUnavailable, i+1, err)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: event %d not acknowledged: %v", ErrLogUnavailable, i+1, ctx.Err())
+		}
+	}
+	return seqs, nil
+}
