@@ -294,10 +294,25 @@ func (s *Server) subscribe(sel selection, res resumePoint) (subscription, []byte
 	if c == nil || !res.given || res.malformed || res.epoch != s.cfg.Epoch {
 		return s.eng.subscribe(sel, res)
 	}
-	if e := c.eng.cur.Load(); res.seq > e.cursorSeq() || res.seq+1 < e.oldestSeq() {
-		return &logSub{c: c, e: e, sel: sel, res: res, g: res.seq}, nil, nil
+	e := c.eng.cur.Load()
+	if servesFromRing(e, res.seq) {
+		if sub, notice, err := e.subscribeHeld(sel, res); sub != nil || err != nil {
+			return sub, notice, err
+		}
+		// The ring dropped the resume point's successor since: the log
+		// still holds it.
 	}
-	return s.eng.subscribe(sel, res)
+	return &logSub{c: c, e: e, sel: sel, res: res, g: res.seq}, nil, nil
+}
+
+// servesFromRing reports whether a resume after g is served from e's ring:
+// only one in the newest half of it. One at its tail could be overrun by
+// the follower before the client caught up, and get a lag notice for
+// events the log still holds; an older one replays from the log and hands
+// over near the ring's head.
+func servesFromRing(e *ringEngine, g uint64) bool {
+	cur := e.cursorSeq()
+	return g <= cur && cur-g <= uint64(e.global.Cap()/2) && g+1 >= e.oldestSeq()
 }
 
 // logSub is a client's stream while its history comes from the log, then
@@ -378,8 +393,12 @@ func (s *logSub) step(ctx context.Context) error {
 				return errEngineClosed // R2
 			}
 		}
-		if s.g+1 >= s.e.oldestSeq() {
-			return s.handover(resumePoint{given: true, raw: s.res.raw, epoch: c.cfg.Epoch, seq: s.g})
+		if servesFromRing(s.e, s.g) {
+			sub, notice, err := s.e.subscribeHeld(s.sel, resumePoint{given: true, raw: s.res.raw, epoch: c.cfg.Epoch, seq: s.g})
+			if sub != nil || err != nil {
+				return s.adopt(sub, notice, err)
+			}
+			// The ring dropped g+1 since: replay from the log.
 		}
 	}
 	// Older than the ring: replay from the log (C2).
@@ -411,6 +430,11 @@ func (s *logSub) step(ctx context.Context) error {
 // handover moves the client to the ring engine (C1).
 func (s *logSub) handover(res resumePoint) error {
 	sub, notice, err := s.e.subscribe(s.sel, res)
+	return s.adopt(sub, notice, err)
+}
+
+// adopt makes sub, the ring engine's subscription, the client's stream.
+func (s *logSub) adopt(sub subscription, notice []byte, err error) error {
 	if err != nil {
 		return err
 	}

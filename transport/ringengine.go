@@ -253,6 +253,26 @@ func firstAfter(r *ring.Ring[*frame], g uint64) (uint64, bool) {
 func (e *ringEngine) subscribe(sel selection, res resumePoint) (subscription, []byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.subscribeLocked(sel, res)
+}
+
+// subscribeHeld is subscribe for a resume point that the caller found in
+// the ring, unless the ring has dropped its successor since (cluster mode:
+// the follower publishes meanwhile). Then it returns no subscription and
+// no error, and the caller replays from the log rather than answer a
+// too-old reset for events the log still holds. Checked under mu (E1), so
+// it cannot drop it before the reader is positioned.
+func (e *ringEngine) subscribeHeld(sel selection, res resumePoint) (subscription, []byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed && res.given && res.seq+1 < e.oldestSeq() {
+		return nil, nil, nil
+	}
+	return e.subscribeLocked(sel, res)
+}
+
+// subscribeLocked is subscribe, called with mu held.
+func (e *ringEngine) subscribeLocked(sel selection, res resumePoint) (subscription, []byte, error) {
 	if e.closed {
 		return nil, nil, errEngineClosed
 	}
