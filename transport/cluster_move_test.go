@@ -47,14 +47,16 @@ type movePublisher struct {
 	stop   chan struct{}
 	done   chan struct{}
 
-	mu  sync.Mutex
-	ids []string // in publish order: one publisher, so in seq order too
-	err error
+	mu   sync.Mutex
+	ids  []string // in publish order: one publisher, so in seq order too
+	err  error
+	took time.Duration
 }
 
 func (p *movePublisher) run() {
 	defer close(p.done)
 	start := time.Now()
+	defer func() { p.took = time.Since(start) }()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for n := 0; ; {
@@ -64,7 +66,7 @@ func (p *movePublisher) run() {
 		case <-tick.C:
 		}
 		// Catch up with the schedule, so the rate holds whatever a publish costs.
-		for due := int(time.Since(start).Seconds() * p.rate); n < due; n++ {
+		for due := int(time.Since(start).Seconds() * p.rate); n < due && !p.stopped(); n++ {
 			ids, err := p.nodes[n%len(p.nodes)].Publish(Event{Topic: p.topics[p.rnd.IntN(len(p.topics))], Data: []byte(strconv.Itoa(n))})
 			p.mu.Lock()
 			p.ids = append(p.ids, ids...)
@@ -79,6 +81,15 @@ func (p *movePublisher) run() {
 	}
 }
 
+func (p *movePublisher) stopped() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
+}
+
 func (p *movePublisher) count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -86,11 +97,11 @@ func (p *movePublisher) count() int {
 }
 
 // TestClusterClientMoves: one client of topics a and b (the publisher also
-// publishes c, topics drawn at random) connects to node i%3 with its Last-Event-ID, reads a few
-// events (none, one, or more), disconnects and moves on, while events are
-// published at a steady rate to all three nodes. The nodes' rings are small,
-// so a client that falls behind resumes from the log, and one that moves to
-// a node whose follower is behind waits for it.
+// publishes c, topics drawn at random) connects to node i%3 with its
+// Last-Event-ID, reads a few events (none, one, or more), disconnects and
+// moves on, while events are published at a steady rate to all three nodes.
+// The nodes' rings are small, so a client that was away resumes from the
+// log, and one that moves to a node whose follower is behind waits for it.
 func TestClusterClientMoves(t *testing.T) {
 	moves := moveCount(t)
 	n := startNATS(t)
@@ -98,6 +109,9 @@ func TestClusterClientMoves(t *testing.T) {
 	for range 3 {
 		nodes = append(nodes, startNode(t, n, Config{Capacity: 512, TopicCapacity: 64}))
 	}
+	// The client's first connection resumes too: from before the first
+	// event published, so everything published is for it to receive.
+	last := nodes[0].publish(Event{Topic: "c", Data: []byte("start")})[0]
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("topics drawn with seed %d", seed)
 	pub := &movePublisher{
@@ -117,7 +131,6 @@ func TestClusterClientMoves(t *testing.T) {
 
 	path := eventsPath("a", "b")
 	var got []string // M1: every id received, in order
-	last := ""
 	var ring, fromLog, ahead int
 	// A few events a connection, none now and then; every 20th move (-1)
 	// catches up with what the node had applied when the client connected.
@@ -132,20 +145,17 @@ func TestClusterClientMoves(t *testing.T) {
 			mark := pub.count()
 			waitFor(t, "the publisher to publish 300 more events", 10*time.Second, func() bool { return pub.count() >= mark+300 })
 		}
-		where := ""
-		if last != "" {
-			e := node.cluster.eng.cur.Load()
-			where = fmt.Sprintf("seq %d, node ring %d..%d", seqOf(t, last), e.oldestSeq(), e.cursorSeq())
-			// Where this resume lands, for the log: the ring, the log, or
-			// ahead of this node's follower.
-			switch e, seq := node.cluster.eng.cur.Load(), seqOf(t, last); {
-			case seq > e.cursorSeq():
-				ahead++
-			case seq+1 < e.oldestSeq() || e.cursorSeq()-seq > uint64(e.global.Cap()/2):
-				fromLog++
-			default:
-				ring++
-			}
+		// Where this resume lands: the ring, the log, or ahead of this
+		// node's follower.
+		e, seq := node.cluster.eng.cur.Load(), seqOf(t, last)
+		where := fmt.Sprintf("seq %d, node ring %d..%d", seq, e.oldestSeq(), e.cursorSeq())
+		switch {
+		case seq > e.cursorSeq():
+			ahead++
+		case !servesFromRing(e, seq):
+			fromLog++
+		default:
+			ring++
 		}
 		c := dial(t, node.addr, path, dialOpt{lastID: last})
 		k := reads[i%len(reads)]
@@ -153,7 +163,7 @@ func TestClusterClientMoves(t *testing.T) {
 			k = -1
 		}
 		target := node.cluster.f.applied.Load()
-		for n := 0; n < k || k < 0 && (last == "" || seqOf(t, last) < target); n++ {
+		for n := 0; n < k || k < 0 && seqOf(t, last) < target; n++ {
 			ev := c.next(1, 10*time.Second)[0]
 			if ev.Type != "message" {
 				t.Fatalf("move %d on node %d (%s): event %+v, want a message", i, i%len(nodes), where, ev)
@@ -172,6 +182,9 @@ func TestClusterClientMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One more, so that the last connection has at least one event to wait
+	// for before it checks that nothing else comes.
+	published = append(published, nodes[1].publish(Event{Topic: "a", Data: []byte("end")})...)
 	var want []string
 	for _, id := range published {
 		if _, _, topic, _ := eventid.Parse(id); topic != "c" {
@@ -193,7 +206,7 @@ func TestClusterClientMoves(t *testing.T) {
 	c.expectNothing(50 * time.Millisecond)
 	checkMoved(t, got, want)
 	t.Logf("%d moves in %v (%d resumes in the ring, %d from the log, %d ahead of the node); %d events published at %.0f/s, %d on the client's topics, received exactly",
-		moves, moved.Round(time.Millisecond), ring, fromLog, ahead, len(published), float64(len(published))/time.Since(start).Seconds(), len(want))
+		moves, moved.Round(time.Millisecond), ring, fromLog, ahead, len(published), float64(len(published))/pub.took.Seconds(), len(want))
 }
 
 // checkMoved checks M1: got is a prefix of want.
