@@ -19,6 +19,10 @@ package transport
 //       up to g. It moves to the ring only at a g the ring still holds the
 //       successor of (g+1 >= oldestSeq) and the follower has applied
 //       (g <= applied), through the ring engine's exact resume after g.
+//       The successor is checked again under the engine's mu
+//       (subscribeHeld): the follower may have moved the ring on since. A g
+//       in the ring's older half is replayed from the log instead
+//       (servesFromRing), so a client is not overrun at the ring's tail.
 //   C2. A replay ends (done) only when the log held nothing more for the
 //       filter at some moment after cBefore was read, so g = max(last
 //       replayed, cBefore) satisfies C1's first half: every event up to
