@@ -20,11 +20,17 @@ package transport
 //   J3. The cache holds only tokens that verified, keyed by the whole token,
 //       and never answers for one past its grant.expires: a cache hit is the
 //       answer a full verification would give now.
+//   J4. The claims decode exactly as jwt.RegisteredClaims and the "ringcast"
+//       claim's struct do: every payload that they accept, these accept with
+//       the same values, and every payload they refuse (a malformed token),
+//       these refuse (TestClaimsDecodeAsTheLibrary, FuzzClaimsDecode).
 
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -65,13 +71,87 @@ type tokenError struct {
 
 func (e *tokenError) Error() string { return e.msg }
 
-// claims is the payload of a ringcast token.
+// claims is the payload of a ringcast token: jwt.RegisteredClaims and the
+// "ringcast" claim, decoded by the same encoding/json call, field names and
+// JSON types as jwt.RegisteredClaims (J4), but without what a token's first
+// connection paid for and never used: a nested json.Unmarshal and an
+// allocation per NumericDate, and a copy of jti.
 type claims struct {
-	jwt.RegisteredClaims
-	Ringcast *struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.ClaimStrings `json:"aud"`
+	ExpiresAt numericDate      `json:"exp"`
+	NotBefore numericDate      `json:"nbf"`
+	IssuedAt  numericDate      `json:"iat"`
+	ID        stringClaim      `json:"jti"`
+	Ringcast  *struct {
 		Subscribe []string `json:"subscribe"`
 		Publish   []string `json:"publish"`
 	} `json:"ringcast"`
+}
+
+// The jwt.Claims that jwt.Validator reads: a numericDate not in the token
+// is nil, as a *jwt.NumericDate field would be.
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.get(), nil }
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.get(), nil }
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.get(), nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
+func (c *claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *claims) GetSubject() (string, error)                  { return c.Subject, nil }
+
+// numericDate decodes what a *jwt.NumericDate field decodes, to the same
+// instant, and refuses what it refuses (J4). null leaves a pointer field
+// nil; here it clears set, even after an earlier duplicate of the key.
+type numericDate struct {
+	t   jwt.NumericDate
+	set bool
+}
+
+func (d *numericDate) get() *jwt.NumericDate {
+	if !d.set {
+		return nil
+	}
+	return &d.t
+}
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*d = numericDate{}
+		return nil
+	}
+	if b[0] != '-' && (b[0] < '0' || b[0] > '9') {
+		// A string holding a number, or a type it refuses: the library's
+		// own decoder says which.
+		if err := d.t.UnmarshalJSON(b); err != nil {
+			return err
+		}
+		d.set = true
+		return nil
+	}
+	// A JSON number literal (encoding/json checked its syntax): what
+	// jwt.NumericDate.UnmarshalJSON does with it, without decoding it into
+	// a json.Number by a second json.Unmarshal.
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("could not convert json number value to float: %w", err)
+	}
+	round, frac := math.Modf(f)
+	d.t = *jwt.NewNumericDate(time.Unix(int64(round), int64(frac*1e9)))
+	d.set = true
+	return nil
+}
+
+// stringClaim is a claim that must be a string (or null), as a string
+// field requires, and whose value nothing here reads ("jti").
+type stringClaim struct{}
+
+var errNotString = errors.New("the claim is not a string")
+
+func (stringClaim) UnmarshalJSON(b []byte) error {
+	if b[0] == '"' || string(b) == "null" {
+		return nil
+	}
+	return errNotString
 }
 
 // jwtVerifier checks signed tokens and turns them into grants.
@@ -194,7 +274,7 @@ func (v *jwtVerifier) check(raw string) (*grant, error) {
 	if err != nil {
 		return nil, v.classify(tok, err)
 	}
-	g := &grant{subject: c.Subject, expires: c.ExpiresAt.Add(v.leeway).UnixNano()}
+	g := &grant{subject: c.Subject, expires: c.ExpiresAt.t.Add(v.leeway).UnixNano()}
 	if c.Ringcast != nil {
 		if g.subscribe, err = parseTopicGrant(c.Ringcast.Subscribe); err == nil {
 			g.publish, err = parseTopicGrant(c.Ringcast.Publish)

@@ -521,3 +521,110 @@ func TestJWTVerifyConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// libraryClaims is the payload type the claims replace (J4): what the
+// library decodes a token's claims into, and the "ringcast" claim as it
+// was.
+type libraryClaims struct {
+	jwt.RegisteredClaims
+	Ringcast *struct {
+		Subscribe []string `json:"subscribe"`
+		Publish   []string `json:"publish"`
+	} `json:"ringcast"`
+}
+
+// claimSeeds are payloads at the edges of each claim's JSON type.
+var claimSeeds = []string{
+	`{"exp":1700000000,"sub":"user-42","ringcast":{"subscribe":["a","b.*"],"publish":["a"]}}`,
+	`{"exp":1700000000.75}`, `{"exp":-1.5}`, `{"exp":1e9}`, `{"exp":1E+9}`, `{"exp":-0}`, `{"exp":0.0000001}`,
+	`{"exp":1e400}`, `{"exp":9.3e18}`, `{"exp":-9.3e18}`, `{"exp":1e308}`, `{"exp":123456789012345678901234567890}`,
+	`{"exp":"1700000000"}`, `{"exp":"1.5e3"}`, `{"exp":"abc"}`, `{"exp":"\u0031\u0032"}`, `{"exp":""}`, `{"exp":" 1"}`,
+	`{"exp":true}`, `{"exp":false}`, `{"exp":null}`, `{"exp":{}}`, `{"exp":[]}`, `{"exp":[1]}`,
+	`{"exp":1,"exp":null}`, `{"exp":null,"exp":2}`, `{"exp":1,"exp":"x"}`, `{"exp":1,"exp":3}`,
+	`{"EXP":5}`, `{"Exp":"5"}`, `{"nbf":5.5,"iat":"7"}`, `{"nbf":"x"}`, `{"iat":null,"nbf":null}`, `{"iat":true}`,
+	`{"jti":5}`, `{"jti":null}`, `{"jti":"x"}`, `{"jti":{}}`, `{"jti":[]}`, `{"jti":true}`, `{"JTI":1}`,
+	`{"aud":"a"}`, `{"aud":["a","b"]}`, `{"aud":5}`, `{"aud":null}`, `{"aud":["a",1]}`, `{"aud":"a","aud":null}`,
+	`{"sub":5}`, `{"sub":null}`, `{"iss":["x"]}`, `{"iss":"x","Iss":"y"}`,
+	`{"ringcast":null}`, `{"ringcast":{"subscribe":["a"]},"ringcast":null}`, `{"ringcast":{"subscribe":["a"]},"ringcast":{"publish":["b"]}}`,
+	`{"ringcast":{"subscribe":"a"}}`, `{"ringcast":[]}`, `{"ringcast":{"subscribe":["a",3]}}`, `{"ringcast":{"subscribe":null}}`,
+	`{}`, `[]`, `null`, `"str"`, `123`, `{"exp":1}x`, `{"exp":`, ``, `{"exp":1,"unknown":{"deep":[1,2,{"x":null}]}}`,
+	"{\"sub\":\"\xff\"}",
+}
+
+// checkClaimsDecode fails t unless payload decodes into claims exactly as
+// into libraryClaims (J4), each decoded the way jwt.Parser decodes claims
+// (json.Unmarshal into a jwt.Claims holding the pointer).
+func checkClaimsDecode(t *testing.T, payload string) {
+	var want libraryClaims
+	var got claims
+	wantI, gotI := jwt.Claims(&want), jwt.Claims(&got)
+	wantErr := json.Unmarshal([]byte(payload), &wantI)
+	gotErr := json.Unmarshal([]byte(payload), &gotI)
+	if (wantErr == nil) != (gotErr == nil) {
+		t.Fatalf("%s: error %v; the library's %v", payload, gotErr, wantErr)
+	}
+	if wantErr != nil {
+		return
+	}
+	date := func(name string, got, want *jwt.NumericDate) {
+		if (got == nil) != (want == nil) || got != nil && !got.Equal(want.Time) {
+			t.Errorf("%s: %s %v; the library's %v", payload, name, got, want)
+		}
+	}
+	date("exp", got.ExpiresAt.get(), want.ExpiresAt)
+	date("nbf", got.NotBefore.get(), want.NotBefore)
+	date("iat", got.IssuedAt.get(), want.IssuedAt)
+	if got.Issuer != want.Issuer || got.Subject != want.Subject || !slices.Equal(got.Audience, want.Audience) ||
+		(got.Audience == nil) != (want.Audience == nil) {
+		t.Errorf("%s: iss %q sub %q aud %q; the library's %q %q %q", payload, got.Issuer, got.Subject, got.Audience,
+			want.Issuer, want.Subject, want.Audience)
+	}
+	if (got.Ringcast == nil) != (want.Ringcast == nil) || got.Ringcast != nil &&
+		(!slices.Equal(got.Ringcast.Subscribe, want.Ringcast.Subscribe) || !slices.Equal(got.Ringcast.Publish, want.Ringcast.Publish)) {
+		t.Errorf("%s: ringcast %+v; the library's %+v", payload, got.Ringcast, want.Ringcast)
+	}
+}
+
+// TestClaimsDecodeAsTheLibrary: the leaner claims accept and refuse the
+// same payloads as jwt.RegisteredClaims, with the same values (J4), so
+// that each malformed token keeps its reason.
+func TestClaimsDecodeAsTheLibrary(t *testing.T) {
+	for _, p := range claimSeeds {
+		checkClaimsDecode(t, p)
+	}
+}
+
+// FuzzClaimsDecode is TestClaimsDecodeAsTheLibrary for any payload (J4).
+func FuzzClaimsDecode(f *testing.F) {
+	for _, p := range claimSeeds {
+		f.Add(p)
+	}
+	f.Fuzz(checkClaimsDecode)
+}
+
+// TestTopicGrantLists: a grant's lists are sorted and without duplicates
+// (a pattern selection is built from them), and parsing leaves the claim's
+// list as it was: a cached grant must not alias the decoded claims.
+func TestTopicGrantLists(t *testing.T) {
+	claim := []string{"b.*", "z", "a", "b.*", "a", "c.*", "m"}
+	orig := slices.Clone(claim)
+	g, err := parseTopicGrant(claim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(claim, orig) {
+		t.Errorf("the claim's list became %q", claim)
+	}
+	if want := []string{"a", "m", "z"}; !slices.Equal(g.names, want) {
+		t.Errorf("names %q; want %q", g.names, want)
+	}
+	if want := []string{"b.", "c."}; !slices.Equal(g.prefixes, want) {
+		t.Errorf("prefixes %q; want %q", g.prefixes, want)
+	}
+	for _, claim := range [][]string{{"a"}, {"a.*"}, {}} {
+		g, _ := parseTopicGrant(claim)
+		if len(g.names) == 0 && g.names != nil || len(g.prefixes) == 0 && g.prefixes != nil {
+			t.Errorf("%q: an empty list is not nil: %#v", claim, g)
+		}
+	}
+}

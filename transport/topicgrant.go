@@ -26,46 +26,59 @@ import (
 )
 
 // topicGrant is one list of a claim ("subscribe" or "publish"), parsed.
+// names and prefixes share one array, sized by a first pass: a token's
+// first connection parses two lists, and this is most of what it allocates
+// for them.
 type topicGrant struct {
-	all      bool                // "*"
-	exact    map[string]struct{} // names
-	names    []string            // the same, sorted
-	prefixes []string            // "team.7." for "team.7.*", sorted
+	all      bool     // "*"
+	names    []string // exact names, sorted, without duplicates
+	prefixes []string // "team.7." for "team.7.*", sorted, without duplicates
 }
 
 // parseTopicGrant parses a claim's list; it refuses what no topic could
 // match, so that a typo in a backend is an error and not a silent refusal.
+// list is not modified (a cached grant never aliases the decoded claims).
 func parseTopicGrant(list []string) (topicGrant, error) {
-	var g topicGrant
+	all, nNames := false, 0
 	for i, p := range list {
 		switch {
 		case p == "*":
-			g.all = true
+			all = true
 		case strings.HasSuffix(p, "*"):
-			prefix := p[:len(p)-1]
-			if why := checkTopic(prefix); why != nil {
+			if why := checkTopic(p[:len(p)-1]); why != nil {
 				return topicGrant{}, fmt.Errorf("pattern %d (%q): the prefix %s", i+1, p, why.Reason)
 			}
-			g.prefixes = append(g.prefixes, prefix)
 		default:
 			if why := checkTopic(p); why != nil {
 				return topicGrant{}, fmt.Errorf("topic %d (%q) %s", i+1, p, why.Reason)
 			}
-			if g.exact == nil {
-				g.exact = map[string]struct{}{}
-			}
-			g.exact[p] = struct{}{}
+			nNames++
 		}
 	}
-	if g.all {
+	if all {
 		return topicGrant{all: true}, nil
 	}
-	for t := range g.exact {
-		g.names = append(g.names, t)
+	if len(list) == 0 {
+		return topicGrant{}, nil
 	}
-	slices.Sort(g.names)
-	slices.Sort(g.prefixes)
-	g.prefixes = slices.Compact(g.prefixes)
+	buf := make([]string, len(list))
+	names, prefixes := buf[:0:nNames], buf[nNames:nNames]
+	for _, p := range list {
+		if strings.HasSuffix(p, "*") {
+			prefixes = append(prefixes, p[:len(p)-1])
+		} else {
+			names = append(names, p)
+		}
+	}
+	slices.Sort(names)
+	slices.Sort(prefixes)
+	g := topicGrant{names: slices.Compact(names), prefixes: slices.Compact(prefixes)}
+	if len(g.names) == 0 {
+		g.names = nil
+	}
+	if len(g.prefixes) == 0 {
+		g.prefixes = nil
+	}
 	return g, nil
 }
 
@@ -74,14 +87,14 @@ func (g *topicGrant) allows(topic string) bool {
 	if g.all {
 		return true
 	}
-	if _, ok := g.exact[topic]; ok {
+	if _, ok := slices.BinarySearch(g.names, topic); ok {
 		return true
 	}
 	return matchesPrefix(g.prefixes, topic)
 }
 
 // empty reports whether the grant covers no topic at all.
-func (g *topicGrant) empty() bool { return !g.all && len(g.exact) == 0 && len(g.prefixes) == 0 }
+func (g *topicGrant) empty() bool { return !g.all && len(g.names) == 0 && len(g.prefixes) == 0 }
 
 func matchesPrefix(prefixes []string, topic string) bool {
 	for _, p := range prefixes {
