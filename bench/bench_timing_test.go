@@ -121,7 +121,7 @@ func BenchmarkEqualMemory(b *testing.B) {
 //
 //	go test -run '^$' -bench Cost -benchtime 1x -count 3 ./bench
 func BenchmarkCost(b *testing.B) {
-	for _, strat := range []string{"ring-adaptive", "ring-blocking", "disruptor", "chan-drop-oldest", "chan-block"} {
+	for _, strat := range []string{"ring-adaptive", "ring-sleeping", "ring-blocking", "disruptor", "chan-drop-oldest", "chan-block"} {
 		for _, n := range []int{1, 16, 256} {
 			rate := 100_000
 			if n > 16 {

@@ -3,7 +3,7 @@
 // likely to reach for, run by the same driver with the same payloads.
 //
 // Strategies (see Strategies): the ring (its default Adaptive wait, and
-// Blocking, Yielding and BusySpin), the
+// Sleeping, Blocking, Yielding and BusySpin), the
 // lossless disruptor, a buffered channel per consumer with each of the classic
 // back-pressure policies (drop-oldest, drop-newest, block, unbounded), and a
 // mutex + sync.Cond broadcast queue, the lock-based design of tokio's

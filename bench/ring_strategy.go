@@ -17,6 +17,8 @@ import (
 func init() {
 	register(Strategy{Name: "ring-adaptive", Summary: "ring, readers spin, yield, then park when idle (ring.Adaptive, the default)",
 		Open: func(cfg Config, sinks []*Sink) (Fanout, error) { return openRing(cfg, sinks, ring.Adaptive) }})
+	register(Strategy{Name: "ring-sleeping", Summary: "ring, readers nap on a timer while values keep coming, park when idle (ring.Sleeping)",
+		Open: func(cfg Config, sinks []*Sink) (Fanout, error) { return openRing(cfg, sinks, ring.Sleeping) }})
 	register(Strategy{Name: "ring-blocking", Summary: "ring, readers park as soon as they find nothing (ring.Blocking)",
 		Open: func(cfg Config, sinks []*Sink) (Fanout, error) { return openRing(cfg, sinks, ring.Blocking) }})
 	register(Strategy{Name: "ring-yield", Summary: "ring, readers poll and yield when idle (ring.Yielding)",

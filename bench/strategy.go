@@ -64,7 +64,7 @@ func register(s Strategy) {
 
 // order in which tables and charts list strategies: the subject, its
 // lossless sibling, then the baselines.
-var order = []string{"ring-adaptive", "ring-blocking", "ring-yield", "ring-spin", "disruptor", "chan-drop-oldest", "chan-drop-newest", "chan-block", "chan-unbounded", "mutex-cond"}
+var order = []string{"ring-adaptive", "ring-sleeping", "ring-blocking", "ring-yield", "ring-spin", "disruptor", "chan-drop-oldest", "chan-drop-newest", "chan-block", "chan-unbounded", "mutex-cond"}
 
 func strategyOrder(name string) int {
 	if i := slices.Index(order, name); i >= 0 {

@@ -12,13 +12,20 @@ import (
 	"github.com/ringcast/ringcast/ring"
 )
 
-// A thousand readers parked in the default wait strategy cost no CPU: over a
-// window of wall time, the process uses a small fraction of one core.
+// A thousand readers parked in the default wait strategy, or in Sleeping,
+// cost no CPU: over a window of wall time, the process uses a small fraction
+// of one core.
 func TestIdleReadersBurnNoCPU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures CPU over a wall-clock window")
 	}
-	r, err := ring.New[int](64)
+	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Sleeping} {
+		t.Run(ws.String(), func(t *testing.T) { idleReadersBurnNoCPU(t, ws) })
+	}
+}
+
+func idleReadersBurnNoCPU(t *testing.T, ws ring.WaitStrategy) {
+	r, err := ring.New[int](64, ring.WithWaitStrategy(ws))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,7 +153,7 @@ func TestConcurrentInvariants(t *testing.T) {
 		var wg sync.WaitGroup
 		ok := make([]bool, readers)
 		for i := range readers {
-			rd := r.Subscribe(ring.WithWaitStrategy([]ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding}[rng.IntN(3)]),
+			rd := r.Subscribe(ring.WithWaitStrategy([]ring.WaitStrategy{ring.Adaptive, ring.Sleeping, ring.Blocking, ring.Yielding}[rng.IntN(4)]),
 				ring.WithLagHeadroom(rng.IntN(capacity+1)))
 			slow := rng.IntN(4) // yields per read
 			batch := 1 + rng.IntN(70)

@@ -46,13 +46,12 @@ type Reader[T any] struct {
 	slot     int           // index in ring.readers; guarded by ring.mu
 	queued   atomic.Bool   // on ring.sleepers (wait.go)
 	next     *Reader[T]    // below this reader on ring.sleepers
-
-	// Readers are allocated one by one; the padding gives each its own pair of
-	// cache lines, so that readers storing their state never share a line.
-	_ [128 - 120]byte
+	waits    *waitState    // Adaptive's and Sleeping's memory (wait.go); owner only
 }
 
-// The padding above assumes this layout; the build fails if it changes.
+// Readers are allocated one by one; at 128 bytes each has its own pair of
+// cache lines, so that readers storing their state never share a line. The
+// build fails if the layout changes.
 var _ [128]byte = [unsafe.Sizeof(Reader[struct{}]{})]byte{}
 
 // aheadBytes bounds the read-ahead buffer of Next: up to 32 values, no more

@@ -38,8 +38,8 @@ package ring
 //   W2. The page that a slot store displaces is "retired". Retired pages are
 //       unreachable from the slots, and are kept in base order.
 //   W3. The writer never waits: it never spins, parks or takes a lock on the
-//       publish path (waking parked readers is a swap and non-blocking sends;
-//       see wait.go).
+//       publish path (waking parked or napping readers is a swap, loads and
+//       non-blocking sends; see wait.go).
 //   W4. The writer never writes more than Cap() values past the cursor: a
 //       PublishBatch larger than that is committed (W1) every Cap() values.
 //       So every page in a slot has base <= cursor+Cap(), and the oldest
@@ -103,6 +103,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -133,6 +134,7 @@ type Ring[T any] struct {
 	wait     WaitStrategy
 	headroom int // the readers' default (lag.go)
 	spare    int // pages retired between scans
+	procs    int // GOMAXPROCS at New: Adaptive's readers are solo below it (wait.go)
 
 	_      cacheLinePad
 	cursor atomic.Uint64 // last published sequence, | closedBit once closed (C1)
@@ -148,6 +150,7 @@ type Ring[T any] struct {
 	_        cacheLinePad
 	closed   atomic.Bool               // set by Close before the cursor's closedBit; read by Publish
 	sleepers atomic.Pointer[Reader[T]] // stack of parked readers (wait.go); nil when none wait
+	napWake  atomic.Uint64             // wake every reader once the cursor reaches it (P6); noNapWake when none naps
 	_        cacheLinePad
 
 	// The readers, for the writer's scans (R3) and for Readers and MaxLag.
@@ -244,7 +247,9 @@ func New[T any](capacity int, opts ...Option) (*Ring[T], error) {
 		wait:     o.wait,
 		headroom: o.headroom,
 		spare:    int(max(n/4, 1)),
+		procs:    runtime.GOMAXPROCS(0),
 	}
+	r.napWake.Store(noNapWake)
 	r.readers.Store(&readerTable[T]{slots: make([]atomic.Pointer[Reader[T]], 8)})
 	return r, nil
 }
@@ -311,6 +316,9 @@ func (r *Ring[T]) commit() uint64 {
 	r.pub = r.wseq
 	if r.sleepers.Load() != nil {
 		r.wakeAll()
+	}
+	if t := r.napWake.Load(); r.wseq >= t { // P6
+		r.wakeNappers(t)
 	}
 	return r.wseq
 }
@@ -420,6 +428,7 @@ func (r *Ring[T]) Close() {
 	}
 	r.cursor.Or(closedBit) // C1
 	r.wakeAll()
+	r.eachReader((*Reader[T]).token) // P5
 }
 
 // Subscribe returns a reader that sees the values published after the call.

@@ -237,7 +237,7 @@ func TestCloseDrainsThenErrClosed(t *testing.T) {
 }
 
 func TestNextHonoursContext(t *testing.T) {
-	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding, ring.BusySpin} {
+	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Sleeping, ring.Blocking, ring.Yielding, ring.BusySpin} {
 		t.Run(ws.String(), func(t *testing.T) {
 			r := newRing[int](t, 8, ring.WithWaitStrategy(ws))
 			rd := r.Subscribe()
@@ -258,7 +258,7 @@ func TestNextHonoursContext(t *testing.T) {
 
 // Each wait strategy delivers a value published while the reader waits.
 func TestWaitStrategiesWake(t *testing.T) {
-	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding, ring.BusySpin} {
+	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Sleeping, ring.Blocking, ring.Yielding, ring.BusySpin} {
 		t.Run(ws.String(), func(t *testing.T) {
 			r := newRing[int](t, 8)
 			rd := r.Subscribe(ring.WithWaitStrategy(ws))
@@ -346,7 +346,7 @@ func TestReadersAndLag(t *testing.T) {
 }
 
 func TestParseWaitStrategy(t *testing.T) {
-	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding, ring.BusySpin} {
+	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Sleeping, ring.Blocking, ring.Yielding, ring.BusySpin} {
 		got, err := ring.ParseWaitStrategy(ws.String())
 		if err != nil || got != ws {
 			t.Fatalf("ParseWaitStrategy(%q) = %v, %v", ws, got, err)

@@ -213,7 +213,7 @@ func benchChan(b *testing.B, readers, batch int) {
 // shows what a value costs to reach a reader that was idle, per wait
 // strategy, against the same ping-pong over two buffered channels.
 func BenchmarkWakeup(b *testing.B) {
-	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding} {
+	for _, ws := range []ring.WaitStrategy{ring.Adaptive, ring.Sleeping, ring.Blocking, ring.Yielding} {
 		b.Run("ring/"+ws.String(), func(b *testing.B) {
 			ping, _ := ring.New[int](64, ring.WithWaitStrategy(ws))
 			pong, _ := ring.New[int](64, ring.WithWaitStrategy(ws))

@@ -111,7 +111,7 @@ func stressTornValues(t *testing.T, capacity int) {
 			}
 		}
 	}
-	strategies := []ring.WaitStrategy{ring.Adaptive, ring.Blocking, ring.Yielding}
+	strategies := []ring.WaitStrategy{ring.Adaptive, ring.Sleeping, ring.Blocking, ring.Yielding}
 	for i := range 12 {
 		wg.Add(1)
 		go reader(r.Subscribe(ring.WithWaitStrategy(strategies[i%3])), 1+i*5, (i%4)*200)

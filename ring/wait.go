@@ -4,26 +4,42 @@ package ring
 //
 // Adaptive (the default) is LMAX's phased back-off, as in Agrona's
 // BackoffIdleStrategy: a reader that finds nothing polls the cursor
-// spinChecks times (a few hundred nanoseconds), then yields the processor
-// (runtime.Gosched) between polls, and parks as Blocking does once it has
-// yielded at least yieldChecks times and for at least yieldFor. A busy
-// reader, whose next value comes within microseconds, never parks, so the
-// writer pays no wake-up for it; an idle one parks and then uses no CPU.
+// spinChecks times (a few hundred nanoseconds), then waits a little longer
+// without parking, then parks as Blocking does. How it waits in between
+// depends on whether it may have a core of its own:
 //
-// Why both bounds. A yield costs what the scheduler makes it cost. A reader
-// alone on its core yields in ~100 ns (nothing else to run), so the time
-// bound keeps it polling for yieldFor: it does not park between values a few
-// microseconds apart. With N readers sharing a core each yield is a trip
-// through the scheduler that runs the others first, and a park and its
-// wake-up are about two such trips; there the count bound parks the reader
-// after two yields, whose wall time has grown with N (each took a round of
-// the others), so the ski-rental bound holds: a reader that parks after
-// spending what a park costs pays at most twice the better of the two. A
-// time bound alone parked every reader of a crowded core after one round;
+//   - Solo (fewer readers than GOMAXPROCS): it keeps polling for soloSpinFor,
+//     or for fastSpinFor when its recent pace shows values at most fastGap
+//     apart, and yields every soloYieldEvery in case the writer shares its
+//     processor. A parked reader's processor may go idle, and waking it then
+//     takes the OS as long as the ring lasts at high rates; a reader whose
+//     values come microseconds apart must not park at all.
+//   - Crowded: it yields the processor (runtime.Gosched) between polls and
+//     parks once it has yielded at least yieldChecks times and for at least
+//     yieldFor.
+//
+// A busy reader, whose next value comes within microseconds, never parks, so
+// the writer pays no wake-up for it; an idle one parks and then uses no CPU.
+//
+// Why both bounds of the crowded phase. A yield costs what the scheduler
+// makes it cost. A reader alone on its core yields in ~100 ns (nothing else
+// to run), so the time bound keeps it polling for yieldFor: it does not park
+// between values a few microseconds apart. With N readers sharing a core each
+// yield is a trip through the scheduler that runs the others first, and a
+// park and its wake-up are about two such trips; there the count bound parks
+// the reader after two yields, whose wall time has grown with N (each took a
+// round of the others), so the ski-rental bound holds: a reader that parks
+// after spending what a park costs pays at most twice the better of the two.
+// A time bound alone parked every reader of a crowded core after one round;
 // more yields burned the CPU that the writer and the other readers need
-// (docs/ring.md has the sweep). Both bounds are small, so goroutines
-// outnumbering cores stay fine: a spinning reader holds its processor for at
-// most spinChecks loads, and then yields.
+// (docs/ring.md has the sweep).
+//
+// Sleeping trades latency for CPU: a reader that was taking values at a pace
+// the ring absorbs for napBudget (at most a quarter of Cap() in that time)
+// naps for napFor on a timer of its own instead of parking, and then reads
+// what came meanwhile in one batch. The writer pays nothing for a napping
+// reader, and the reader one wake-up per nap instead of one per value. An
+// idle reader (no value since its last wait) parks as under Adaptive.
 //
 // Blocking (and Adaptive's last phase) parks a reader on a one-slot channel
 // of its own, after pushing the reader onto the ring's stack of sleepers (a
@@ -54,6 +70,19 @@ package ring
 //       sign of progress and looks again (spurious returns are allowed).
 //   P4. Tokens left in a reader's channel only cause a spurious return, after
 //       which the reader looks again.
+//   P5. A nap ends at Close. Ring.Close, after setting closedBit, sends every
+//       registered reader a token; a napper drains its channel before its
+//       last check of the cursor, so either the check sees closedBit or the
+//       token arrives during the nap. Reader.Close closes done, which the nap
+//       watches.
+//   P6. A nap ends before the ring overruns the napper. Before its last check
+//       the napper lowers the ring's napWake to the sequence half a ring past
+//       its position (a compare-and-swap minimum); the writer, after storing
+//       the cursor, loads napWake, and once the cursor reaches it sends every
+//       reader a token (wakeNappers) and resets it. As in P1, either the
+//       writer's load sees the napper's bound or the napper's check sees the
+//       cursor past its position. A napper whose higher bound lost the
+//       minimum is woken with the others: every reader gets the token.
 
 import (
 	"context"
@@ -77,28 +106,56 @@ const (
 	// reader that owns a core. With more spinning readers than cores it
 	// collapses; never use it on a shared or small machine.
 	BusySpin
-	// Adaptive polls briefly, then yields for a few microseconds, then parks:
-	// a busy reader never parks and costs the writer nothing, an idle one
-	// uses no CPU. The default, and the right choice whenever goroutines may
-	// outnumber cores.
+	// Adaptive polls briefly, then spins or yields for a few microseconds
+	// (longer for a reader with a core of its own whose values come
+	// microseconds apart), then parks: a busy reader never parks and costs
+	// the writer nothing, an idle one uses no CPU. The default, and the
+	// right choice whenever goroutines may outnumber cores.
 	Adaptive
+	// Sleeping is Adaptive for a reader that can wait up to about a
+	// millisecond for its values: while values keep coming at a pace the
+	// ring absorbs, it naps on a timer instead of parking and reads what came
+	// in one batch, so at a steady modest rate it costs far less CPU per
+	// value than a reader woken for each one. An idle reader parks.
+	Sleeping
 )
 
-// The phases of Adaptive (measured in docs/ring.md against other bounds).
+// The phases of Adaptive and Sleeping (measured in docs/ring.md against other
+// bounds).
 const (
-	// spinChecks bounds the polls before the first yield: a few hundred
+	// spinChecks bounds the polls before anything else: a few hundred
 	// nanoseconds, enough to catch a writer in the middle of a burst.
 	spinChecks = 64
-	// yieldChecks and yieldFor bound the yield phase from below: a reader
-	// parks once it has yielded at least yieldChecks times (about what one
-	// park and wake-up cost on a crowded core) and for at least yieldFor (a
-	// reader alone on its core: values a few microseconds apart never cost a
-	// park).
+	// yieldChecks and yieldFor bound the crowded yield phase from below: a
+	// reader parks once it has yielded at least yieldChecks times (about
+	// what one park and wake-up cost on a crowded core) and for at least
+	// yieldFor (values a few microseconds apart never cost a park).
 	yieldChecks = 2
 	yieldFor    = 5 * time.Microsecond
+	// soloSpinFor is how long a solo reader polls before it parks, and
+	// fastSpinFor how long when its last values came at most fastGap apart:
+	// long enough to ride out a writer's hiccup, short enough that a reader
+	// whose rate drops parks within a millisecond.
+	soloSpinFor = 5 * time.Microsecond
+	fastSpinFor = time.Millisecond
+	fastGap     = 5 * time.Microsecond
+	// soloYieldEvery is how often a spinning solo reader yields, in case the
+	// writer or another goroutine waits for its processor.
+	soloYieldEvery = 20 * time.Microsecond
+	// napBudget: a Sleeping reader naps only if, at its recent pace, the
+	// writer fills at most a quarter of the ring in napBudget (P6 wakes it
+	// at half a ring anyway).
+	napBudget = 2 * time.Millisecond
 )
 
-func (ws WaitStrategy) valid() bool { return ws <= Adaptive }
+// napFor is how long a Sleeping reader naps: a variable so that tests can
+// make a nap outlast them.
+var napFor = 500 * time.Microsecond
+
+// noNapWake is napWake when no reader naps (P6).
+const noNapWake = ^uint64(0)
+
+func (ws WaitStrategy) valid() bool { return ws <= Sleeping }
 
 func (ws WaitStrategy) String() string {
 	switch ws {
@@ -110,18 +167,29 @@ func (ws WaitStrategy) String() string {
 		return "busy-spin"
 	case Adaptive:
 		return "adaptive"
+	case Sleeping:
+		return "sleeping"
 	}
 	return fmt.Sprintf("WaitStrategy(%d)", uint8(ws))
 }
 
 // ParseWaitStrategy returns the strategy named by String.
 func ParseWaitStrategy(s string) (WaitStrategy, error) {
-	for ws := Blocking; ws <= Adaptive; ws++ {
+	for ws := Blocking; ws <= Sleeping; ws++ {
 		if ws.String() == s {
 			return ws, nil
 		}
 	}
-	return 0, fmt.Errorf("ring: unknown wait strategy %q (want adaptive, blocking, yielding or busy-spin)", s)
+	return 0, fmt.Errorf("ring: unknown wait strategy %q (want adaptive, sleeping, blocking, yielding or busy-spin)", s)
+}
+
+// waitState is what Adaptive and Sleeping remember between waits, allocated
+// at a reader's first wait: where and when the last wait began, for the
+// reader's pace, and Sleeping's timer.
+type waitState struct {
+	seq   uint64
+	at    time.Time
+	timer *time.Timer
 }
 
 // waitFor returns when seq may be published, the ring or reader is closed, or
@@ -131,7 +199,7 @@ func (rd *Reader[T]) waitFor(ctx context.Context, seq uint64) error {
 	switch rd.wait {
 	case Blocking:
 		return rd.park(ctx, seq)
-	case Adaptive:
+	case Adaptive, Sleeping:
 		return rd.backOff(ctx, seq)
 	}
 	done := ctx.Done()
@@ -159,7 +227,8 @@ func (rd *Reader[T]) ready(seq uint64) bool {
 	return rd.ring.cursor.Load() >= seq || rd.closed.Load()
 }
 
-// backOff is Adaptive: spin, yield, then park (P3).
+// backOff is Adaptive and Sleeping: spin, then nap, spin on or yield, then
+// park (P3).
 func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 	for range spinChecks {
 		if rd.ready(seq) {
@@ -169,14 +238,68 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	start := time.Now()
+	w := rd.waits
+	if w == nil {
+		w = &waitState{}
+		rd.waits = w
+	}
+	now := time.Now()
+	took, since := seq-w.seq, now.Sub(w.at) // the reader's pace since its last wait
+	if w.at.IsZero() {
+		took = 0 // no pace yet
+	}
+	w.seq, w.at = seq, now
+	if rd.wait == Sleeping && took > 0 &&
+		uint64(napBudget)*took <= uint64(since)*(rd.ring.capacity/4) {
+		return rd.nap(ctx, seq, w)
+	}
+	if rd.ring.Readers() < rd.ring.procs {
+		spin := soloSpinFor
+		if took > 0 && since <= time.Duration(took)*fastGap {
+			spin = fastSpinFor
+		}
+		if rd.spin(ctx, seq, now, spin) {
+			return nil
+		}
+		return rd.park(ctx, seq)
+	}
 	for i := 1; ; i++ {
 		runtime.Gosched()
 		if rd.ready(seq) {
 			return nil
 		}
-		if i >= yieldChecks && time.Since(start) >= yieldFor {
+		if i >= yieldChecks && time.Since(now) >= yieldFor {
 			return rd.park(ctx, seq)
+		}
+	}
+}
+
+// spin polls for seq until d has passed since start, yielding every
+// soloYieldEvery; it reports whether the wait is over.
+func (rd *Reader[T]) spin(ctx context.Context, seq uint64, start time.Time, d time.Duration) bool {
+	done := ctx.Done()
+	yielded := time.Duration(0)
+	for i := 1; ; i++ {
+		if rd.ready(seq) {
+			return true
+		}
+		if i&63 != 0 {
+			continue
+		}
+		t := time.Since(start)
+		if t >= d {
+			return false
+		}
+		if t-yielded >= soloYieldEvery {
+			runtime.Gosched()
+			yielded = t
+			if done != nil {
+				select {
+				case <-done:
+					return true // the caller looks again and returns ctx.Err()
+				default:
+				}
+			}
 		}
 	}
 }
@@ -211,17 +334,58 @@ func (rd *Reader[T]) park(ctx context.Context, seq uint64) error {
 	}
 }
 
-// wakeAll takes every queued reader off the stack and sends each a token. A
-// send never blocks: the channel has one slot, and one token is enough.
+// nap is Sleeping's wait: until napFor has passed, a token comes (P5, P6),
+// the reader is closed or ctx is done.
+func (rd *Reader[T]) nap(ctx context.Context, seq uint64, w *waitState) error {
+	r := rd.ring
+	select { // a token from an earlier wake-up; the check below covers it
+	case <-rd.wake:
+	default:
+	}
+	bound := seq - 1 + r.capacity/2
+	for t := r.napWake.Load(); bound < t && !r.napWake.CompareAndSwap(t, bound); t = r.napWake.Load() {
+	}
+	if rd.ready(seq) { // P5, P6
+		return nil
+	}
+	if w.timer == nil {
+		w.timer = time.NewTimer(napFor)
+	} else {
+		w.timer.Reset(napFor)
+	}
+	select {
+	case <-w.timer.C:
+	case <-rd.wake:
+	case <-rd.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// wakeAll takes every queued reader off the stack and sends each a token.
 func (r *Ring[T]) wakeAll() {
 	for rd := r.sleepers.Swap(nil); rd != nil; {
 		next := rd.next // before queued is cleared: then rd may push itself again
 		rd.next = nil
 		rd.queued.Store(false)
-		select {
-		case rd.wake <- struct{}{}:
-		default:
-		}
+		rd.token()
 		rd = next
+	}
+}
+
+// wakeNappers sends every reader a token once the cursor reached napWake's
+// bound (P6), then resets the bound unless a napper lowered it meanwhile.
+func (r *Ring[T]) wakeNappers(bound uint64) {
+	r.eachReader((*Reader[T]).token)
+	r.napWake.CompareAndSwap(bound, noNapWake)
+}
+
+// token wakes rd if it parks or naps. A send never blocks: the channel has
+// one slot, and one token is enough (P4).
+func (rd *Reader[T]) token() {
+	select {
+	case rd.wake <- struct{}{}:
+	default:
 	}
 }

@@ -46,15 +46,20 @@ func wakeCost(t *testing.T, ws WaitStrategy, n int, gap time.Duration) int {
 // Adaptive, so the writer pays no wake-ups; under Blocking it parks after
 // nearly every value (the contrast shows the measure can fail).
 func TestAdaptiveBusyReaderDoesNotPark(t *testing.T) {
-	const n = 5000
-	const gap = time.Microsecond // well inside spinChecks + yieldChecks polls
-	adaptive := wakeCost(t, Adaptive, n, gap)
+	fewWakes(t, Adaptive, 5000, time.Microsecond) // well inside spinChecks + yieldChecks polls
+}
+
+// fewWakes checks that a reader using ws, fed n values gap apart, is found
+// parked by at most one publish in 20, where Blocking's is by one in 5 or
+// more (which shows the measure can fail). A loaded machine may deschedule
+// the reader's thread, hence the allowance.
+func fewWakes(t *testing.T, ws WaitStrategy, n int, gap time.Duration) {
+	t.Helper()
+	got := wakeCost(t, ws, n, gap)
 	blocking := wakeCost(t, Blocking, n, gap)
-	t.Logf("publishes %v apart that woke a reader: adaptive %d, blocking %d of %d", gap, adaptive, blocking, n)
-	// A loaded machine may deschedule the reader's thread; allow a few
-	// parks, far fewer than Blocking's.
-	if adaptive > n/20 {
-		t.Errorf("adaptive: %d of %d publishes woke a parked reader, want at most %d", adaptive, n, n/20)
+	t.Logf("publishes %v apart that woke a reader: %v %d, blocking %d of %d", gap, ws, got, blocking, n)
+	if got > n/20 {
+		t.Errorf("%v: %d of %d publishes woke a parked reader, want at most %d", ws, got, n, n/20)
 	}
 	if blocking < n/5 {
 		t.Errorf("blocking: only %d of %d publishes woke a parked reader; the measure is broken", blocking, n)
@@ -91,5 +96,137 @@ func TestAdaptiveIdleReaderParksAndWakes(t *testing.T) {
 	r.Close()
 	if _, ok := <-got; ok {
 		t.Fatal("value after Close")
+	}
+}
+
+// A Sleeping reader that keeps up with values tens of microseconds apart
+// naps instead of parking, so the writer finds it parked almost never; the
+// same reader under Blocking parks after every value.
+func TestSleepingReaderNapsInsteadOfParking(t *testing.T) {
+	fewWakes(t, Sleeping, 2000, 50*time.Microsecond)
+}
+
+// readAll reads rd until ErrClosed and sends each value to got, then closes
+// got; errors other than ErrClosed go to errs.
+func readAll(ctx context.Context, rd *Reader[int], got chan<- int, errs chan<- error) {
+	defer close(got)
+	for {
+		v, err := rd.Next(ctx)
+		if err == ErrClosed {
+			return
+		}
+		if err != nil {
+			errs <- err
+			return
+		}
+		got <- v
+	}
+}
+
+// An idle Sleeping reader parks (no timer keeps waking it), and the next
+// publish wakes it.
+func TestSleepingIdleReaderParksAndWakes(t *testing.T) {
+	r, err := New[int](8, WithWaitStrategy(Sleeping))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := r.Subscribe()
+	defer rd.Close()
+	got, errs := make(chan int), make(chan error, 1)
+	go readAll(context.Background(), rd, got, errs)
+	for round := range 3 {
+		for r.sleepers.Load() == nil { // parks, possibly after one nap
+			time.Sleep(time.Millisecond) // polling a condition, not standing in for one
+		}
+		r.Publish(round)
+		if v := <-got; v != round {
+			t.Fatalf("got %d, want %d", v, round)
+		}
+	}
+	r.Close()
+	if _, ok := <-got; ok {
+		t.Fatal("value after Close")
+	}
+}
+
+// napping starts a Sleeping reader at a pace that makes it nap, with naps
+// that outlast the test, and returns once it naps: its values go to got.
+func napping(t *testing.T, r *Ring[int], ctx context.Context) (<-chan int, <-chan error) {
+	t.Helper()
+	saved := napFor
+	napFor = time.Hour
+	t.Cleanup(func() { napFor = saved })
+	rd := r.Subscribe(WithWaitStrategy(Sleeping))
+	t.Cleanup(rd.Close)
+	got, errs := make(chan int, 1024), make(chan error, 1)
+	go readAll(ctx, rd, got, errs)
+	// A first value some time after the reader's first wait gives it a slow
+	// pace: its next wait is a nap (napWake drops from noNapWake).
+	for r.sleepers.Load() == nil { // the first wait has no pace: it parks
+		runtime.Gosched()
+	}
+	time.Sleep(time.Millisecond) // spaces the value from that wait: the pace under test
+	r.Publish(0)
+	if v := <-got; v != 0 {
+		t.Fatalf("got %d, want 0", v)
+	}
+	for r.napWake.Load() == noNapWake {
+		runtime.Gosched()
+	}
+	return got, errs
+}
+
+// A nap of an hour ends at once when the ring or the reader is closed or
+// the reader's context ends (P5).
+func TestNapEndsOnCloseAndContext(t *testing.T) {
+	wait := func(what string, got <-chan int) {
+		t.Helper()
+		select {
+		case _, ok := <-got:
+			if ok {
+				t.Fatalf("%s: a value, want the end", what)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the nap did not end", what)
+		}
+	}
+	t.Run("ring.Close", func(t *testing.T) {
+		r, _ := New[int](1024)
+		got, _ := napping(t, r, context.Background())
+		r.Close()
+		wait("ring.Close", got)
+	})
+	t.Run("ctx", func(t *testing.T) {
+		r, _ := New[int](1024)
+		ctx, cancel := context.WithCancel(context.Background())
+		got, errs := napping(t, r, ctx)
+		cancel()
+		if err := <-errs; err != context.Canceled {
+			t.Fatalf("err %v, want context.Canceled", err)
+		}
+		wait("ctx", got)
+	})
+}
+
+// A napping reader is woken before the writer overruns it: once half the
+// ring fills past its position (P6), and it then has every value.
+func TestNapEndsWhenHalfTheRingFills(t *testing.T) {
+	const capacity = 1024
+	r, _ := New[int](capacity)
+	got, errs := napping(t, r, context.Background())
+	for i := range capacity / 2 {
+		r.Publish(1 + i)
+	}
+	for i := range capacity / 2 {
+		select {
+		case v := <-got:
+			if v != 1+i {
+				t.Fatalf("got %d, want %d", v, 1+i)
+			}
+		case err := <-errs:
+			t.Fatal(err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("value %d never came: the nap did not end", 2+i)
+		}
 	}
 }
