@@ -99,6 +99,11 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if c.Scenario == loadgen.ScenarioChurn && c.ChurnFraction == 0 {
+		// The library reads a zero fraction as its default (0.5), so a run
+		// meant as the no-churn baseline would churn half its subscribers.
+		return errors.New("--churn-fraction 0 reconnects nobody: for a run without churn use --scenario steady")
+	}
 	if !*quiet {
 		c.Progress = stderr
 		c.ProgressTTY = loadgenIsTerminal(stderr)

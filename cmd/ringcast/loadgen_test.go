@@ -55,6 +55,9 @@ func TestLoadgenHelpAndBadFlags(t *testing.T) {
 	if err := runLoadgen([]string{"--scenario", "nope", "--quiet"}, &out, &out); err == nil || !strings.Contains(err.Error(), "scenario") {
 		t.Fatalf("bad scenario: %v", err)
 	}
+	if err := runLoadgen([]string{"--scenario", "churn", "--churn-fraction", "0", "--quiet"}, &out, &out); err == nil || !strings.Contains(err.Error(), "--churn-fraction") {
+		t.Fatalf("churn with no churning subscribers: %v", err)
+	}
 	// --slow-rcvbuf reaches the configuration, from its environment twin too.
 	if !strings.Contains(out.String(), "RINGCAST_LOADGEN_SLOW_RCVBUF") {
 		t.Fatalf("help lacks --slow-rcvbuf:\n%s", out.String())
