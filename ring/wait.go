@@ -249,8 +249,9 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 		took = 0 // no pace yet
 	}
 	w.seq, w.at = seq, now
+	// In floating point: a pause of hours times a large ring overflows uint64.
 	if rd.wait == Sleeping && took > 0 &&
-		uint64(napBudget)*took <= uint64(since)*(rd.ring.capacity/4) {
+		float64(took)*float64(napBudget) <= float64(since)*float64(rd.ring.capacity/4) {
 		return rd.nap(ctx, seq, w)
 	}
 	if rd.ring.Readers() < rd.ring.procs {
