@@ -37,6 +37,7 @@ func (r *run) finishPublishing(res *Result) {
 	res.PublishCalls = r.sched.calls.Load()
 	res.PublishErrors = r.sched.errors
 	res.PublishLagMaxMs = float64(r.sched.lagMaxNs) / 1e6
+	res.PublishRTT = summarize(r.sched.rtt)
 	if n := res.Published + res.PublishFailed; n > 0 {
 		res.PublishLagMeanMs = r.sched.lagSumNs / float64(n) / 1e6
 	}

@@ -39,6 +39,10 @@ type Result struct {
 	// PublishLagMaxMs is how far behind its schedule the publisher fell at
 	// worst (the server's publish endpoint was slower than the rate).
 	PublishLagMaxMs float64 `json:"publish_lag_max_ms"`
+	// PublishRTT is the round trip of each publish call the server
+	// accepted, from the request to its answer: what a publishing
+	// application waits for (in cluster mode, the log's acknowledgement).
+	PublishRTT Latency `json:"publish_rtt"`
 	// PublishLagMeanMs is the mean over events of how late each was handed
 	// to the server: small when the schedule was kept, growing with the run
 	// when the server accepts events slower than the rate.
@@ -281,6 +285,8 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Idle == nil {
 		p("published\t%d accepted, %d failed in %d calls; %s/s achieved, schedule lag mean %s, worst %s",
 			r.Published, r.PublishFailed, r.PublishCalls, report.Rate(r.PublishRate), report.Ms(r.PublishLagMeanMs), report.Ms(r.PublishLagMaxMs))
+		p("publish rtt\tp50 %s  p99 %s  max %s  (n=%d accepted calls)",
+			report.Ms(r.PublishRTT.P50Ms), report.Ms(r.PublishRTT.P99Ms), report.Ms(r.PublishRTT.MaxMs), r.PublishRTT.Count)
 		p("delivered\t%d of %d expected (%s/s); lost %d, gaps %d (silent %d), duplicates %d",
 			r.Delivered, r.Expected, report.Rate(r.DeliveriesPerSec), r.Lost, r.GapEvents, r.SilentGapEvents, r.Duplicates)
 		if r.Lost > 0 && len(r.Classes) == 1 {

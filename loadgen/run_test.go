@@ -33,6 +33,9 @@ func TestSteadyDeliversExactly(t *testing.T) {
 	if res.Latency.Count != res.Delivered {
 		t.Fatalf("latency recorded %d times for %d deliveries", res.Latency.Count, res.Delivered)
 	}
+	if res.PublishRTT.Count != res.PublishCalls || res.PublishRTT.P50Ms <= 0 || res.PublishRTT.MaxMs < res.PublishRTT.P99Ms {
+		t.Fatalf("publish round trips %+v for %d calls", res.PublishRTT, res.PublishCalls)
+	}
 	if !res.LossFree() || res.Ready != 20 || res.PeakConnected != 20 {
 		t.Fatalf("loss-free %v ready %d peak %d", res.LossFree(), res.Ready, res.PeakConnected)
 	}
@@ -161,6 +164,10 @@ func TestLatencyFromIntendedTimeWhenServerStalls(t *testing.T) {
 	}
 	if res.PublishLagMaxMs < float64(stall.Milliseconds())*0.8 {
 		t.Fatalf("publisher lag %.1fms, want about %v", res.PublishLagMaxMs, stall)
+	}
+	// The stalled publish's answer waited for the stall.
+	if res.PublishRTT.MaxMs < float64(stall.Milliseconds())*0.8 {
+		t.Fatalf("publish round trip at most %.1fms, want about %v", res.PublishRTT.MaxMs, stall)
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // schedule is the publishing side of a run: the warm-up, the measured
@@ -42,11 +44,12 @@ type schedule struct {
 	generated []uint64 // measured events generated, per topic
 	lagMaxNs  int64
 	lagSumNs  float64
-	wall      time.Duration // how long publish took to hand every event over
+	rtt       *hdrhistogram.Histogram // round trip of each accepted publish call, µs
+	wall      time.Duration           // how long publish took to hand every event over
 }
 
 func newSchedule(cfg *Config, c clock) *schedule {
-	sc := &schedule{cfg: cfg, clock: c, topics: make([]string, cfg.Topics)}
+	sc := &schedule{cfg: cfg, clock: c, topics: make([]string, cfg.Topics), rtt: newDense()}
 	for i := range sc.topics {
 		sc.topics[i] = cfg.TopicPrefix + strconv.Itoa(i)
 	}
@@ -155,12 +158,14 @@ func (sc *schedule) publish(ctx context.Context, start int64) {
 			msgs[k].Data = arena[k*size : (k+1)*size]
 		}
 		sc.calls.Add(1)
+		sent := time.Now()
 		if err := sc.pub.Publish(ctx, msgs); err != nil {
 			sc.failed.Add(j - i)
 			if len(sc.errors) < 8 {
 				sc.errors = append(sc.errors, err.Error())
 			}
 		} else {
+			sc.rtt.RecordValue(latencyUs(int64(time.Since(sent))))
 			for k := i; k < j; k++ {
 				sc.accepted[k%T]++
 			}
