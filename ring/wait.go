@@ -36,10 +36,15 @@ package ring
 //
 // Sleeping trades latency for CPU: a reader that was taking values at a pace
 // the ring absorbs for napBudget (at most a quarter of Cap() in that time)
-// naps for napFor on a timer of its own instead of parking, and then reads
-// what came meanwhile in one batch. The writer pays nothing for a napping
-// reader, and the reader one wake-up per nap instead of one per value. An
-// idle reader (no value since its last wait) parks as under Adaptive.
+// naps instead of parking, and then reads what came meanwhile in one batch.
+// The nap ends when the writer has published as many values as the reader's
+// pace brings in napFor (the writer wakes it, P6), or on a timer of the
+// reader's own after napLimit if the pace dropped. The wake comes from the
+// writer rather than the timer because the runtime's timers sleep in whole
+// milliseconds when the machine is idle, which would double the nap. The
+// writer pays one token per nap, and the reader one wake-up per nap instead
+// of one per value. An idle reader (no value since its last wait) parks as
+// under Adaptive.
 //
 // Blocking (and Adaptive's last phase) parks a reader on a one-slot channel
 // of its own, after pushing the reader onto the ring's stack of sleepers (a
@@ -75,14 +80,16 @@ package ring
 //       last check of the cursor, so either the check sees closedBit or the
 //       token arrives during the nap. Reader.Close closes done, which the nap
 //       watches.
-//   P6. A nap ends before the ring overruns the napper. Before its last check
-//       the napper lowers the ring's napWake to the sequence half a ring past
-//       its position (a compare-and-swap minimum); the writer, after storing
-//       the cursor, loads napWake, and once the cursor reaches it sends every
-//       reader a token (wakeNappers) and resets it. As in P1, either the
-//       writer's load sees the napper's bound or the napper's check sees the
-//       cursor past its position. A napper whose higher bound lost the
-//       minimum is woken with the others: every reader gets the token.
+//   P6. A nap ends once napFor's worth of values came, and before the ring
+//       overruns the napper. Before its last check the napper lowers the
+//       ring's napWake (a compare-and-swap minimum) to the sequence its pace
+//       brings in napFor, at most half a ring past its position; the writer,
+//       after storing the cursor, loads napWake, and once the cursor reaches
+//       it sends every reader a token (wakeNappers) and resets it. As in P1,
+//       either the writer's load sees the napper's bound or the napper's
+//       check sees the cursor past its position. A napper whose higher bound
+//       lost the minimum is woken with the others: every reader gets the
+//       token.
 
 import (
 	"context"
@@ -148,9 +155,13 @@ const (
 	napBudget = 2 * time.Millisecond
 )
 
-// napFor is how long a Sleeping reader naps: a variable so that tests can
-// make a nap outlast them.
-var napFor = 500 * time.Microsecond
+// napFor is how long a Sleeping reader means to nap: until its pace brings
+// napFor's worth of values (P6). napLimit bounds a nap whose values stop
+// coming. Variables so that tests can make a nap outlast them.
+var (
+	napFor   = 500 * time.Microsecond
+	napLimit = 2 * time.Millisecond
+)
 
 // noNapWake is napWake when no reader naps (P6).
 const noNapWake = ^uint64(0)
@@ -252,7 +263,9 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 	// In floating point: a pause of hours times a large ring overflows uint64.
 	if rd.wait == Sleeping && took > 0 &&
 		float64(took)*float64(napBudget) <= float64(since)*float64(rd.ring.capacity/4) {
-		return rd.nap(ctx, seq, w)
+		// The values napFor brings at this pace (nap caps them at half a ring).
+		want := min(float64(took)*float64(napFor)/float64(since), float64(rd.ring.capacity))
+		return rd.nap(ctx, seq, w, uint64(want))
 	}
 	if rd.ring.Readers() < rd.ring.procs {
 		spin := soloSpinFor
@@ -335,24 +348,25 @@ func (rd *Reader[T]) park(ctx context.Context, seq uint64) error {
 	}
 }
 
-// nap is Sleeping's wait: until napFor has passed, a token comes (P5, P6),
-// the reader is closed or ctx is done.
-func (rd *Reader[T]) nap(ctx context.Context, seq uint64, w *waitState) error {
+// nap is Sleeping's wait: until about want values came after seq-1 or half
+// the ring did (a token, P6), Close (P5), napLimit has passed, the reader is
+// closed or ctx is done.
+func (rd *Reader[T]) nap(ctx context.Context, seq uint64, w *waitState, want uint64) error {
 	r := rd.ring
 	select { // a token from an earlier wake-up; the check below covers it
 	case <-rd.wake:
 	default:
 	}
-	bound := seq - 1 + r.capacity/2
+	bound := seq - 1 + min(max(want, 1), r.capacity/2)
 	for t := r.napWake.Load(); bound < t && !r.napWake.CompareAndSwap(t, bound); t = r.napWake.Load() {
 	}
 	if rd.ready(seq) { // P5, P6
 		return nil
 	}
 	if w.timer == nil {
-		w.timer = time.NewTimer(napFor)
+		w.timer = time.NewTimer(napLimit)
 	} else {
-		w.timer.Reset(napFor)
+		w.timer.Reset(napLimit)
 	}
 	select {
 	case <-w.timer.C:

@@ -151,13 +151,14 @@ func TestSleepingIdleReaderParksAndWakes(t *testing.T) {
 	}
 }
 
-// napping starts a Sleeping reader at a pace that makes it nap, with naps
-// that outlast the test, and returns once it naps: its values go to got.
-func napping(t *testing.T, r *Ring[int], ctx context.Context) (<-chan int, <-chan error) {
+// napping starts a Sleeping reader that means to nap for d at a pace of a
+// value a millisecond or slower, with a nap limit that outlasts the test, and
+// returns once it naps: its values go to got.
+func napping(t *testing.T, r *Ring[int], ctx context.Context, d time.Duration) (<-chan int, <-chan error) {
 	t.Helper()
-	saved := napFor
-	napFor = time.Hour
-	t.Cleanup(func() { napFor = saved })
+	savedFor, savedLimit := napFor, napLimit
+	napFor, napLimit = d, time.Hour
+	t.Cleanup(func() { napFor, napLimit = savedFor, savedLimit })
 	rd := r.Subscribe(WithWaitStrategy(Sleeping))
 	t.Cleanup(rd.Close)
 	got, errs := make(chan int, 1024), make(chan error, 1)
@@ -194,14 +195,14 @@ func TestNapEndsOnCloseAndContext(t *testing.T) {
 	}
 	t.Run("ring.Close", func(t *testing.T) {
 		r, _ := New[int](1024)
-		got, _ := napping(t, r, context.Background())
+		got, _ := napping(t, r, context.Background(), time.Hour)
 		r.Close()
 		wait("ring.Close", got)
 	})
 	t.Run("ctx", func(t *testing.T) {
 		r, _ := New[int](1024)
 		ctx, cancel := context.WithCancel(context.Background())
-		got, errs := napping(t, r, ctx)
+		got, errs := napping(t, r, ctx, time.Hour)
 		cancel()
 		if err := <-errs; err != context.Canceled {
 			t.Fatalf("err %v, want context.Canceled", err)
@@ -215,11 +216,26 @@ func TestNapEndsOnCloseAndContext(t *testing.T) {
 func TestNapEndsWhenHalfTheRingFills(t *testing.T) {
 	const capacity = 1024
 	r, _ := New[int](capacity)
-	got, errs := napping(t, r, context.Background())
-	for i := range capacity / 2 {
+	got, errs := napping(t, r, context.Background(), time.Hour)
+	publishAndReceive(t, r, got, errs, capacity/2)
+}
+
+// A nap ends once the values the reader's pace brings in napFor came (P6):
+// at a value a millisecond or slower, a nap meant to last 10 ms ends after at
+// most 10 values, long before its limit (an hour here).
+func TestNapEndsWhenItsValuesCame(t *testing.T) {
+	r, _ := New[int](1024)
+	got, errs := napping(t, r, context.Background(), 10*time.Millisecond)
+	publishAndReceive(t, r, got, errs, 10)
+}
+
+// publishAndReceive publishes 1..n and requires each to arrive on got.
+func publishAndReceive(t *testing.T, r *Ring[int], got <-chan int, errs <-chan error, n int) {
+	t.Helper()
+	for i := range n {
 		r.Publish(1 + i)
 	}
-	for i := range capacity / 2 {
+	for i := range n {
 		select {
 		case v := <-got:
 			if v != 1+i {
@@ -228,7 +244,7 @@ func TestNapEndsWhenHalfTheRingFills(t *testing.T) {
 		case err := <-errs:
 			t.Fatal(err)
 		case <-time.After(10 * time.Second):
-			t.Fatalf("value %d never came: the nap did not end", 2+i)
+			t.Fatalf("value %d never came: the nap did not end", 1+i)
 		}
 	}
 }
