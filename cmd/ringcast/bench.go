@@ -92,7 +92,7 @@ func benchRun(args []string, stdout, stderr io.Writer) error {
 BenchmarkSustained (the highest rate each strategy keeps up with), BENCH_COUNT times each,
 printing a line per finished benchmark. Keeps the raw output in --results, profiles the
 headline scenarios into --profile-dir, and writes --doc with its charts in --img.
-The machine is shared and noisy: read medians and ratios, not single runs.`, stderr)
+The report records the load average before each part of the run; read medians and ratios, not single runs.`, stderr)
 	sf.register(fs, true)
 	if err := cli.Parse(fs, args); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot/vg"
@@ -35,6 +36,9 @@ type DocOptions struct {
 	// Provenance, printed at the top.
 	Command, Date, Commit, GoVersion, Benchtime string
 	Count                                       int
+	// Load is the machine's one-minute load average before each part of
+	// the run, where the results file says.
+	Load []float64
 	// ResultsLink is the raw results file as linked from the document.
 	ResultsLink string
 	// ImgDir is where the SVG charts are written; ImgLink is that directory
@@ -167,11 +171,27 @@ func (d *doc) header() {
 	if o.GoVersion != "" {
 		d.p(", %s", o.GoVersion)
 	}
-	d.p(". **The machine was shared and noisy**: other engineers were building and testing on the same two cores during the run, so absolute figures wander from run to run; trust medians and ratios, and the significance marks, more than any single number.\n\n")
+	d.p(". %s\n\n", loadText(o.Load))
 	d.p("**Reading the tables.** Each figure is the median of %s runs (interleaved passes over the matrix, `-benchtime %s`). ", countText(o.Count), orDash(o.Benchtime))
 	d.p("`±` is the confidence interval of the median as benchstat computes it (golang.org/x/perf/benchmath, no distributional assumption): 95%%, or with 5 runs their whole range (93.75%%). ")
 	d.p("Ratios are of medians; `~` means a Mann–Whitney U test does not find the difference significant at α = 0.05. ")
 	d.p("The baseline of every ratio is **%s**, the channel fan-out the seed documents recommend for live feeds.\n\n", Baseline)
+}
+
+// loadText says how loaded the machine was, from the load averages before
+// each part of the run. The suite itself keeps about two threads busy, so a
+// load well above that means other work shared the cores.
+func loadText(load []float64) string {
+	const advice = "absolute figures wander from run to run; trust medians and ratios, and the significance marks, more than any single number."
+	if len(load) == 0 {
+		return "**The machine's load was not recorded**: " + advice
+	}
+	lo, hi := slices.Min(load), slices.Max(load)
+	s := fmt.Sprintf("**Load average** (one minute) before each part of the run: %.2f to %.2f. The run itself keeps about two threads busy, so a figure well above that means other work shared the cores; ", lo, hi)
+	if hi > 3 {
+		s = fmt.Sprintf("**The machine was shared**: the load average before the parts of the run went up to %.2f (%.2f at the least), while the run itself keeps about two threads busy; ", hi, lo)
+	}
+	return s + advice
 }
 
 func countText(n int) string {

@@ -139,3 +139,27 @@ func TestWriteDocFromPartialResults(t *testing.T) {
 		}
 	}
 }
+
+// The load averages the suite writes before each part reach the report's
+// header, which says the machine was shared only when they show it.
+func TestLoadAveragesReachTheHeader(t *testing.T) {
+	in := "ringcast-load-1: 0.50\nBenchmarkFanout/x-2 \t 1 \t 1 ns/op\n" +
+		"ringcast-load-2: 1.70\nBenchmarkSustained/y-2 \t 1 \t 1 ns/op\n"
+	set, err := benchreport.Parse(strings.NewReader(in), "load.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := loadAverages(set)
+	if fmt.Sprint(load) != "[0.5 1.7]" {
+		t.Fatalf("load averages %v, want [0.5 1.7]", load)
+	}
+	if s := loadText(load); !strings.Contains(s, "0.50 to 1.70") || strings.Contains(s, "was shared") {
+		t.Errorf("quiet run: %q", s)
+	}
+	if s := loadText([]float64{0.4, 5.25}); !strings.Contains(s, "was shared") || !strings.Contains(s, "5.25") {
+		t.Errorf("loaded run: %q", s)
+	}
+	if s := loadText(nil); !strings.Contains(s, "not recorded") {
+		t.Errorf("no record: %q", s)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ringcast/ringcast/bench"
@@ -44,6 +45,7 @@ func WriteSuiteDoc(root string, o benchsuite.Options, command string) error {
 		GoVersion:   or("ringcast-go", runtime.Version()),
 		Benchtime:   or("ringcast-benchtime", o.Benchtime),
 		Count:       count,
+		Load:        loadAverages(set),
 		ResultsLink: rel(o.Results),
 		ImgDir:      benchsuite.Resolve(root, o.ImgDir),
 		ImgLink:     rel(o.ImgDir),
@@ -74,4 +76,19 @@ func headlineProfiles(root string, o benchsuite.Options, rel func(string) string
 		out = append(out, ProfileLink{Label: name, Scenario: pr.Scenario.Name(), CPULink: rel(pr.CPUFile), HeapLink: rel(pr.HeapFile), CPU: pr.CPU, Heap: pr.Heap})
 	}
 	return out
+}
+
+// loadAverages returns the load averages the suite recorded before each part
+// of the run (benchsuite.LoadKeyPrefix), in the file's order.
+func loadAverages(set *benchreport.Set) []float64 {
+	var load []float64
+	for _, kv := range set.Config {
+		if !strings.HasPrefix(kv[0], benchsuite.LoadKeyPrefix) {
+			continue
+		}
+		if v, err := strconv.ParseFloat(kv[1], 64); err == nil {
+			load = append(load, v)
+		}
+	}
+	return load
 }

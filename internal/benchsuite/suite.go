@@ -127,9 +127,14 @@ func Run(ctx context.Context, root string, o Options) error {
 	for range o.Count {
 		parts = append(parts, part{"^BenchmarkFanout$", o.Benchtime, len(fanout)}, part{"^BenchmarkSustained$", "1x", len(sustained)})
 	}
-	for _, part := range parts {
+	for i, part := range parts {
 		if part.n == 0 {
 			continue
+		}
+		// The load before each part, so that the report can say whether
+		// anything else shared the machine (LoadKeyPrefix).
+		if load := loadAverage(); load != "" {
+			fmt.Fprintf(out, "%s%d: %s\n", LoadKeyPrefix, i+1, load)
 		}
 		cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", part.bench, "-test.count", "1",
 			"-test.benchtime", part.benchtime, "-test.timeout", "0")
@@ -173,6 +178,24 @@ func Run(ctx context.Context, root string, o Options) error {
 		}
 	}
 	return nil
+}
+
+// LoadKeyPrefix starts the results file's configuration keys that carry the
+// machine's one-minute load average before each part of the run.
+const LoadKeyPrefix = "ringcast-load-"
+
+// loadAverage is the one-minute load average, "" where the system does not
+// say (only Linux's /proc is read).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 // Resolve resolves p against root unless it is absolute.
