@@ -22,7 +22,7 @@ each engine's highest loss-free delivery rate, the ratio between them, the serve
 memory per idle connection (10,000 connections), the 1000 × 1000 events/s goal
 point, a churn point (subscribers resuming with Last-Event-ID: loss, descriptors
 held against connections live), and charts. A fresh server serves every point; its RSS and CPU come from
-/proc. Bounded by --budget (about 10 minutes with the defaults). make bench-e2e runs it.
+/proc. Bounded by --budget (several minutes with the defaults). make bench-e2e runs it.
 
 The cluster ladder: --engines entries ring-nats (one ring node through NATS JetStream:
 serve --nats-embedded on a fresh store and a free NATS port) and ring-nats-<n>nodes
