@@ -35,7 +35,7 @@ test: vet
 bench:
 	BENCH_COUNT=$(BENCH_COUNT) $(GO) run ./cmd/ringcast bench run
 
-## bench-e2e: drive ringcast serve (ring and chan engines) with the load generator; writes docs/e2e.md,
+## bench-e2e: drive ringcast serve (ring and chan engines, and the ring through NATS JetStream on one and two nodes) with the load generator; writes docs/e2e.md,
 ## docs/e2e/report.json and the charts drawn from it (by ringcast-report, which ringcast e2e invokes)
 bench-e2e:
 	$(GO) run ./cmd/ringcast e2e

@@ -22,14 +22,21 @@ each engine's highest loss-free delivery rate, the ratio between them, the serve
 memory per idle connection (10,000 connections), the 1000 × 1000 events/s goal
 point, a churn point (subscribers resuming with Last-Event-ID: loss, descriptors
 held against connections live), and charts. A fresh server serves every point; its RSS and CPU come from
-/proc. Bounded by --budget (a few minutes with the defaults). make bench-e2e runs it.`
+/proc. Bounded by --budget (several minutes with the defaults). make bench-e2e runs it.
+
+The cluster ladder: --engines entries ring-nats (one ring node through NATS JetStream:
+serve --nats-embedded on a fresh store and a free NATS port) and ring-nats-<n>nodes
+(n-1 more nodes joining it with --nats, the load spread over all) climb the same
+ladders; the report gives their highest loss-free delivery rate as a share of the
+standalone ring's, their goal point and the publish round trip. Leave them out of
+--engines (--engines ring,chan) to skip the cluster.`
 
 func runE2E(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("e2e", e2eSummary, stderr)
 	var c e2e.Config
 	fs.StringVar(&c.Binary, "binary", "", "ringcast binary to run as the server (default: this one)")
 	serveArgs := fs.String("serve-args", "", "extra flags for every ringcast serve, space-separated")
-	engines := fs.String("engines", "ring,chan", "engines to compare, the first over the second")
+	engines := fs.String("engines", "ring,chan,ring-nats,ring-nats-2nodes", "engines to compare, the first over the second; then the cluster setups:\nring-nats (one node, embedded NATS, its CPU and RSS included) and\nring-nats-<n>nodes, each compared with ring")
 	subs := fs.String("subscribers", "100,1000", "subscriber counts of the load ladders")
 	fs.Float64Var(&c.StartDeliveries, "start-deliveries", 100_000, "first point of each ladder in deliveries/s (subscribers × rate); doubled per point")
 	fs.IntVar(&c.MaxPoints, "max-points", 8, "most doublings per ladder")
@@ -47,7 +54,7 @@ func runE2E(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.ChurnDuration, "churn-duration", 10*time.Second, "measured phase of each of the churn point's two runs")
 	fs.Float64Var(&c.ChurnFraction, "churn-fraction", 0.5, "fraction of the churn point's subscribers that leave and resume with Last-Event-ID")
 	fs.DurationVar(&c.ChurnEvery, "churn-every", time.Second, "mean connection lifetime of a churning subscriber (0.5-1.5×): reconnects/s = subscribers × fraction / this")
-	fs.DurationVar(&c.Budget, "budget", 8*time.Minute, "time limit of the whole run; later points are skipped and listed")
+	fs.DurationVar(&c.Budget, "budget", 15*time.Minute, "time limit of the whole run; later points are skipped and listed")
 	out := fs.String("out", "docs/e2e.md", "Markdown report to write (\"-\": stdout)")
 	chartsDir := fs.String("charts-dir", "", "directory of the SVG charts (default: <out without .md>/, e.g. docs/e2e/)")
 	if err := cli.Parse(fs, args); err != nil {

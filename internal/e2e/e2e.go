@@ -3,7 +3,9 @@
 // writes what it found: each engine's highest loss-free delivery rate, the
 // ratio between the engines and the server's memory per idle connection
 // (docs/e2e.md when run by `make bench-e2e`), and the report as JSON, from
-// which package e2echarts draws the charts in the report tool.
+// which package e2echarts draws the charts in the report tool. The same
+// ladder climbs the cluster setups, the ring engine through NATS JetStream
+// (cluster.go), against the standalone ring of the same run.
 //
 // Every server is a fresh process for every point, so a lossy point cannot
 // leave state behind for the next one; its RSS and CPU come from /proc/<pid>.
@@ -37,7 +39,9 @@ type Config struct {
 	Binary string
 	// ServeArgs are added to every `serve` command line.
 	ServeArgs []string
-	// Engines to compare (ring, chan); the first is the numerator of the ratio.
+	// Engines to compare (ring, chan); the first standalone one is the
+	// numerator of the ratio. Cluster setups (ClusterNodes: ring-nats,
+	// ring-nats-<n>nodes) may follow; each is compared with "ring".
 	Engines []string
 	// Subscribers are the subscriber counts of the ladders (100, 1000).
 	Subscribers []int
@@ -72,7 +76,7 @@ type Config struct {
 	ChurnFraction    float64
 	ChurnEvery       time.Duration
 	// Budget bounds the whole run; points that would start after it are
-	// skipped and reported as such (8m).
+	// skipped and reported as such (15m).
 	Budget time.Duration
 	// Progress receives one line per point (and the load generator's live
 	// line when ProgressTTY).
@@ -91,6 +95,11 @@ func (c *Config) setDefaults() error {
 	}
 	if len(c.Engines) == 0 {
 		c.Engines = []string{"ring", "chan"}
+	}
+	for _, e := range c.Engines {
+		if _, err := ClusterNodes(e); err != nil {
+			return err
+		}
 	}
 	if len(c.Subscribers) == 0 {
 		c.Subscribers = []int{100, 1000}
@@ -111,7 +120,7 @@ func (c *Config) setDefaults() error {
 	c.ChurnDuration = cmp.Or(c.ChurnDuration, 10*time.Second)
 	c.ChurnFraction = cmp.Or(c.ChurnFraction, 0.5)
 	c.ChurnEvery = cmp.Or(c.ChurnEvery, time.Second)
-	c.Budget = cmp.Or(c.Budget, 8*time.Minute)
+	c.Budget = cmp.Or(c.Budget, 15*time.Minute)
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -161,6 +170,11 @@ type PointSummary struct {
 	HiccupP99      float64 `json:"client_hiccup_p99_ms"`
 	ReadDelayP99   float64 `json:"client_read_delay_p99_ms"`
 	NotKeptUpPct   float64 `json:"not_kept_up_pct,omitempty"`
+	// PublishRTTP50 and PublishRTTP99 are the round trip of the publish
+	// calls the server accepted (ms): in cluster mode, JetStream's
+	// acknowledgement.
+	PublishRTTP50 float64 `json:"publish_rtt_p50_ms"`
+	PublishRTTP99 float64 `json:"publish_rtt_p99_ms"`
 }
 
 // Idle is one engine's memory per idle connection.
@@ -194,6 +208,8 @@ type Report struct {
 	// Unbounded lists the ladders ("ring 1000") that ended at MaxPoints or
 	// the budget without a lossy point: their highest rate is a lower bound.
 	Unbounded []string
+	// Cluster has one entry per cluster setup in Config.Engines.
+	Cluster []ClusterResult `json:",omitempty"`
 }
 
 // Run measures every engine and returns the report. It fails only when a
@@ -218,7 +234,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		} else {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s goal point (budget)", engine))
 		}
-		if engine == cfg.Engines[0] && cfg.ChurnSubscribers > 0 {
+		if engine == cfg.Engines[0] && cfg.ChurnSubscribers > 0 && !isCluster(engine) {
 			if time.Now().Before(deadline) {
 				rep.Churn = runChurn(ctx, &cfg, engine)
 			} else {
@@ -227,6 +243,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		for _, n := range cfg.Subscribers {
 			rep.ladder(ctx, &cfg, engine, n, deadline)
+		}
+		if isCluster(engine) {
+			// A cluster node holds its connections in the same ring
+			// engine as the standalone ring: its idle memory is that.
+			continue
 		}
 		// Idle last: 10,000 connections leave this process a large heap and
 		// the kernel 10,000 sockets to tear down, which the goal point, run
@@ -238,6 +259,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		rep.Idle = append(rep.Idle, idle)
 	}
+	rep.Cluster = rep.clusterResults()
 	rep.Elapsed = time.Since(rep.Started)
 	rep.LoadAfter = loadAverage()
 	return rep, nil
@@ -323,7 +345,9 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func startServer(ctx context.Context, cfg *Config, engine string) (*server, error) {
+// startServer starts one `ringcast serve --engine engine`, with extra
+// flags (a cluster node's) before cfg.ServeArgs.
+func startServer(ctx context.Context, cfg *Config, engine string, extra ...string) (*server, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -332,7 +356,8 @@ func startServer(ctx context.Context, cfg *Config, engine string) (*server, erro
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"serve", "--addr", addr, "--admin-addr", admin, "--engine", engine, "--shutdown-timeout", "2s", "--log-level", "warn"}, cfg.ServeArgs...)
+	args := append([]string{"serve", "--addr", addr, "--admin-addr", admin, "--engine", engine, "--shutdown-timeout", "2s", "--log-level", "warn"}, extra...)
+	args = append(args, cfg.ServeArgs...)
 	s := &server{url: "http://" + addr, admin: "http://" + admin, out: &tailBuffer{max: 8 << 10}, done: make(chan error, 1)}
 	s.cmd = exec.Command(cfg.Binary, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
@@ -419,18 +444,24 @@ func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate fl
 	// than during this point's measurement (the load generator runs in this
 	// process).
 	runtime.GC()
-	srv, err := startServer(ctx, cfg, engine)
+	st, err := startSetup(ctx, cfg, engine)
 	if err != nil {
 		p.Err = err.Error()
 		fmt.Fprintf(cfg.Progress, "%s: %v\n", label, err)
 		return p
 	}
-	defer srv.stop()
-	res, err := loadgen.Run(ctx, loadgen.Config{
+	defer st.stop()
+	// Server figures are the first node's (K3 in cluster.go).
+	srv := st.nodes[0]
+	lc := loadgen.Config{
 		URL: srv.url, Subscribers: subs, Rate: rate, Duration: cfg.PointDuration, Payload: cfg.Payload,
 		ConnectRate: cfg.ConnectRate, DrainTimeout: 2 * time.Second, ServerPID: srv.cmd.Process.Pid,
 		MetricsURL: srv.url + "/metrics", Progress: ttyOnly(cfg), ProgressTTY: cfg.ProgressTTY, Logger: cfg.Logger,
-	})
+	}
+	if len(st.nodes) > 1 {
+		lc.URLs = st.urls()
+	}
+	res, err := loadgen.Run(ctx, lc)
 	if err != nil {
 		p.Err = err.Error()
 		fmt.Fprintf(cfg.Progress, "%s: %v\n", label, err)
@@ -442,6 +473,7 @@ func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate fl
 	s.Lagged, s.Resets, s.Reconnects, s.PublishRate = res.Lagged, res.Resets, res.Reconnects, res.PublishRate
 	s.P50, s.P99, s.P999, s.Max = res.Latency.P50Ms, res.Latency.P99Ms, res.Latency.P999Ms, res.Latency.MaxMs
 	s.ClientCPU, s.HiccupP99, s.ReadDelayP99 = res.Client.CPUCores, res.Client.Hiccup.P99Ms, res.Client.ReadDelay.P99Ms
+	s.PublishRTTP50, s.PublishRTTP99 = res.PublishRTT.P50Ms, res.PublishRTT.P99Ms
 	if res.Server != nil {
 		s.ServerCPU, s.ServerRSS = res.Server.CPUCores, res.Server.RSSPeak
 	}
@@ -460,9 +492,9 @@ func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate fl
 			verdict = "publisher fell behind"
 		}
 	}
-	fmt.Fprintf(cfg.Progress, "%s: %s deliveries/s, lost %d, lagged %d, p50 %s p99 %s max %s, server %.2f cores, client %.2f cores (hiccup p99 %s) — %s\n",
+	fmt.Fprintf(cfg.Progress, "%s: %s deliveries/s, lost %d, lagged %d, p50 %s p99 %s max %s, publish rtt p99 %s, server %.2f cores, client %.2f cores (hiccup p99 %s) — %s\n",
 		label, report.Rate(s.Delivered), s.Lost, s.Lagged, report.Ms(s.P50), report.Ms(s.P99), report.Ms(s.Max),
-		s.ServerCPU, s.ClientCPU, report.Ms(s.HiccupP99), verdict)
+		report.Ms(s.PublishRTTP99), s.ServerCPU, s.ClientCPU, report.Ms(s.HiccupP99), verdict)
 	return p
 }
 

@@ -149,6 +149,10 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	p("schedule (events handed to the server at most %d ms late on average: a server that accepts events slower than", MaxMeanPublishLagMs)
 	p("the rate is not offered that rate). Each ladder doubles the offered deliveries/s (subscribers × rate) from %s", report.Rate(cfg.StartDeliveries))
 	p("until a point is not loss-free, then bisects %d times between the last loss-free and the first lossy point.", max(cfg.Bisections, 0))
+	if len(rep.Cluster) > 0 {
+		p("The cluster setups (%s) climb the same ladders through NATS JetStream: see [Cluster](#cluster-the-ring-engine-through-nats-jetstream).",
+			strings.Join(rep.clusterEngines(), ", "))
+	}
 	p("")
 	p("## Summary")
 	p("")
@@ -173,6 +177,9 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 			goal = "failed: " + firstLine(gp.Err)
 		}
 		idle := "not measured"
+		if isCluster(e) {
+			idle = "the ring's (same engine)"
+		}
 		if id := rep.IdleOf(e); id != nil && id.Err == "" {
 			idle = fmt.Sprintf("%.1f KiB (%d connections)", id.BytesPerConn/1024, id.Held)
 		} else if id != nil {
@@ -185,8 +192,8 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 		p("| %s | %s | %s | %s | %s | %s | %s |", e, best, at, perDelivery, bounded, goal, idle)
 	}
 	p("")
-	if len(cfg.Engines) >= 2 {
-		a, c := rep.Best(cfg.Engines[0]), rep.Best(cfg.Engines[1])
+	if std := rep.standaloneEngines(); len(std) >= 2 {
+		a, c := rep.Best(std[0]), rep.Best(std[1])
 		ratio := "n/a (an engine had no loss-free point)"
 		ratioOK := false
 		if a != nil && c != nil && c.Summary.Delivered > 0 {
@@ -195,19 +202,19 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 			ratioOK = r >= GoalRatio
 		}
 		bounded := "n/a"
-		if a, c := rep.BestWithin(cfg.Engines[0], GoalP99Ms), rep.BestWithin(cfg.Engines[1], GoalP99Ms); a != nil && c != nil && c.Summary.Delivered > 0 {
+		if a, c := rep.BestWithin(std[0], GoalP99Ms), rep.BestWithin(std[1], GoalP99Ms); a != nil && c != nil && c.Summary.Delivered > 0 {
 			bounded = fmt.Sprintf("%.2f×", a.Summary.Delivered/c.Summary.Delivered)
 		}
-		p("**Ratio %s/%s** of the highest loss-free delivery rates: %s (of those with p99 ≤ %d ms: %s).", cfg.Engines[0], cfg.Engines[1], ratio, GoalP99Ms, bounded)
+		p("**Ratio %s/%s** of the highest loss-free delivery rates: %s (of those with p99 ≤ %d ms: %s).", std[0], std[1], ratio, GoalP99Ms, bounded)
 		if na, nc := serverNsPerDelivery(a), serverNsPerDelivery(c); na > 0 && nc > 0 {
 			p("At those points the %s server spent %.1f× less CPU per delivery than the %s server (%.0f vs %.0f ns): when",
-				cfg.Engines[0], nc/na, cfg.Engines[1], na, nc)
+				std[0], nc/na, std[1], na, nc)
 			p("the two processes share the cores, the load generator's share caps the faster engine's rate first.")
 		}
 		p("")
-		p("### Goals (%s engine)", cfg.Engines[0])
+		p("### Goals (%s engine)", std[0])
 		p("")
-		e := cfg.Engines[0]
+		e := std[0]
 		if id := rep.IdleOf(e); id != nil && id.Err == "" {
 			p("- ≤ 8 KiB per idle connection at %d connections: %.1f KiB with %d held — %s.", cfg.IdleConnections, id.BytesPerConn/1024, id.Held,
 				check(id.BytesPerConn <= GoalIdleBytes && id.Held >= 10_000))
@@ -221,13 +228,17 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 		} else {
 			p("- %d × %s events/s: not measured.", cfg.GoalSubscribers, report.Rate(cfg.GoalRate))
 		}
-		p("- ≥ %d× the %s engine's highest loss-free delivery rate: %s — %s.", GoalRatio, cfg.Engines[1], ratio, check(ratioOK))
+		p("- ≥ %d× the %s engine's highest loss-free delivery rate: %s — %s.", GoalRatio, std[1], ratio, check(ratioOK))
+		p("")
+	}
+	if len(rep.Cluster) > 0 {
+		rep.writeCluster(p)
 		p("")
 	}
 	p("## All points")
 	p("")
-	p("| engine | subscribers | events/s | offered/s | delivered/s | lost | lagged | p50 | p99 | p99.9 | max | server CPU | client CPU | client hiccup p99 | client read delay p99 | server RSS | verdict |")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	p("| engine | subscribers | events/s | offered/s | delivered/s | lost | lagged | p50 | p99 | p99.9 | max | publish rtt p50 / p99 | server CPU | client CPU | client hiccup p99 | client read delay p99 | server RSS | verdict |")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, pt := range rep.Points {
 		s := pt.Summary
 		name := pt.Engine
@@ -235,7 +246,7 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 			name += " (goal)"
 		}
 		if !pt.Measured() {
-			p("| %s | %d | %s | %s | | | | | | | | | | | | | error: %s |", name, pt.Subscribers, report.Rate(pt.Rate), report.Rate(pt.Offered), firstLine(pt.Err))
+			p("| %s | %d | %s | %s | | | | | | | | | | | | | | error: %s |", name, pt.Subscribers, report.Rate(pt.Rate), report.Rate(pt.Offered), firstLine(pt.Err))
 			continue
 		}
 		verdict := "loss-free"
@@ -245,15 +256,20 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 				verdict = fmt.Sprintf("publisher behind (mean lag %s)", report.Ms(s.PublishLagMean))
 			}
 		}
-		p("| %s | %d | %s | %s | %s | %d | %d | %s | %s | %s | %s | %.2f | %.2f | %s | %s | %s | %s |", name, pt.Subscribers, report.Rate(pt.Rate),
+		p("| %s | %d | %s | %s | %s | %d | %d | %s | %s | %s | %s | %s / %s | %.2f | %.2f | %s | %s | %s | %s |", name, pt.Subscribers, report.Rate(pt.Rate),
 			report.Rate(pt.Offered), report.Rate(s.Delivered), s.Lost, s.Lagged, report.Ms(s.P50), report.Ms(s.P99),
-			report.Ms(s.P999), report.Ms(s.Max), s.ServerCPU, s.ClientCPU, report.Ms(s.HiccupP99), report.Ms(s.ReadDelayP99), report.Bytes(s.ServerRSS), verdict)
+			report.Ms(s.P999), report.Ms(s.Max), report.Ms(s.PublishRTTP50), report.Ms(s.PublishRTTP99),
+			s.ServerCPU, s.ClientCPU, report.Ms(s.HiccupP99), report.Ms(s.ReadDelayP99), report.Bytes(s.ServerRSS), verdict)
 	}
 	p("")
 	p("Server and client CPU are in cores (%d available in total): when their sum nears that, the machine, not the", runtime.NumCPU())
 	p("engine, is the limit. *Client hiccup* is how late the load generator woke from a 1 ms sleep (jHiccup's")
 	p("measure): delay the machine adds to every latency in that row, whatever the server does. *Client read delay*")
 	p("is how long bytes waited in their socket before the load generator read them, per read: left out of latency.")
+	p("*Publish rtt* is the round trip of each publish call the server accepted (an NDJSON batch), request to answer.")
+	if len(rep.Cluster) > 0 {
+		p("A cluster setup's server CPU and RSS are its first node's, embedded NATS server included.")
+	}
 	if len(rep.Skipped) > 0 {
 		p("")
 		p("Skipped (over the %v budget): %s.", cfg.Budget, strings.Join(rep.Skipped, "; "))
@@ -297,8 +313,34 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	p("    make bench-e2e                    # this report")
 	p("    ringcast serve --engine ring &    # or one point by hand:")
 	p("    ringcast loadgen --subscribers %d --rate %s --duration 30s --server-pid $! --html report.html", cfg.GoalSubscribers, report.Rate(cfg.GoalRate))
+	if len(rep.Cluster) > 0 {
+		p("    ringcast serve --engine ring --nats-embedded --nats-store \"$(mktemp -d)\" --nats-listen 127.0.0.1:14222 &   # a cluster node")
+		p("    ringcast loadgen --subscribers %d --rate %s --duration 30s --server-pid $! --html report.html", cfg.GoalSubscribers, report.Rate(cfg.GoalRate))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// standaloneEngines are the engines of the run that are not cluster setups,
+// in order: the ratio compares the first two.
+func (rep *Report) standaloneEngines() []string {
+	var out []string
+	for _, e := range rep.Config.Engines {
+		if !isCluster(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (rep *Report) clusterEngines() []string {
+	var out []string
+	for _, e := range rep.Config.Engines {
+		if isCluster(e) {
+			out = append(out, "`"+e+"`")
+		}
+	}
+	return out
 }
 
 // serverNsPerDelivery is the server's CPU time per delivered event at a
