@@ -217,11 +217,13 @@ func TestRunWritesReport(t *testing.T) {
 
 	// The churn point: the churning half reconnected and resumed without
 	// loss (the fake keeps every event); the run without churn did not
-	// reconnect; the server's descriptors were read.
+	// reconnect; the server's descriptors were read, and held at least the
+	// steady half's connections (a sample may fall while churning
+	// subscribers are between two connections).
 	if c := rep.Churn; c == nil || c.Engine != "ring" || c.Steady.Err != "" || c.Churning.Err != "" {
 		t.Fatalf("churn point: %+v", rep.Churn)
 	} else if c.Steady.Reconnects != 0 || c.Churning.Reconnects == 0 || c.Churning.ResumedLost != 0 || c.Churning.SteadyLost != 0 ||
-		c.Churning.FDsStart <= 0 || c.Churning.FDsPeak < c.Churning.FDsStart+int64(c.Subscribers) {
+		c.Churning.FDsStart <= 0 || c.Churning.FDsPeak < c.Churning.FDsStart+int64(c.Subscribers/2) {
 		t.Fatalf("churn point: without %+v, with %+v", c.Steady, c.Churning)
 	}
 
