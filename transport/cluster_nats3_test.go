@@ -245,3 +245,33 @@ func TestClusterNATS3(t *testing.T) {
 	}
 	t.Logf("publish answered 200 %v after the leader went, after %d refusals (503); new leader n%d", published, refusals, streamLeader(srvs))
 }
+
+// BenchmarkClusterNATS3Publish: 100-event atomic batches of 128 B from one
+// publisher, from Publish until the events are in the node's ring, into a
+// stream of 1 and of 3 replicas on the same kind of 3-server cluster (the
+// node on n0; the stream's leader wherever JetStream put it). nats-server
+// stages an atomic batch in a synced file store of its own on R1 and in
+// memory on R3 (docs/cluster.md). Not a figure unless run on a quiet
+// machine: go test -run '^$' -bench ClusterNATS3 -benchtime 3x ./transport/
+func BenchmarkClusterNATS3Publish(b *testing.B) {
+	const batch, batches = 100, 100 // batches per iteration
+	for _, replicas := range []int{1, 3} {
+		b.Run("R"+strconv.Itoa(replicas), func(b *testing.B) {
+			srvs := startNATSCluster(b, 3)
+			ts := startNodeOn(b, srvs[0].ClientURL(), Config{NATSReplicas: replicas})
+			evs := batchOf(batch, 128)
+			var ids []string
+			var err error
+			b.ResetTimer()
+			start := time.Now()
+			for n := 0; n < b.N*batches; n++ {
+				if ids, err = ts.Publish(evs...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			last := seqOf(b, ids[len(ids)-1])
+			waitFor(b, "the batches in the ring", time.Minute, func() bool { return ts.cluster.f.applied.Load() >= last })
+			b.ReportMetric(float64(b.N*batches*batch)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}
