@@ -32,7 +32,8 @@ import (
 
 // startNATSCluster starts size nats-servers with JetStream, clustered over
 // routes on 127.0.0.1, each with its store in a TempDir, and returns once
-// their JetStream has a leader. They are shut down when the test ends.
+// their JetStream has a meta leader that sees them all. They are shut down
+// when the test ends.
 func startNATSCluster(tb testing.TB, size int) []*server.Server {
 	tb.Helper()
 	// JetStream clustering wants every server's routes configured before it
