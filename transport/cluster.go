@@ -45,6 +45,11 @@ import (
 	"github.com/ringcast/ringcast/transport/internal/sse"
 )
 
+// stallAfter is how long a follower that is behind the log may go without
+// applying anything before /healthz calls it stalled (cluster.stallAfter;
+// tests shorten it).
+const stallAfter = 3 * time.Second
+
 // maxReplays bounds the log replays that run at once on a node; a resume
 // beyond it waits its turn (with keep-alives), rather than being refused:
 // EventSource gives up on a non-200 answer.
@@ -107,6 +112,8 @@ type cluster struct {
 	lg      *slog.Logger
 	replays chan struct{} // maxReplays slots
 
+	stallAfter time.Duration // /healthz's "stalled" threshold: the const stallAfter; set before the node serves
+
 	resumeFails *metrics.Counter // resumes ended because the log could not be read
 
 	// recreated: the log has another epoch than this node (L3); its engine
@@ -138,6 +145,7 @@ func (s *Server) joinCluster() error {
 	c := &cluster{
 		cfg: &s.cfg, log: l, eng: le, m: s.m, lg: s.log,
 		replays:     make(chan struct{}, maxReplays),
+		stallAfter:  stallAfter,
 		stopMonitor: make(chan struct{}),
 		monitorDone: make(chan struct{}),
 		resumeFails: s.m.set.NewCounter("ringcast_log_resume_failures_total"),
@@ -211,7 +219,6 @@ func (c *cluster) close() {
 // reachable and this node has applied what it holds. A follower that has
 // not moved for stallAfter while behind is "stalled", never healthy.
 func (c *cluster) writeHealth(ctx *fasthttp.RequestCtx, streams int64) {
-	const stallAfter = 3 * time.Second
 	ok, _, last := c.state()
 	applied := c.f.applied.Load()
 	last = max(last, applied) // the monitor looks once a second
@@ -223,7 +230,7 @@ func (c *cluster) writeHealth(ctx *fasthttp.RequestCtx, streams int64) {
 		status = "starting"
 	case !ok || !c.log.connected():
 		status = "log-unavailable"
-	case applied < last && time.Since(time.Unix(0, c.f.lastAt.Load())) > stallAfter:
+	case applied < last && time.Since(time.Unix(0, c.f.lastAt.Load())) > c.stallAfter:
 		status = "stalled"
 	}
 	if status != "ok" {

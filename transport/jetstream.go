@@ -319,6 +319,10 @@ func msg(r *logRecord, key string, first bool) *nats.Msg {
 	return m
 }
 
+// followHeartbeat is the follower's idle heartbeat (nats.go's default for
+// an ordered consumer is 5 s).
+const followHeartbeat = time.Second
+
 func (l *jetStreamLog) follow(from uint64, apply func([]logEntry)) (func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -330,7 +334,11 @@ func (l *jetStreamLog) follow(from uint64, apply func([]logEntry)) (func(), erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	// A short heartbeat: the consumer lives on one NATS server, and when
+	// that server goes away the client learns it only from missing
+	// heartbeats (nats.go ignores the server's "409 Server Shutdown"),
+	// after two of them: the follower stands still that long.
+	it, err := cons.Messages(jetstream.PullMaxMessages(1024), jetstream.PullHeartbeat(followHeartbeat))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
 	}
