@@ -7,18 +7,14 @@ package ring
 // resumes there, as tokio's broadcast does: it loses the fewest values. But
 // the oldest page is the one the writer retires next, so under a writer that
 // stays faster than the reader it is lapped again at once, and again (lag
-// thrash): each lap costs the reader a failed read and an error, so it
-// delivers less than it could, and loses more. LMAX's consumers never face
-// this (the producer waits for them); a reader of a ring that never waits can
-// make room itself by skipping further than it must.
-//
-// When to skip further is decided by what the lag says. A first lag, at a
-// rate the reader keeps up with, comes from a stall: skipping more would only
-// add to the loss, so the reader resumes at the oldest value (or its fixed
-// WithLagHeadroom). A lag that comes before the reader has read a whole ring
-// since its last one is a relapse: the writer is outrunning it, and it resumes
-// half a ring further on (relapseHeadroom), out of the writer's way for as
-// long as the writer takes to write that half. Measured in docs/ring.md.
+// thrash). LMAX's consumers never face this (the producer waits for them); a
+// reader of a ring that never waits can make room itself: with
+// WithLagHeadroom(n) it skips n more values, leaving that many between itself
+// and the writer's overwrite point. Measured (docs/ring.md), headroom of a
+// page helped flat out in some runs and not in others, and cost sustained
+// throughput in every run: at a rate readers can keep up with, an overrun
+// comes from a stall, and headroom adds n values to every such loss. So the
+// default is none, and headroom is for readers that are overrun persistently.
 //
 // Invariants:
 //   L1. Counts stay exact: LagError.Missed is resume - p, every value from the
@@ -32,10 +28,6 @@ package ring
 //       values, so oldest+headroom <= cursor except while the writer is in
 //       the middle of a batch (seen > cursor); there the resume point is
 //       capped at the cursor (L2).
-//   L4. A lag at a position below Reader.relapse (the last resume point plus
-//       Cap()) is a relapse, and resumes with at least Cap()/2 of headroom;
-//       relapse is 0 until the first lag, so a first lag is never one. L1-L3
-//       hold as for any headroom.
 
 import "fmt"
 
@@ -43,12 +35,9 @@ import "fmt"
 // past the oldest value still held (at most at the newest value), so that a
 // writer that keeps outrunning it does not lap it again at once; the skipped
 // values are counted in LagError.Missed. The default, 0, resumes at the
-// oldest value held and loses the fewest. Whatever n, a reader overrun again
-// before it has read Cap() values since its last lag skips at least Cap()/2
-// past the oldest value: the writer is outrunning it, and resuming on the
-// page the writer overwrites next would only cost it another lag. Given to
-// New it is the default for every reader of the ring; given to Subscribe it
-// applies to that reader only. n above Cap() means Cap().
+// oldest value held and loses the fewest. Given to New it is the default for
+// every reader of the ring; given to Subscribe it applies to that reader
+// only. n above Cap() means Cap(); 64 (a page) is a good start.
 func WithLagHeadroom(n int) Option {
 	if n < 0 {
 		n = badHeadroom
@@ -72,22 +61,12 @@ func (e *LagError) Error() string {
 // Is makes errors.Is(err, ErrLagged) true.
 func (e *LagError) Is(target error) bool { return target == ErrLagged }
 
-// relapseHeadroom is how far past the oldest value a relapsing reader
-// resumes in a ring of capacity c (L4): half the ring, so that the writer
-// takes as long to lap it again as to write half a ring.
-func relapseHeadroom(c uint64) uint64 { return c / 2 }
-
 // lagged moves a reader at p past the values lost once the writer had
 // written seen (L1-L3).
 func (rd *Reader[T]) lagged(p, seen uint64) error {
 	r := rd.ring
 	oldest := r.oldest(seen)
-	headroom := uint64(rd.headroom)
-	if p < rd.relapse { // L4
-		headroom = max(headroom, relapseHeadroom(r.capacity))
-	}
-	resume := max(oldest, min(oldest+headroom, r.Cursor()))
-	rd.relapse = resume + r.capacity
+	resume := max(oldest, min(oldest+uint64(rd.headroom), r.Cursor()))
 	rd.pos = resume
 	rd.state.Store(resume)
 	return &LagError{Missed: resume - p, Resume: resume}

@@ -28,7 +28,6 @@ func TestModel(t *testing.T) {
 			rd       *ring.Reader[uint64]
 			pos      uint64
 			headroom uint64
-			relapse  uint64 // a lag below it is a relapse (L4)
 		}
 		var readers []*modelReader
 		var cursor uint64
@@ -92,9 +91,8 @@ func TestModel(t *testing.T) {
 				k := 1 + rng.IntN(len(buf))
 				n, err := m.rd.TryNextBatch(buf[:k])
 				// The model: a reader more than capacity behind is moved its
-				// headroom past the oldest value held (at most to the newest),
-				// at least half the ring if it lags again before it has read
-				// a ring since its last lag, and told how many it skipped.
+				// headroom past the oldest value held (at most to the newest)
+				// and told how many it skipped.
 				switch {
 				case m.pos > cursor:
 					if err != ring.ErrEmpty {
@@ -102,12 +100,7 @@ func TestModel(t *testing.T) {
 						return false
 					}
 				case m.pos < oldest():
-					headroom := m.headroom
-					if m.pos < m.relapse {
-						headroom = max(headroom, uint64(capacity/2))
-					}
-					resume := max(oldest(), min(oldest()+headroom, cursor))
-					m.relapse = resume + uint64(capacity)
+					resume := max(oldest(), min(oldest()+m.headroom, cursor))
 					var le *ring.LagError
 					if !errors.As(err, &le) || le.Missed != resume-m.pos || le.Resume != resume {
 						t.Errorf("seed %d: want lag of %d to %d, got %d, %v", seed, resume-m.pos, resume, n, err)

@@ -39,16 +39,14 @@ type Reader[T any] struct {
 	wait  WaitStrategy
 	// headroom is how far past the oldest value held a lag resumes (lag.go).
 	headroom uint32
-	// relapse: a lag at a position below it is a relapse (L4 in lag.go).
-	relapse uint64
-	state   atomic.Uint64
-	closed  atomic.Bool
-	queued  atomic.Bool   // on ring.sleepers (wait.go)
-	done    chan struct{} // closed by Close: wakes a parked owner
-	wake    chan struct{} // one slot: the writer's token after a publish
-	slot    int           // index in ring.readers; guarded by ring.mu
-	next    *Reader[T]    // below this reader on ring.sleepers
-	waits   *waitState    // Adaptive's and Sleeping's memory (wait.go); owner only
+	state    atomic.Uint64
+	closed   atomic.Bool
+	done     chan struct{} // closed by Close: wakes a parked owner
+	wake     chan struct{} // one slot: the writer's token after a publish
+	slot     int           // index in ring.readers; guarded by ring.mu
+	queued   atomic.Bool   // on ring.sleepers (wait.go)
+	next     *Reader[T]    // below this reader on ring.sleepers
+	waits    *waitState    // Adaptive's and Sleeping's memory (wait.go); owner only
 }
 
 // Readers are allocated one by one; at 128 bytes each has its own pair of

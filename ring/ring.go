@@ -6,9 +6,8 @@
 // values) is overrun. It learns so from the sequence gap and gets a *LagError
 // carrying the exact number of values it missed — the semantics of tokio's
 // broadcast Lagged(n), without its locks — then continues from the oldest
-// value still held; when it is overrun again before it has read a whole ring
-// (the writer keeps outrunning it), or with WithLagHeadroom, further on, so
-// that it is not lapped again at once.
+// value still held, or, with WithLagHeadroom, further on, so that a writer
+// that keeps overrunning it does not lap it again at once.
 //
 // Sequences start at 1 and grow by one per value; 0 means "none".
 //

@@ -168,59 +168,6 @@ func TestLagHeadroom(t *testing.T) {
 	}
 }
 
-// A reader overrun again before it has read a whole ring since its last lag
-// is being outrun: it resumes half a ring past the oldest value; a lag after
-// it has read a ring is a first lag again, resuming at the oldest.
-func TestLagRelapseSkipsHalfARing(t *testing.T) {
-	r := newRing[int](t, 8)
-	rd := r.Subscribe()
-	defer rd.Close()
-	buf := make([]int, 8)
-	publish := func(n int) {
-		for range n {
-			r.Publish(int(r.Cursor() + 1))
-		}
-	}
-	lag := func(what string, headroom uint64) uint64 {
-		t.Helper()
-		from, oldest := rd.Position(), r.Oldest()
-		_, err := rd.TryNextBatch(buf[:1])
-		le, ok := err.(*ring.LagError)
-		if want := oldest + headroom; !ok || le.Resume != want || le.Missed != want-from {
-			t.Fatalf("%s: got %v, want a lag of %d resuming at %d", what, err, want-from, want)
-		}
-		return le.Resume
-	}
-	read := func(n int) {
-		t.Helper()
-		want := int(rd.Position())
-		for n > 0 {
-			k, err := rd.TryNextBatch(buf[:min(n, len(buf))])
-			if err != nil {
-				t.Fatalf("read at %d: %v", want, err)
-			}
-			for _, v := range buf[:k] {
-				if v != want {
-					t.Fatalf("read %d, want %d", v, want)
-				}
-				want++
-			}
-			n -= k
-		}
-	}
-	publish(40)
-	lag("first lag", 0)
-	read(2)
-	publish(40)
-	lag("relapse after 2 values", 4)
-	read(7)
-	publish(40)
-	lag("relapse after 7 values", 4)
-	read(8)
-	publish(40)
-	lag("a lag after a whole ring", 0)
-}
-
 // A batch that runs into values overwritten since the cursor was read
 // returns what it got and reports the lag on the next call.
 func TestBatchStopsAtLag(t *testing.T) {
