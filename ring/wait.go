@@ -14,9 +14,14 @@ package ring
 //     processor. A parked reader's processor may go idle, and waking it then
 //     takes the OS as long as the ring lasts at high rates; a reader whose
 //     values come microseconds apart must not park at all.
-//   - Crowded: it yields the processor (runtime.Gosched) between polls and
-//     parks once it has yielded at least yieldChecks times and for at least
-//     yieldFor.
+//   - Crowded: while its pace is steady and modest it naps as Sleeping does
+//     (below); otherwise it yields the processor (runtime.Gosched) between
+//     polls and parks once it has yielded at least yieldChecks times and for
+//     at least yieldFor. Readers that share cores pay for every wake-up in
+//     CPU the others need: parked after each value at a modest rate, 16 of
+//     them cost 6-7 times as much CPU per delivery as napping ones, whose
+//     latency (about napFor) is no worse than the scheduler gives them
+//     anyway (docs/ring.md, fourth pass).
 //
 // A busy reader, whose next value comes within microseconds, never parks, so
 // the writer pays no wake-up for it; an idle one parks and then uses no CPU.
@@ -116,14 +121,18 @@ const (
 	// Adaptive polls briefly, then spins or yields for a few microseconds
 	// (longer for a reader with a core of its own whose values come
 	// microseconds apart), then parks: a busy reader never parks and costs
-	// the writer nothing, an idle one uses no CPU. The default, and the
-	// right choice whenever goroutines may outnumber cores.
+	// the writer nothing, an idle one uses no CPU. When the ring has at
+	// least GOMAXPROCS readers, a reader whose values come at a steady
+	// modest pace naps as under Sleeping instead of parking after each one.
+	// The default, and the right choice whenever goroutines may outnumber
+	// cores.
 	Adaptive
 	// Sleeping is Adaptive for a reader that can wait up to about a
-	// millisecond for its values: while values keep coming at a pace the
-	// ring absorbs, it naps on a timer instead of parking and reads what came
-	// in one batch, so at a steady modest rate it costs far less CPU per
-	// value than a reader woken for each one. An idle reader parks.
+	// millisecond for its values, even with a core of its own: while values
+	// keep coming at a pace the ring absorbs, it naps instead of parking
+	// until about half a millisecond's worth came, and reads them in one
+	// batch, so at a steady modest rate it costs far less CPU per value than
+	// a reader woken for each one. An idle reader parks.
 	Sleeping
 )
 
@@ -260,14 +269,15 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 		took = 0 // no pace yet
 	}
 	w.seq, w.at = seq, now
+	solo := rd.ring.Readers() < rd.ring.procs
 	// In floating point: a pause of hours times a large ring overflows uint64.
-	if rd.wait == Sleeping && took > 0 &&
+	if (rd.wait == Sleeping || !solo) && took > 0 &&
 		float64(took)*float64(napBudget) <= float64(since)*float64(rd.ring.capacity/4) {
 		// The values napFor brings at this pace (nap caps them at half a ring).
 		want := min(float64(took)*float64(napFor)/float64(since), float64(rd.ring.capacity))
 		return rd.nap(ctx, seq, w, uint64(want))
 	}
-	if rd.ring.Readers() < rd.ring.procs {
+	if solo {
 		spin := soloSpinFor
 		if took > 0 && since <= time.Duration(took)*fastGap {
 			spin = fastSpinFor

@@ -8,13 +8,17 @@ import (
 )
 
 // wakeCost publishes n values spaced by gap (busy-waiting, so the spacing
-// does not depend on the timer's resolution) to one reader using ws, and
-// returns how many publishes found a parked reader to wake (P2: the writer's
-// only wake-up cost).
-func wakeCost(t *testing.T, ws WaitStrategy, n int, gap time.Duration) int {
+// does not depend on the timer's resolution) to one reader using ws, on a
+// ring with idle further readers registered (they never wait, so they are
+// never woken), and returns how many publishes found a parked reader to wake
+// (P2: the writer's only wake-up cost).
+func wakeCost(t *testing.T, ws WaitStrategy, n int, gap time.Duration, idle int) int {
 	r, err := New[int](1024, WithWaitStrategy(ws))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for range idle {
+		defer r.Subscribe().Close()
 	}
 	rd := r.Subscribe()
 	done := make(chan struct{})
@@ -46,20 +50,28 @@ func wakeCost(t *testing.T, ws WaitStrategy, n int, gap time.Duration) int {
 // Adaptive, so the writer pays no wake-ups; under Blocking it parks after
 // nearly every value (the contrast shows the measure can fail).
 func TestAdaptiveBusyReaderDoesNotPark(t *testing.T) {
-	fewWakes(t, Adaptive, 5000, time.Microsecond) // well inside spinChecks + yieldChecks polls
+	fewWakes(t, Adaptive, 5000, time.Microsecond, 0) // well inside spinChecks + yieldChecks polls
 }
 
-// fewWakes checks that a reader using ws, fed n values gap apart, is found
-// parked by at most half as many publishes as the same reader under
-// Blocking, which must park for at least one in five (else the measure is
-// broken). A relative bound, because a loaded machine (CI runs packages in
-// parallel) deschedules the reader's thread and makes any strategy park now
-// and then, far more often than on a quiet one.
-func fewWakes(t *testing.T, ws WaitStrategy, n int, gap time.Duration) {
+// With at least GOMAXPROCS readers an Adaptive reader fed values tens of
+// microseconds apart naps instead of parking after each one, as Sleeping
+// does; the same crowded reader under Blocking parks after every value.
+func TestAdaptiveCrowdedReaderNaps(t *testing.T) {
+	fewWakes(t, Adaptive, 2000, 50*time.Microsecond, runtime.GOMAXPROCS(0))
+}
+
+// fewWakes checks that a reader using ws, fed n values gap apart on a ring
+// with idle further readers, is found parked by at most half as many
+// publishes as the same reader under Blocking, which must park for at least
+// one in five (else the measure is broken). A relative bound, because a
+// loaded machine (CI runs packages in parallel) deschedules the reader's
+// thread and makes any strategy park now and then, far more often than on a
+// quiet one.
+func fewWakes(t *testing.T, ws WaitStrategy, n int, gap time.Duration, idle int) {
 	t.Helper()
-	got := wakeCost(t, ws, n, gap)
-	blocking := wakeCost(t, Blocking, n, gap)
-	t.Logf("publishes %v apart that woke a reader: %v %d, blocking %d of %d", gap, ws, got, blocking, n)
+	got := wakeCost(t, ws, n, gap, idle)
+	blocking := wakeCost(t, Blocking, n, gap, idle)
+	t.Logf("publishes %v apart that woke a reader (%d idle readers besides): %v %d, blocking %d of %d", gap, idle, ws, got, blocking, n)
 	if got > blocking/2 {
 		t.Errorf("%v: %d of %d publishes woke a parked reader, want at most half of blocking's %d", ws, got, n, blocking)
 	}
@@ -105,7 +117,7 @@ func TestAdaptiveIdleReaderParksAndWakes(t *testing.T) {
 // naps instead of parking, so the writer finds it parked almost never; the
 // same reader under Blocking parks after every value.
 func TestSleepingReaderNapsInsteadOfParking(t *testing.T) {
-	fewWakes(t, Sleeping, 2000, 50*time.Microsecond)
+	fewWakes(t, Sleeping, 2000, 50*time.Microsecond, 0)
 }
 
 // readAll reads rd until ErrClosed and sends each value to got, then closes
