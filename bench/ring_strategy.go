@@ -15,9 +15,9 @@ import (
 // subscribes in Open, so it sees every event published afterwards. Publish
 // maps a batch to one PublishBatch: readers see it at once.
 func init() {
-	register(Strategy{Name: "ring-adaptive", Summary: "ring, readers spin, yield, then park when idle (ring.Adaptive, the default)",
+	register(Strategy{Name: "ring-adaptive", Summary: "ring, readers spin, yield, then park when idle; more readers than cores nap at a steady modest rate (ring.Adaptive, the default)",
 		Open: func(cfg Config, sinks []*Sink) (Fanout, error) { return openRing(cfg, sinks, ring.Adaptive) }})
-	register(Strategy{Name: "ring-sleeping", Summary: "ring, readers nap on a timer while values keep coming, park when idle (ring.Sleeping)",
+	register(Strategy{Name: "ring-sleeping", Summary: "ring, readers nap while values keep coming (the writer wakes them once about 0.5 ms of values came), park when idle (ring.Sleeping)",
 		Open: func(cfg Config, sinks []*Sink) (Fanout, error) { return openRing(cfg, sinks, ring.Sleeping) }})
 	register(Strategy{Name: "ring-blocking", Summary: "ring, readers park as soon as they find nothing (ring.Blocking)",
 		Open: func(cfg Config, sinks []*Sink) (Fanout, error) { return openRing(cfg, sinks, ring.Blocking) }})
