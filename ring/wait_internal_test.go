@@ -63,7 +63,9 @@ func TestAdaptiveCrowdedReaderNaps(t *testing.T) {
 // fewWakes checks that a reader using ws, fed n values gap apart on a ring
 // with idle further readers, is found parked by at most half as many
 // publishes as the same reader under Blocking, which must park for at least
-// one in five (else the measure is broken). A relative bound, because a
+// one in twenty (else the measure is broken: under load the paced writer
+// falls behind and a Blocking reader finds values waiting more often than
+// not, and at 1 µs gaps it parked for 678 of 5000). A relative bound, because a
 // loaded machine (CI runs packages in parallel) deschedules the reader's
 // thread and makes any strategy park now and then, far more often than on a
 // quiet one.
@@ -75,7 +77,7 @@ func fewWakes(t *testing.T, ws WaitStrategy, n int, gap time.Duration, idle int)
 	if got > blocking/2 {
 		t.Errorf("%v: %d of %d publishes woke a parked reader, want at most half of blocking's %d", ws, got, n, blocking)
 	}
-	if blocking < n/5 {
+	if blocking < n/20 {
 		t.Errorf("blocking: only %d of %d publishes woke a parked reader; the measure is broken", blocking, n)
 	}
 }
@@ -172,9 +174,15 @@ func napping(t *testing.T, r *Ring[int], ctx context.Context, d time.Duration) (
 	napFor, napLimit = d, time.Hour
 	t.Cleanup(func() { napFor, napLimit = savedFor, savedLimit })
 	rd := r.Subscribe(WithWaitStrategy(Sleeping))
-	t.Cleanup(rd.Close)
 	got, errs := make(chan int, 1024), make(chan error, 1)
 	go readAll(ctx, rd, got, errs)
+	// Before the nap's settings are restored (cleanups run last first), the
+	// reader must be gone: it reads them.
+	t.Cleanup(func() {
+		rd.Close()
+		for range got {
+		}
+	})
 	// A first value some time after the reader's first wait gives it a slow
 	// pace: its next wait is a nap (napWake drops from noNapWake).
 	for r.sleepers.Load() == nil { // the first wait has no pace: it parks
