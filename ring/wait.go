@@ -17,7 +17,11 @@ package ring
 //   - Crowded: while its pace is steady and modest it naps as Sleeping does
 //     (below); otherwise it yields the processor (runtime.Gosched) between
 //     polls and parks once it has yielded at least yieldChecks times and for
-//     at least yieldFor. Readers that share cores pay for every wake-up in
+//     at least yieldFor, or fastSpinFor when its recent pace shows values at
+//     most fastGap apart: a busy crowded reader that parks costs the writer
+//     a wake-up, and the writer, falling behind its pace, then overruns the
+//     ring in a burst; a yield costs nothing while others are runnable, as
+//     they run first. Readers that share cores pay for every wake-up in
 //     CPU the others need: parked after each value at a modest rate, 16 of
 //     them cost 6-7 times as much CPU per delivery as napping ones, whose
 //     latency (about napFor) is no worse than the scheduler gives them
@@ -149,7 +153,8 @@ const (
 	yieldChecks = 2
 	yieldFor    = 5 * time.Microsecond
 	// soloSpinFor is how long a solo reader polls before it parks, and
-	// fastSpinFor how long when its last values came at most fastGap apart:
+	// fastSpinFor how long a solo reader polls, or a crowded one yields,
+	// when its last values came at most fastGap apart:
 	// long enough to ride out a writer's hiccup, short enough that a reader
 	// whose rate drops parks within a millisecond.
 	soloSpinFor = 5 * time.Microsecond
@@ -277,9 +282,12 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 		want := min(float64(took)*float64(napFor)/float64(since), float64(rd.ring.capacity))
 		return rd.nap(ctx, seq, w, uint64(want))
 	}
+	// A busy reader (its last values came at most fastGap apart) polls or
+	// yields for up to fastSpinFor before it parks, solo or crowded.
+	busy := took > 0 && since <= time.Duration(took)*fastGap
 	if solo {
 		spin := soloSpinFor
-		if took > 0 && since <= time.Duration(took)*fastGap {
+		if busy {
 			spin = fastSpinFor
 		}
 		if rd.spin(ctx, seq, now, spin) {
@@ -287,12 +295,16 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 		}
 		return rd.park(ctx, seq)
 	}
+	yield := yieldFor
+	if busy {
+		yield = fastSpinFor
+	}
 	for i := 1; ; i++ {
 		runtime.Gosched()
 		if rd.ready(seq) {
 			return nil
 		}
-		if i >= yieldChecks && time.Since(now) >= yieldFor {
+		if i >= yieldChecks && time.Since(now) >= yield {
 			return rd.park(ctx, seq)
 		}
 	}

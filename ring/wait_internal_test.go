@@ -7,12 +7,13 @@ import (
 	"time"
 )
 
-// wakeCost publishes n values spaced by gap (busy-waiting, so the spacing
-// does not depend on the timer's resolution) to one reader using ws, on a
+// wakeCost publishes n values, value i gap(i) after the one before
+// (busy-waiting, so the spacing does not depend on the timer's resolution),
+// to one reader using ws, on a
 // ring with idle further readers registered (they never wait, so they are
 // never woken), and returns how many publishes found a parked reader to wake
 // (P2: the writer's only wake-up cost).
-func wakeCost(t *testing.T, ws WaitStrategy, n int, gap time.Duration, idle int) int {
+func wakeCost(t *testing.T, ws WaitStrategy, n int, gap func(int) time.Duration, idle int) int {
 	r, err := New[int](1024, WithWaitStrategy(ws))
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +34,7 @@ func wakeCost(t *testing.T, ws WaitStrategy, n int, gap time.Duration, idle int)
 	}()
 	wakes := 0
 	for i := range n {
-		for start := time.Now(); time.Since(start) < gap; {
+		for start, d := time.Now(), gap(i); time.Since(start) < d; {
 			runtime.Gosched() // as a paced writer would: a reader may share its core
 		}
 		if r.sleepers.Load() != nil {
@@ -60,6 +61,30 @@ func TestAdaptiveCrowdedReaderNaps(t *testing.T) {
 	fewWakes(t, Adaptive, 2000, 50*time.Microsecond, runtime.GOMAXPROCS(0))
 }
 
+// A crowded Adaptive reader whose values come microseconds apart rides out
+// the writer's pauses (here 100 µs after every 20 values) by yielding for up
+// to fastSpinFor instead of parking after each burst (which would cost the
+// writer a wake-up each time); under Blocking it parks at least once a burst.
+func TestAdaptiveBusyCrowdedReaderRidesOutPauses(t *testing.T) {
+	const bursts, per = 200, 20
+	gap := func(i int) time.Duration {
+		if i%per == 0 {
+			return 100 * time.Microsecond
+		}
+		return time.Microsecond
+	}
+	idle := runtime.GOMAXPROCS(0)
+	got := wakeCost(t, Adaptive, bursts*per, gap, idle)
+	blocking := wakeCost(t, Blocking, bursts*per, gap, idle)
+	t.Logf("%d bursts: adaptive woke %d times, blocking %d", bursts, got, blocking)
+	if got > bursts/4 {
+		t.Errorf("adaptive: %d wake-ups over %d bursts, want at most %d", got, bursts, bursts/4)
+	}
+	if blocking < bursts/2 {
+		t.Errorf("blocking: only %d wake-ups over %d bursts; the measure is broken", blocking, bursts)
+	}
+}
+
 // fewWakes checks that a reader using ws, fed n values gap apart on a ring
 // with idle further readers, is found parked by at most half as many
 // publishes as the same reader under Blocking, which must park for at least
@@ -71,8 +96,9 @@ func TestAdaptiveCrowdedReaderNaps(t *testing.T) {
 // quiet one.
 func fewWakes(t *testing.T, ws WaitStrategy, n int, gap time.Duration, idle int) {
 	t.Helper()
-	got := wakeCost(t, ws, n, gap, idle)
-	blocking := wakeCost(t, Blocking, n, gap, idle)
+	every := func(int) time.Duration { return gap }
+	got := wakeCost(t, ws, n, every, idle)
+	blocking := wakeCost(t, Blocking, n, every, idle)
 	t.Logf("publishes %v apart that woke a reader (%d idle readers besides): %v %d, blocking %d of %d", gap, idle, ws, got, blocking, n)
 	if got > blocking/2 {
 		t.Errorf("%v: %d of %d publishes woke a parked reader, want at most half of blocking's %d", ws, got, n, blocking)
