@@ -22,8 +22,8 @@ package ring
 //     a wake-up, and the writer, falling behind its pace, then overruns the
 //     ring in a burst; a yield costs nothing while others are runnable, as
 //     they run first. Readers that share cores pay for every wake-up in
-//     CPU the others need: parked after each value at a modest rate, 16 of
-//     them cost 6-7 times as much CPU per delivery as napping ones, whose
+//     CPU the others need: parked after each value at a modest rate, they
+//     cost several times as much CPU per delivery as napping ones, whose
 //     latency (about napFor) is no worse than the scheduler gives them
 //     anyway (docs/ring.md, fourth pass).
 //
@@ -276,11 +276,13 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 	w.seq, w.at = seq, now
 	solo := rd.ring.Readers() < rd.ring.procs
 	// In floating point: a pause of hours times a large ring overflows uint64.
-	if (rd.wait == Sleeping || !solo) && took > 0 &&
+	// want is the values napFor brings at this pace (nap caps them at half a
+	// ring); a nap that would end after one value saves no wake-up, and
+	// costs a timer, so such a reader waits as if it did not nap.
+	want := float64(took) * float64(napFor) / float64(max(since, 1))
+	if (rd.wait == Sleeping || !solo) && want >= 2 &&
 		float64(took)*float64(napBudget) <= float64(since)*float64(rd.ring.capacity/4) {
-		// The values napFor brings at this pace (nap caps them at half a ring).
-		want := min(float64(took)*float64(napFor)/float64(since), float64(rd.ring.capacity))
-		return rd.nap(ctx, seq, w, uint64(want))
+		return rd.nap(ctx, seq, w, uint64(min(want, float64(rd.ring.capacity))))
 	}
 	// A busy reader (its last values came at most fastGap apart) polls or
 	// yields for up to fastSpinFor before it parks, solo or crowded.

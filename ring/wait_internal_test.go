@@ -191,6 +191,41 @@ func TestSleepingIdleReaderParksAndWakes(t *testing.T) {
 	}
 }
 
+// A Sleeping reader whose values come further apart than napFor parks
+// instead of napping: a nap that would end after one value saves no wake-up
+// and costs a timer.
+func TestSleepingSlowReaderParks(t *testing.T) {
+	r, err := New[int](1024, WithWaitStrategy(Sleeping))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := r.Subscribe()
+	got, errs := make(chan int, 16), make(chan error, 1)
+	go readAll(context.Background(), rd, got, errs)
+	t.Cleanup(func() {
+		rd.Close()
+		for range got {
+		}
+	})
+	for i := range 5 {
+		deadline := time.Now().Add(5 * time.Second)
+		for r.sleepers.Load() == nil { // a napping reader never gets here
+			if time.Now().After(deadline) {
+				t.Fatalf("value %d: the reader did not park (napWake %d)", i, r.napWake.Load())
+			}
+			runtime.Gosched()
+		}
+		if w := r.napWake.Load(); w != noNapWake { // a nap that its timer ended leaves its bound
+			t.Fatalf("value %d: the reader napped (napWake %d)", i, w)
+		}
+		time.Sleep(4 * napFor) // the pace under test: a value every 4 naps or slower
+		r.Publish(i)
+		if v := <-got; v != i {
+			t.Fatalf("got %d, want %d", v, i)
+		}
+	}
+}
+
 // napping starts a Sleeping reader that means to nap for d at a pace of a
 // value a millisecond or slower, with a nap limit that outlasts the test, and
 // returns once it naps: its values go to got.
@@ -267,12 +302,13 @@ func TestNapEndsWhenHalfTheRingFills(t *testing.T) {
 }
 
 // A nap ends once the values the reader's pace brings in napFor came (P6):
-// at a value a millisecond or slower, a nap meant to last 10 ms ends after at
-// most 10 values, long before its limit (an hour here).
+// at a value a millisecond or slower, a nap meant to last 50 ms ends after at
+// most 50 values, long before its limit (an hour here) and long before half
+// the ring (512).
 func TestNapEndsWhenItsValuesCame(t *testing.T) {
 	r, _ := New[int](1024)
-	got, errs := napping(t, r, context.Background(), 10*time.Millisecond)
-	publishAndReceive(t, r, got, errs, 10)
+	got, errs := napping(t, r, context.Background(), 50*time.Millisecond)
+	publishAndReceive(t, r, got, errs, 50)
 }
 
 // publishAndReceive publishes 1..n and requires each to arrive on got.
