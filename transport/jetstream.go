@@ -22,9 +22,10 @@ package transport
 //
 // The follower reads the stream through a pull consumer of its own
 // (jsFollower), not nats.go's ordered consumer, whose reset holds its lock
-// through consumer-create requests of 10 s each: when a node's own NATS
-// server went away, its follower stood still that long and its stop waited
-// for it (docs/cluster.md, "Failure behaviour").
+// through consumer-create requests with a long fixed timeout: when a node's
+// own NATS server went away and such a request went unanswered, its
+// follower stood still that long and its stop waited for it (docs/cluster.md,
+// "Failure behaviour").
 //
 // Invariants:
 //   J1. A follower's next is the stream sequence after the last entry it
@@ -347,9 +348,9 @@ func msg(r *logRecord, key string, first bool) *nats.Msg {
 const followHeartbeat = time.Second
 
 // followRequestTimeout bounds each request that creates the follower's
-// consumer, and followRetry is the wait before the next one. nats.go's
-// ordered consumer waits up to 10 s on each such request, holding its lock,
-// and one sent while the cluster elects new leaders may go unanswered.
+// consumer, and followRetry is the wait before the next one: a request sent
+// while the cluster elects new leaders may go unanswered, and the follower
+// stands still until it gives up on it.
 const (
 	followRequestTimeout = time.Second
 	followRetry          = 100 * time.Millisecond
