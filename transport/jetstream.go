@@ -19,6 +19,24 @@ package transport
 // publish, whose acknowledgement names the original on a duplicate; a batch's
 // duplicate is refused whole, and the node finds the original's sequence in
 // what its follower applied (cluster.go).
+//
+// The follower reads the stream through a pull consumer of its own
+// (jsFollower), not nats.go's ordered consumer, whose reset holds its lock
+// through consumer-create requests with a long fixed timeout: when a node's
+// own NATS server went away and such a request went unanswered, its
+// follower stood still that long and its stop waited for it (docs/cluster.md,
+// "Failure behaviour").
+//
+// Invariants:
+//   J1. A follower's next is the stream sequence after the last entry it
+//       read; each consumer is created from next, and what it delivers is
+//       used only while its delivery sequences go 1, 2, 3...: on an error,
+//       missing heartbeats, a gap in delivery sequences or a reconnection,
+//       the follower applies what it read, drops the consumer and creates
+//       another from next, so no entry is read twice or skipped.
+//   J2. A follower's stop is bounded: every consumer-create request and
+//       every read waits on a context that stop cancels, and none waits
+//       holding a lock.
 
 import (
 	"context"
@@ -28,6 +46,8 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -105,6 +125,7 @@ type jetStreamLog struct {
 	maxBatch int
 	atomic   bool // NATSAtomicBatches
 	log      *slog.Logger
+	fol      atomic.Pointer[jsFollower] // told of reconnections
 }
 
 // streamConfig is the stream a node creates when it is missing.
@@ -184,6 +205,9 @@ func openJetStreamLog(cfg *Config) (*jetStreamLog, error) {
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			l.log.Info("event log: reconnected to NATS", "url", c.ConnectedUrlRedacted())
+			if f := l.fol.Load(); f != nil {
+				f.reconnected()
+			}
 		}),
 	)
 	if err != nil {
@@ -323,53 +347,151 @@ func msg(r *logRecord, key string, first bool) *nats.Msg {
 // an ordered consumer is 5 s).
 const followHeartbeat = time.Second
 
+// followRequestTimeout bounds each request that creates the follower's
+// consumer, and followRetry is the wait before the next one: a request sent
+// while the cluster elects new leaders may go unanswered, and the follower
+// stands still until it gives up on it.
+const (
+	followRequestTimeout = time.Second
+	followRetry          = 100 * time.Millisecond
+)
+
+// jsFollower reads the whole stream from a sequence on, in order, through
+// one pull consumer at a time, as nats.go's ordered consumer does, but
+// recreating it itself (J1, J2).
+type jsFollower struct {
+	l      *jetStreamLog
+	apply  func([]logEntry)
+	prefix string
+	serial int
+	next   uint64 // J1
+
+	ctx context.Context // cancelled by stop (J2)
+
+	mu   sync.Mutex
+	drop context.CancelFunc // ends the current consumer's reads (a reconnection)
+}
+
 func (l *jetStreamLog) follow(from uint64, apply func([]logEntry)) (func(), error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cons, err := l.js.OrderedConsumer(ctx, l.name, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   from,
-		NamePrefix:    "ringcast-follow-" + nuid.Next(),
-	})
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &jsFollower{l: l, apply: apply, prefix: "ringcast-follow-" + nuid.Next(), next: from, ctx: ctx}
+	it, rctx, err := f.consume(10 * time.Second)
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
 	}
-	// A short heartbeat: the consumer lives on one NATS server, and when
-	// that server goes away the client learns it only from missing
-	// heartbeats (nats.go ignores the server's "409 Server Shutdown"),
-	// after two of them: the follower stands still that long.
-	it, err := cons.Messages(jetstream.PullMaxMessages(1024), jetstream.PullHeartbeat(followHeartbeat))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
-	}
+	l.fol.Store(f)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		var batch []logEntry
-		for {
-			msg, err := it.Next()
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
-			if err != nil {
-				l.log.Warn("event log: follower", "err", err)
-				time.Sleep(100 * time.Millisecond) // the consumer is being reset
-				continue
-			}
-			e, err := entryOf(msg)
-			if err != nil {
-				l.log.Error("event log: follower", "err", err)
-				continue
-			}
-			batch = append(batch, e)
-			if e.pending == 0 || len(batch) == batchReads {
-				apply(batch)
-				clear(batch)
-				batch = batch[:0]
-			}
+		for it != nil {
+			f.read(it, rctx)
+			it.Stop()
+			it, rctx = f.reopen()
 		}
 	}()
-	return func() { it.Stop(); <-done }, nil
+	return func() { l.fol.CompareAndSwap(f, nil); cancel(); <-done }, nil
+}
+
+// consume creates a consumer from f.next and starts reading it; rctx ends
+// with stop or the next reconnection.
+func (f *jsFollower) consume(timeout time.Duration) (jetstream.MessagesContext, context.Context, error) {
+	f.serial++
+	rctx, drop := context.WithCancel(f.ctx)
+	f.mu.Lock()
+	f.drop = drop
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(rctx, timeout)
+	defer cancel()
+	cons, err := f.l.js.CreateOrUpdateConsumer(ctx, f.l.name, jetstream.ConsumerConfig{
+		Name:              f.prefix + "_" + strconv.Itoa(f.serial),
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       f.next,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: 5 * time.Minute, // a dropped consumer goes then
+		Replicas:          1,
+		MemoryStorage:     true,
+	})
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	// A short heartbeat: the consumer lives on one NATS server, and when
+	// that server goes away while the client stays connected to another,
+	// the client learns it only from missing heartbeats (nats.go ignores
+	// the server's "409 Server Shutdown"), after two of them.
+	it, err := cons.Messages(jetstream.PullMaxMessages(1024), jetstream.PullHeartbeat(followHeartbeat),
+		jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return it, rctx, nil
+}
+
+// reconnected makes the follower drop its consumer (J1): the pull request
+// it had parked on the previous server is gone, and so may the consumer be.
+func (f *jsFollower) reconnected() {
+	f.mu.Lock()
+	if f.drop != nil {
+		f.drop()
+	}
+	f.mu.Unlock()
+}
+
+// reopen creates a consumer from f.next, again after each failure, until
+// it succeeds or stop; it returns nil after stop.
+func (f *jsFollower) reopen() (jetstream.MessagesContext, context.Context) {
+	for f.ctx.Err() == nil {
+		it, rctx, err := f.consume(followRequestTimeout)
+		if err == nil {
+			return it, rctx
+		}
+		if f.ctx.Err() == nil {
+			f.l.log.Warn("event log: follower: creating the consumer", "from", f.next, "err", err)
+		}
+		select {
+		case <-f.ctx.Done():
+		case <-time.After(followRetry):
+		}
+	}
+	return nil, nil
+}
+
+// read applies what it delivers until it fails (J1) or rctx ends.
+func (f *jsFollower) read(it jetstream.MessagesContext, rctx context.Context) {
+	var batch []logEntry
+	defer func() {
+		if len(batch) > 0 && f.ctx.Err() == nil {
+			f.apply(batch)
+		}
+	}()
+	for dseq := uint64(1); ; dseq++ {
+		msg, err := it.Next(jetstream.NextContext(rctx))
+		if err != nil {
+			if rctx.Err() == nil {
+				f.l.log.Warn("event log: follower: recreating the consumer", "from", f.next, "err", err)
+			}
+			return
+		}
+		md, err := msg.Metadata()
+		if err != nil || md.Sequence.Consumer != dseq {
+			f.l.log.Warn("event log: follower: recreating the consumer", "from", f.next, "err", err, "delivered", dseq)
+			return
+		}
+		e, err := entryOf(msg)
+		if err != nil {
+			f.l.log.Error("event log: follower", "err", err)
+			continue
+		}
+		f.next = e.seq + 1
+		batch = append(batch, e)
+		if e.pending == 0 || len(batch) == batchReads {
+			f.apply(batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
 }
 
 // entryOf reads an entry from a message of the stream. A message on a
