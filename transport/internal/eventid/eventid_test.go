@@ -10,11 +10,12 @@ import (
 )
 
 // validTopic turns any string into a valid topic: invalid UTF-8 and
-// control characters replaced, cut to MaxTopicLen on a rune boundary.
+// control characters (C0, DEL and C1, as CheckTopic refuses them) replaced,
+// cut to MaxTopicLen on a rune boundary.
 func validTopic(s string) string {
 	s = strings.ToValidUTF8(s, "?")
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
 			return '_'
 		}
 		return r
@@ -167,4 +168,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted %q, which cannot be an SSE id", id)
 		}
 	})
+}
+
+// The generator of TestRoundTrip makes only topics CheckTopic accepts; a
+// C1 control (U+009B here) once slipped through it and failed that test.
+func TestValidTopicIsValid(t *testing.T) {
+	if err := CheckTopic(validTopic("a\u009bb")); err != nil {
+		t.Fatalf("validTopic kept a C1 control: %v", err)
+	}
+	if err := quick.Check(func(raw string) bool { return CheckTopic(validTopic(raw)) == nil }, nil); err != nil {
+		t.Fatal(err)
+	}
 }
