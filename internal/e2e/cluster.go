@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -202,7 +203,7 @@ func (rep *Report) writeCluster(p func(string, ...any)) {
 	p("")
 	p("`%s` is one `ringcast serve --engine ring --nats-embedded --nats-store <fresh dir> --nats-listen 127.0.0.1:<free port>`:", ClusterEngine)
 	p("the node runs a NATS server with JetStream (file store) in its own process, appends every published batch to")
-	p("the stream (one atomic batch per publish call), answers once JetStream acknowledged it, and follows the stream")
+	p("the stream (%s), answers once JetStream acknowledged it, and follows the stream", batchMode(cfg.ServeArgs))
 	p("back into its ring, from which the subscribers read (docs/cluster.md). `%s-<n>nodes` adds n−1 nodes that", ClusterEngine)
 	p("join it with `--nats nats://127.0.0.1:<port>`: subscriber *i* streams from node *i* mod n, and the publisher")
 	p("posts each batch to the next node in turn. Every point starts fresh nodes on a fresh store, like the other points.")
@@ -250,6 +251,15 @@ func (rep *Report) writeCluster(p func(string, ...any)) {
 		p("- %s: publish round trip p99 ≤ %d ms at that point: %s — %s.", c.Engine, GoalPublishRTTP99Ms, report.Ms(c.Goal.PublishRTTP99),
 			check(c.Goal.PublishRTTP99 > 0 && c.Goal.PublishRTTP99 <= GoalPublishRTTP99Ms))
 	}
+}
+
+// batchMode says how the nodes append a publish call's batch, from the
+// flags every serve got.
+func batchMode(serveArgs []string) string {
+	if slices.Contains(serveArgs, "--nats-pipelined-batches") {
+		return "each event of a publish call a message of its own, all in flight at once: `--nats-pipelined-batches`"
+	}
+	return "one atomic batch per publish call"
 }
 
 // share is Best over the standalone ring's as text: "81% (6.40M of 7.90M)".

@@ -401,10 +401,14 @@ func TestReportCluster(t *testing.T) {
 		"- ring-nats-2nodes: publish round trip p99 ≤ 6 ms at that point: 9.00ms — **not met**.",
 		"**Ratio ring/chan** of the highest loss-free delivery rates: 2.00×",
 		"| ring-nats | 6.00M | 1000 × 6000/s |",
+		"the stream (one atomic batch per publish call)",
 	} {
 		if !strings.Contains(md.String(), want) {
 			t.Fatalf("report lacks %q:\n%s", want, md.String())
 		}
+	}
+	if got := batchMode([]string{"--nats-pipelined-batches"}); !strings.Contains(got, "--nats-pipelined-batches") {
+		t.Errorf("batchMode with pipelined batches: %q", got)
 	}
 }
 
