@@ -25,8 +25,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/ringcast/ringcast/internal/ssespec"
 )
 
@@ -42,13 +40,7 @@ func TestClusterOwnServerGoes(t *testing.T) {
 	a := startNodeOn(t, srvs[0].ClientURL(), cfg)
 	_ = startNodeOn(t, srvs[1].ClientURL(), cfg)
 	c := startNodeOn(t, srvs[0].ClientURL(), cfg)
-	waitFor(t, "the stream's leader on n0", 10*time.Second, func() bool {
-		l := streamLeader(srvs)
-		if l >= 0 && l != 0 {
-			_ = srvs[l].JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, "ringcast")
-		}
-		return l == 0
-	})
+	moveStreamLeader(t, srvs, 0)
 
 	ca := dial(t, a.addr, "/events", dialOpt{})
 	body, data := ndjsonBatch(batch, "before")
@@ -135,12 +127,7 @@ func readResuming(t *testing.T, ts *testServer, c **sseClient, got []ssespec.Eve
 			*c = dial(t, ts.addr, "/events", dialOpt{lastID: last})
 			continue
 		}
-		err := cl.readChunk(deadline)
-		if len(cl.body) > 0 {
-			cl.events = append(cl.events, cl.parser.Feed(cl.body)...)
-			cl.body = cl.body[:0]
-		}
-		if err != nil {
+		if err := cl.readEvents(deadline); err != nil {
 			if !errors.Is(err, io.EOF) && !isConnReset(err) {
 				t.Fatalf("read after %d of %d events: %v", len(got), n, err)
 			}

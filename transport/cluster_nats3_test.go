@@ -102,6 +102,18 @@ func streamLeader(srvs []*server.Server) int {
 	return -1
 }
 
+// moveStreamLeader steps the stream's leader down until server to leads it.
+func moveStreamLeader(t *testing.T, srvs []*server.Server, to int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("the stream's leader on n%d", to), 10*time.Second, func() bool {
+		l := streamLeader(srvs)
+		if l >= 0 && l != to {
+			_ = srvs[l].JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, "ringcast")
+		}
+		return l == to
+	})
+}
+
 // ndjsonBatch is a POST /publish body of n events, data "<prefix><i>", on
 // topics t0 to t2, and the data it carries.
 func ndjsonBatch(n int, prefix string) (string, []string) {
@@ -163,13 +175,7 @@ func TestClusterNATS3(t *testing.T) {
 	cfg := Config{NATSReplicas: 3, NATSPublishTimeout: time.Second, KeepAlive: time.Minute}
 	a := startNodeOn(t, srvs[0].ClientURL(), cfg)
 	b := startNodeOn(t, srvs[1].ClientURL(), cfg)
-	waitFor(t, "the stream's leader on n2", 10*time.Second, func() bool {
-		l := streamLeader(srvs)
-		if l >= 0 && l != 2 {
-			_ = srvs[l].JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, "ringcast")
-		}
-		return l == 2
-	})
+	moveStreamLeader(t, srvs, 2)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -339,18 +339,24 @@ func (c *sseClient) readBytes(n int, timeout time.Duration) []byte {
 	return out
 }
 
+// readEvents reads one chunk before deadline and parses what it brought
+// into c.events.
+func (c *sseClient) readEvents(deadline time.Time) error {
+	err := c.readChunk(deadline)
+	if len(c.body) > 0 {
+		c.events = append(c.events, c.parser.Feed(c.body)...)
+		c.body = c.body[:0]
+	}
+	return err
+}
+
 // readToEnd reads until the stream ends and returns whether it ended with
 // the terminating chunk, and the events that arrived meanwhile.
 func (c *sseClient) readToEnd(timeout time.Duration) (bool, []ssespec.Event) {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !c.eof {
-		err := c.readChunk(deadline)
-		if len(c.body) > 0 {
-			c.events = append(c.events, c.parser.Feed(c.body)...)
-			c.body = c.body[:0]
-		}
-		if err != nil {
+		if err := c.readEvents(deadline); err != nil {
 			if !errors.Is(err, io.EOF) && !isConnReset(err) {
 				c.t.Fatalf("reading to the end: %v", err)
 			}
