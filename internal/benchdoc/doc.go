@@ -368,13 +368,6 @@ func (d *doc) goals() {
 	d.p("%s\n", t)
 }
 
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
 func ratioText(r float64) string {
 	if math.IsNaN(r) || math.IsInf(r, 0) {
 		return "–"
@@ -425,7 +418,7 @@ func (d *doc) sustainedSection() {
 func (d *doc) readerTable(readers []int, get func(string, int) (benchreport.Stat, bool), f func(float64) string, ratio bool) {
 	head := []string{"strategy"}
 	for _, n := range readers {
-		head = append(head, plural(n, "reader"))
+		head = append(head, report.Plural(n, "reader"))
 	}
 	t := &report.Table{Head: head}
 	for _, st := range d.strats {

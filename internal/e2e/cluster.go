@@ -228,7 +228,7 @@ func (rep *Report) writeCluster(p func(string, ...any)) {
 		} else if c.GoalErr != "" {
 			goal = "failed: " + firstLine(c.GoalErr)
 		}
-		p("| %s (%d node%s) | %s | %s | %s | %s | %s | %s |", c.Engine, c.Nodes, plural(c.Nodes), best, at, c.share(), rtt, goal, goalRTT)
+		p("| %s (%s) | %s | %s | %s | %s | %s | %s |", c.Engine, report.Plural(c.Nodes, "node"), best, at, c.share(), rtt, goal, goalRTT)
 	}
 	p("")
 	p("### Goals (cluster)")
@@ -287,11 +287,4 @@ func lowerBound(b bool) string {
 		return "≥ "
 	}
 	return ""
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

@@ -136,3 +136,11 @@ func ProfileValue(v int64, unit string) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// Plural is n and what, with an s unless n is 1: "1 reader", "16 readers".
+func Plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
