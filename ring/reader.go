@@ -67,7 +67,9 @@ const aheadBytes = 2048
 // state stores per batch) and hands them out one by one.
 func (rd *Reader[T]) Next(ctx context.Context) (T, error) {
 	for rd.head == len(rd.ahead) {
+		rd.pace() // P7
 		err := rd.fill()
+		rd.paced(len(rd.ahead), cap(rd.ahead), err)
 		if err == nil {
 			break
 		}
@@ -116,7 +118,15 @@ func (rd *Reader[T]) fill() error {
 // returns the values before it and reports the lag on the following call.
 func (rd *Reader[T]) NextBatch(ctx context.Context, dst []T) (int, error) {
 	for {
-		n, err := rd.TryNextBatch(dst)
+		var n int
+		var err error
+		if rd.head < len(rd.ahead) {
+			n, err = rd.TryNextBatch(dst)
+		} else {
+			rd.pace() // P7
+			n, err = rd.read(dst)
+			rd.paced(n, len(dst), err)
+		}
 		if n > 0 || err != ErrEmpty {
 			return n, err
 		}

@@ -99,6 +99,17 @@ package ring
 //       check sees the cursor past its position. A napper whose higher bound
 //       lost the minimum is woken with the others: every reader gets the
 //       token.
+//   P7. Pacing. A solo Adaptive reader that keeps finding only a few values
+//       ready (fewer than paceTarget, or half its batch) spins a while
+//       (pace, doubling up to paceMax, about a microsecond) before its next
+//       cursor load, so that it finds a batch instead of polling the
+//       cursor's cache line between every two commits, which makes each
+//       commit take that line back from the reader's core. It never paces
+//       once it found nothing (it then waits as in P3), after a lag or any
+//       other error, or while behind (a full batch): it resets to no pace.
+//       Pacing delays a value by at most paceMax, and only while values come
+//       faster than the reader asks for them; it only delays a load, so it
+//       needs no protocol with the writer (as P3).
 
 import (
 	"context"
@@ -169,6 +180,16 @@ const (
 	napBudget = 2 * time.Millisecond
 )
 
+// Pacing (P7), in iterations of spinDelay's empty loop (about a cycle each):
+// paceMax is about a microsecond on current cores, and paceStep the first
+// step. paceTarget is a batch worth finding: it spreads the cursor's
+// cache-line transfers over that many commits.
+const (
+	paceStep   = 16
+	paceMax    = 2048
+	paceTarget = 32
+)
+
 // napFor is how long a Sleeping reader means to nap: until its pace brings
 // napFor's worth of values (P6). napLimit bounds a nap whose values stop
 // coming. Variables so that tests can make a nap outlast them.
@@ -212,6 +233,7 @@ func ParseWaitStrategy(s string) (WaitStrategy, error) {
 // at a reader's first wait: where and when the last wait began, for the
 // reader's pace, and Sleeping's timer.
 type waitState struct {
+	pace  int // P7: spinDelay iterations before the next cursor load; 0 when not pacing
 	seq   uint64
 	at    time.Time
 	timer *time.Timer
@@ -242,6 +264,39 @@ func (rd *Reader[T]) waitFor(ctx context.Context, seq uint64) error {
 		if rd.wait == Yielding {
 			runtime.Gosched()
 		}
+	}
+}
+
+// pace delays a read that will load the cursor while the reader is pacing
+// (P7).
+func (rd *Reader[T]) pace() {
+	if w := rd.waits; w != nil && w.pace > 0 && rd.pos > rd.avail {
+		spinDelay(w.pace)
+	}
+}
+
+// paced sets the pace after a read of n values into a buffer of size: more
+// while the reader finds only a few ready, none once it found nothing, was
+// overrun or is behind (P7).
+func (rd *Reader[T]) paced(n, size int, err error) {
+	w := rd.waits
+	if w == nil { // not Adaptive or Sleeping, or it never waited yet
+		return
+	}
+	switch {
+	case err != nil || n == size:
+		w.pace = 0
+	case n < min(paceTarget, size/2) && rd.wait == Adaptive && rd.ring.Readers() < rd.ring.procs:
+		w.pace = min(2*w.pace+paceStep, paceMax)
+	}
+}
+
+// spinDelay spins for about n cycles without touching memory. Not inlined,
+// so that the compiler keeps the empty loop.
+//
+//go:noinline
+func spinDelay(n int) {
+	for i := 0; i < n; i++ {
 	}
 }
 
