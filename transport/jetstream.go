@@ -437,7 +437,7 @@ func (f *jsFollower) consume(timeout time.Duration) (jetstream.MessagesContext, 
 	f.mu.Unlock()
 	ctx, cancel := context.WithTimeout(rctx, timeout)
 	defer cancel()
-	// A dropped consumer goes after five minutes.
+	// A consumer dropped (J1) goes once inactive that long.
 	cons, err := f.l.js.CreateOrUpdateConsumer(ctx, f.l.name, readerConfig(f.prefix+"_"+strconv.Itoa(f.serial), f.next, 5*time.Minute, nil))
 	if err != nil {
 		drop()
@@ -537,10 +537,11 @@ func entryOf(msg jetstream.Msg) (logEntry, error) {
 	return e, nil
 }
 
-// replayInactive removes a replay's consumer that close could not delete
-// (J3: one whose replay failed is left to it): a replay fetches again as
-// soon as the client took what it fetched before, and a client's write may
-// take up to its WriteTimeout, so it is a few times that default.
+// replayInactive: the server removes a replay's consumer once no fetch came
+// for that long, the backstop for one close does not delete (J4: a failed
+// replay's, whose server may not answer). A replay fetches again once its
+// client took what it fetched before, so it is a few times the default
+// WriteTimeout; a client slower still has its replay end (J3) and resumes.
 const replayInactive = 30 * time.Second
 
 // replayHeartbeat is a replay fetch's idle heartbeat: a fetch asks only for
@@ -548,6 +549,11 @@ const replayInactive = 30 * time.Second
 // missing heartbeats mean that server went away; they end the fetch before
 // its bound (followRequestTimeout) does.
 const replayHeartbeat = followRequestTimeout / 4
+
+// replayRetry is the pause before a replay's first fetch is sent again
+// when nobody answered it (jsReplay.next): short, since the consumer's
+// interest is on its way.
+const replayRetry = 10 * time.Millisecond
 
 func (l *jetStreamLog) replay(ctx context.Context, from uint64, topics []string) (logReplay, error) {
 	var filters []string
@@ -597,38 +603,62 @@ func (r *jsReplay) next(ctx context.Context, max int) ([]logEntry, bool, error) 
 		r.err = fmt.Errorf("%w: replay: the connection to NATS was lost (%s)", ErrLogUnavailable, r.l.nc.Status())
 		return nil, false, r.err
 	}
-	fctx, cancel := context.WithTimeout(ctx, followRequestTimeout) // J4
-	defer cancel()
 	// Only what is stored already, so the fetch is answered at once, whole.
 	n := int(min(uint64(max), r.pending))
+	out, err := r.fetch(ctx, n)
+	// A consumer just created may not be known yet on the server this node
+	// is connected to (its interest travels the cluster's routes apart from
+	// the create's answer): until it delivered anything, a fetch nobody
+	// answered is sent again, for as long as one request may take (J4).
+	// Nobody read the unanswered one, so nothing was delivered for it.
+	for until := time.Now().Add(followRequestTimeout); errors.Is(err, nats.ErrNoResponders) && r.delivered == 0 && time.Now().Before(until); {
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-time.After(replayRetry):
+		}
+		out, err = r.fetch(ctx, n)
+	}
+	if err != nil {
+		return r.fail(ctx, out, err)
+	}
+	return out, r.pending == 0, nil
+}
+
+// fetch asks the consumer for n entries in one request, bounded by
+// followRequestTimeout and ctx (J4), and returns those delivered in order
+// (J3), with what stopped it short.
+func (r *jsReplay) fetch(ctx context.Context, n int) ([]logEntry, error) {
+	fctx, cancel := context.WithTimeout(ctx, followRequestTimeout)
+	defer cancel() // also ends a fetch left unread below
 	batch, err := r.cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(replayHeartbeat))
 	if err != nil {
-		return r.fail(ctx, nil, err)
+		return nil, err
 	}
 	out := make([]logEntry, 0, n)
 	for msg := range batch.Messages() {
 		md, err := msg.Metadata()
 		if err != nil {
-			return r.fail(ctx, out, err)
+			return out, err
 		}
 		if md.Sequence.Consumer != r.delivered+1 { // J3
-			return r.fail(ctx, out, fmt.Errorf("delivery sequence %d after %d", md.Sequence.Consumer, r.delivered))
+			return out, fmt.Errorf("delivery sequence %d after %d", md.Sequence.Consumer, r.delivered)
 		}
 		e, err := entryOf(msg)
 		if err != nil {
-			return r.fail(ctx, out, err)
+			return out, err
 		}
 		r.delivered++
 		r.pending = md.NumPending
 		out = append(out, e)
 	}
 	if err := batch.Error(); err != nil {
-		return r.fail(ctx, out, err)
+		return out, err
 	}
 	if len(out) == 0 { // it had entries pending: they are gone, or it is
-		return r.fail(ctx, nil, fmt.Errorf("nothing delivered of %d entries pending", r.pending))
+		return nil, fmt.Errorf("nothing delivered of %d entries pending", r.pending)
 	}
-	return out, r.pending == 0, nil
+	return out, nil
 }
 
 // fail ends the replay (J3). What was delivered in order before the failure
