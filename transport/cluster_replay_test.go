@@ -68,11 +68,11 @@ func testReplayServerGoes(t *testing.T, own bool) {
 		for j := range evs {
 			evs[j] = Event{Topic: "t" + strconv.Itoa((i+j)%3), Data: []byte(strconv.Itoa(i+j) + pad)}
 		}
-		got, err := a.Publish(evs...)
+		pub, err := a.Publish(evs...)
 		if err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
-		ids = append(ids, got...)
+		ids = append(ids, pub...)
 	}
 	waitApplied(t, seqOf(t, ids[len(ids)-1]), a, c)
 	// Everything after ids[0] is replayed: the rings hold the last 64.
@@ -80,8 +80,12 @@ func testReplayServerGoes(t *testing.T, own bool) {
 
 	js := a.cluster.log.(*jetStreamLog).js
 	seen := map[string]bool{}
+	// The clients' receive buffers are fixed, so that what the server can
+	// send ahead stays far below the backlog; not below a loopback
+	// segment, or TCP stalls in zero-window probes once they read.
+	const rcvBuf = 1 << 18
 	// C's client, mid-replay like A's, wherever its consumer is.
-	cc := dial(t, c.addr, "/events", dialOpt{lastID: ids[0], rcvBuf: 1 << 18})
+	cc := dial(t, c.addr, "/events", dialOpt{lastID: ids[0], rcvBuf: rcvBuf})
 	cc.next(10, 10*time.Second)
 	ccons, _ := replayConsumer(t, js, seen)
 	// A's client: redialled until its replay's consumer is where the case
@@ -91,7 +95,7 @@ func testReplayServerGoes(t *testing.T, own bool) {
 	var host int
 	var pending uint64
 	for try := 1; ; try++ {
-		ac = dial(t, a.addr, "/events", dialOpt{lastID: ids[0], rcvBuf: 1 << 18})
+		ac = dial(t, a.addr, "/events", dialOpt{lastID: ids[0], rcvBuf: rcvBuf})
 		got = ac.next(10, 10*time.Second)
 		var name string
 		name, host = replayConsumer(t, js, seen)
