@@ -21,11 +21,13 @@ package transport
 // what its follower applied (cluster.go).
 //
 // The follower reads the stream through a pull consumer of its own
-// (jsFollower), not nats.go's ordered consumer, whose reset holds its lock
-// through consumer-create requests with a long fixed timeout: when a node's
-// own NATS server went away and such a request went unanswered, its
-// follower stood still that long and its stop waited for it (docs/cluster.md,
-// "Failure behaviour").
+// (jsFollower), and so does a client's replay (jsReplay), not nats.go's
+// ordered consumer, whose reset holds its lock through consumer-create
+// requests with a long fixed timeout: when a node's own NATS server went
+// away and such a request went unanswered, its follower stood still that
+// long and its stop waited for it (docs/cluster.md, "Failure behaviour").
+// A replay does not recreate its consumer at all: the client does, by
+// resuming (J3).
 //
 // Invariants:
 //   J1. A follower's next is the stream sequence after the last entry it
@@ -37,6 +39,20 @@ package transport
 //   J2. A follower's stop is bounded: every consumer-create request and
 //       every read waits on a context that stop cancels, and none waits
 //       holding a lock.
+//   J3. A replay reads one ephemeral pull consumer of its own, filtered to
+//       the client's topics, from the replay's start, and never recreates
+//       it: what it delivers is used only while its delivery sequences go
+//       1, 2, 3... (its stream sequences may skip other topics' entries;
+//       its delivery sequences may not). Any failure (a request
+//       unanswered, missing heartbeats, the consumer or its server gone, a
+//       disconnection, a gap in delivery sequences) ends the replay with
+//       ErrLogUnavailable after the last entry delivered in order, and the
+//       client resumes through the exact resume path (cluster.go, logSub):
+//       no entry skipped or read twice, no reset made up.
+//   J4. A replay never waits longer than followRequestTimeout per request
+//       (create, fetch, delete), nor past its caller's context, and holds
+//       no lock while it waits: a failover cannot keep a client, or the
+//       node's Shutdown, waiting on it longer.
 
 import (
 	"context"
@@ -356,6 +372,24 @@ const (
 	followRetry          = 100 * time.Millisecond
 )
 
+// readerConfig is the consumer a follower (J1) or a replay (J3) reads: one
+// of its own, from seq from on, on filters (the whole stream when empty),
+// without acknowledgements. It lives on one server, in memory: nothing of it
+// needs to survive that server, since its reader recreates it (J1) or ends
+// (J3) when it is gone. inactive removes one its reader dropped.
+func readerConfig(name string, from uint64, inactive time.Duration, filters []string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Name:              name,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		FilterSubjects:    filters,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: inactive,
+		Replicas:          1,
+		MemoryStorage:     true,
+	}
+}
+
 // jsFollower reads the whole stream from a sequence on, in order, through
 // one pull consumer at a time, as nats.go's ordered consumer does, but
 // recreating it itself (J1, J2).
@@ -403,15 +437,8 @@ func (f *jsFollower) consume(timeout time.Duration) (jetstream.MessagesContext, 
 	f.mu.Unlock()
 	ctx, cancel := context.WithTimeout(rctx, timeout)
 	defer cancel()
-	cons, err := f.l.js.CreateOrUpdateConsumer(ctx, f.l.name, jetstream.ConsumerConfig{
-		Name:              f.prefix + "_" + strconv.Itoa(f.serial),
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       f.next,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: 5 * time.Minute, // a dropped consumer goes then
-		Replicas:          1,
-		MemoryStorage:     true,
-	})
+	// A consumer dropped (J1) goes once inactive that long.
+	cons, err := f.l.js.CreateOrUpdateConsumer(ctx, f.l.name, readerConfig(f.prefix+"_"+strconv.Itoa(f.serial), f.next, 5*time.Minute, nil))
 	if err != nil {
 		drop()
 		return nil, nil, err
@@ -510,70 +537,153 @@ func entryOf(msg jetstream.Msg) (logEntry, error) {
 	return e, nil
 }
 
+// replayInactive: the server removes a replay's consumer once no fetch came
+// for that long, the backstop for one close does not delete (J4: a failed
+// replay's, whose server may not answer). A replay fetches again once its
+// client took what it fetched before, so it is a few times the default
+// WriteTimeout; a client slower still has its replay end (J3) and resumes.
+const replayInactive = 30 * time.Second
+
+// replayHeartbeat is a replay fetch's idle heartbeat: a fetch asks only for
+// entries already stored, which the consumer's server sends at once, so two
+// missing heartbeats mean that server went away; they end the fetch before
+// its bound (followRequestTimeout) does.
+const replayHeartbeat = followRequestTimeout / 4
+
+// replayRetry is the pause before a replay's first fetch is sent again
+// when nobody answered it (jsReplay.next): short, since the consumer's
+// interest is on its way.
+const replayRetry = 10 * time.Millisecond
+
 func (l *jetStreamLog) replay(ctx context.Context, from uint64, topics []string) (logReplay, error) {
-	cfg := jetstream.OrderedConsumerConfig{
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       from,
-		InactiveThreshold: 10 * time.Second, // a backstop: close deletes it
-		NamePrefix:        "ringcast-replay-" + nuid.Next(),
-	}
+	var filters []string
 	for _, t := range topics {
-		cfg.FilterSubjects = append(cfg.FilterSubjects, topicSubject(t))
+		filters = append(filters, topicSubject(t))
 	}
-	cons, err := l.js.OrderedConsumer(ctx, l.name, cfg)
+	r := &jsReplay{l: l, reconnects: l.nc.Stats().Reconnects}
+	if !l.nc.IsConnected() {
+		return nil, fmt.Errorf("%w: not connected (%s)", ErrLogUnavailable, l.nc.Status())
+	}
+	cctx, cancel := context.WithTimeout(ctx, followRequestTimeout) // J4
+	defer cancel()
+	// One unanswered create may have made the consumer all the same:
+	// replayInactive removes it.
+	cons, err := l.js.CreateConsumer(cctx, l.name, readerConfig("ringcast-replay-"+nuid.Next(), from, replayInactive, filters))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: creating the replay's consumer: %v", ErrLogUnavailable, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(batchReads))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
-	}
-	r := &jsReplay{l: l, cons: cons, it: it}
-	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
-		r.done = true
-	}
+	r.cons = cons
+	r.pending = cons.CachedInfo().NumPending
 	return r, nil
 }
 
+// jsReplay is one client's replay through a consumer of its own (J3, J4).
 type jsReplay struct {
-	l    *jetStreamLog
-	cons jetstream.Consumer
-	it   jetstream.MessagesContext
-	done bool // nothing was pending at the start
+	l          *jetStreamLog
+	cons       jetstream.Consumer
+	reconnects uint64 // the connection's count when the consumer was created
+	delivered  uint64 // the last delivery sequence used (J3)
+	pending    uint64 // entries of the filter stored after the last one delivered, when it was
+	err        error  // the replay failed (J3): every next returns it
 }
 
 func (r *jsReplay) next(ctx context.Context, max int) ([]logEntry, bool, error) {
-	if r.done {
+	if r.err != nil {
+		return nil, false, r.err
+	}
+	if r.pending == 0 {
 		return nil, true, nil
 	}
-	var out []logEntry
-	for len(out) < max {
-		msg, err := r.it.Next(jetstream.NextContext(ctx))
+	// J3: a reconnection may have lost what the consumer sent meanwhile,
+	// or the consumer with the server it lived on.
+	if !r.l.nc.IsConnected() || r.l.nc.Stats().Reconnects != r.reconnects {
+		r.err = fmt.Errorf("%w: replay: the connection to NATS was lost (%s)", ErrLogUnavailable, r.l.nc.Status())
+		return nil, false, r.err
+	}
+	// Only what is stored already, so the fetch is answered at once, whole.
+	n := int(min(uint64(max), r.pending))
+	out, err := r.fetch(ctx, n)
+	// A consumer just created may not be known yet on the server this node
+	// is connected to (its interest travels the cluster's routes apart from
+	// the create's answer): until it delivered anything, a fetch nobody
+	// answered is sent again, for as long as one request may take (J4).
+	// Nobody read the unanswered one, so nothing was delivered for it.
+	for until := time.Now().Add(followRequestTimeout); errors.Is(err, nats.ErrNoResponders) && r.delivered == 0 && time.Now().Before(until); {
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-time.After(replayRetry):
+		}
+		out, err = r.fetch(ctx, n)
+	}
+	if err != nil {
+		return r.fail(ctx, out, err)
+	}
+	return out, r.pending == 0, nil
+}
+
+// fetch asks the consumer for n entries in one request, bounded by
+// followRequestTimeout and ctx (J4), and returns those delivered in order
+// (J3), with what stopped it short.
+func (r *jsReplay) fetch(ctx context.Context, n int) ([]logEntry, error) {
+	fctx, cancel := context.WithTimeout(ctx, followRequestTimeout)
+	defer cancel() // also ends a fetch left unread below
+	batch, err := r.cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(replayHeartbeat))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]logEntry, 0, n)
+	for msg := range batch.Messages() {
+		md, err := msg.Metadata()
 		if err != nil {
-			if ctx.Err() != nil {
-				return out, false, ctx.Err()
-			}
-			return out, false, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+			return out, err
+		}
+		if md.Sequence.Consumer != r.delivered+1 { // J3
+			return out, fmt.Errorf("delivery sequence %d after %d", md.Sequence.Consumer, r.delivered)
 		}
 		e, err := entryOf(msg)
 		if err != nil {
-			return out, false, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+			return out, err
 		}
+		r.delivered++
+		r.pending = md.NumPending
 		out = append(out, e)
-		if e.pending == 0 {
-			return out, true, nil
-		}
 	}
-	return out, false, nil
+	if err := batch.Error(); err != nil {
+		return out, err
+	}
+	if len(out) == 0 { // it had entries pending: they are gone, or it is
+		return nil, fmt.Errorf("nothing delivered of %d entries pending", r.pending)
+	}
+	return out, nil
 }
 
-func (r *jsReplay) close() {
-	r.it.Stop()
-	if info := r.cons.CachedInfo(); info != nil && r.l.nc.IsConnected() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = r.l.js.DeleteConsumer(ctx, r.l.name, info.Name)
-		cancel()
+// fail ends the replay (J3). What was delivered in order before the failure
+// is returned; the next call returns the error.
+func (r *jsReplay) fail(ctx context.Context, out []logEntry, err error) ([]logEntry, bool, error) {
+	if ctx.Err() != nil {
+		return out, false, ctx.Err()
 	}
+	r.err = fmt.Errorf("%w: replay: %v", ErrLogUnavailable, err)
+	r.l.log.Warn("event log: a replay failed; its client resumes", "delivered", r.delivered, "err", err)
+	if len(out) > 0 {
+		return out, false, nil
+	}
+	return nil, false, r.err
+}
+
+// close deletes the consumer, unless the replay failed (J4: its server may
+// not answer; replayInactive removes it).
+func (r *jsReplay) close() {
+	if r.err != nil || !r.l.nc.IsConnected() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), followRequestTimeout) // J4
+	defer cancel()
+	_ = r.l.js.DeleteConsumer(ctx, r.l.name, r.cons.CachedInfo().Name)
 }
 
 // errNotAtomic: append takes one event at a time without atomic batches
