@@ -159,6 +159,9 @@ func (s *Server) joinCluster() error {
 	s.m.set.NewGauge("ringcast_log_applied_seq", func() float64 { return float64(c.f.applied.Load()) })
 	s.m.set.NewGauge("ringcast_log_last_seq", func() float64 { _, _, last := c.state(); return float64(last) })
 	s.m.set.NewGauge("ringcast_log_follower_lag", func() float64 { return float64(c.lag()) })
+	// 1 once the log was recreated under this node (L3): it serves no
+	// stream until restarted.
+	s.m.set.NewGauge("ringcast_log_recreated", func() float64 { return float64(boolInt(c.recreated.Load())) })
 	go c.monitor()
 	s.cluster = c
 	return nil

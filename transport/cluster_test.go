@@ -474,6 +474,9 @@ func TestClusterLogRecreated(t *testing.T) {
 	if code, body := health(t, a); code != 503 || !strings.Contains(body, "log-recreated") {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}
+	if got := a.metric("ringcast_log_recreated"); got != 1 {
+		t.Fatalf("ringcast_log_recreated = %v, want 1", got)
+	}
 }
 
 // TestClusterPipelinedBatches: without atomic batches a batch still gets
