@@ -167,6 +167,10 @@ type Config struct {
 
 	// ServerPID, when set, is read in /proc for the server's RSS and CPU.
 	ServerPID int
+	// ServerPIDs are further processes of the server under test (a
+	// cluster's other nodes), read with ServerPID: the CPU time, RSS and
+	// descriptors reported are the sums over all of them.
+	ServerPIDs []int
 	// MetricsURL is the server's Prometheus text endpoint: process metrics when
 	// ServerPID is not set, and counter deltas over the run. Empty: URL+"/metrics"
 	// is tried; "off" disables.
@@ -294,6 +298,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.SlowFraction < 0 || c.SlowFraction > 1 || c.ChurnFraction < 0 || c.ChurnFraction > 1 {
 		return errors.New("slow and churn fractions must be within 0..1")
+	}
+	if len(c.ServerPIDs) > 0 && c.ServerPID <= 0 {
+		return errors.New("ServerPIDs are read with ServerPID: set ServerPID too")
 	}
 	defDur(&c.ChurnEvery, time.Second)
 	if c.WarmupTimeout == 0 {

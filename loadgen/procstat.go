@@ -46,13 +46,37 @@ type procSource interface {
 	describe() string
 }
 
-// pidSource reads /proc/<pid>.
-type pidSource struct{ pid int }
+// pidSource reads /proc/<pid> of each of the server's processes and sums
+// them: a cluster's nodes count as one server.
+type pidSource struct{ pids []int }
 
-func (s pidSource) describe() string { return fmt.Sprintf("/proc/%d", s.pid) }
+func (s pidSource) describe() string {
+	var b strings.Builder
+	for i, pid := range s.pids {
+		if i > 0 {
+			b.WriteString(" + ")
+		}
+		fmt.Fprintf(&b, "/proc/%d", pid)
+	}
+	return b.String()
+}
 
 func (s pidSource) sample(context.Context) (procSample, error) {
-	return readProc(s.pid)
+	var sum procSample
+	for _, pid := range s.pids {
+		p, err := readProc(pid)
+		if err != nil {
+			return procSample{}, err
+		}
+		sum.RSS += p.RSS
+		sum.CPUSec += p.CPUSec
+		if p.FDs < 0 || sum.FDs < 0 {
+			sum.FDs = -1
+		} else {
+			sum.FDs += p.FDs
+		}
+	}
+	return sum, nil
 }
 
 func readProc(pid int) (procSample, error) {

@@ -45,7 +45,7 @@ func newServerSampler(ctx context.Context, cfg *Config, httpc *http.Client) *ser
 	}
 	switch {
 	case cfg.ServerPID > 0:
-		s.src = pidSource{cfg.ServerPID}
+		s.src = pidSource{append([]int{cfg.ServerPID}, cfg.ServerPIDs...)}
 	case s.metricsURL != "":
 		src := metricsSource{url: s.metricsURL, client: httpc}
 		if _, err := src.sample(ctx); err == nil {

@@ -15,10 +15,11 @@ package e2e
 //	    run beside `make cluster` neither joins nor disturbs it.
 //	K2. The first node holds the embedded NATS server and is stopped last:
 //	    the other nodes leave while their log is still up.
-//	K3. A cluster point's server figures (CPU, RSS, /metrics) are the first
-//	    node's, and so include the embedded NATS server's work (its
-//	    JetStream file store, the acknowledgements); the other nodes' are not
-//	    counted.
+//	K3. A cluster point's server CPU and RSS are the sums over its nodes
+//	    (loadgen.Config.ServerPIDs), the first node's including the embedded
+//	    NATS server's work (its JetStream file store, the acknowledgements),
+//	    so that CPU per delivery compares with a single server's; its
+//	    /metrics counters are the first node's.
 
 import (
 	"context"
@@ -207,8 +208,8 @@ func (rep *Report) writeCluster(p func(string, ...any)) {
 	p("back into its ring, from which the subscribers read (docs/cluster.md). `%s-<n>nodes` adds n−1 nodes that", ClusterEngine)
 	p("join it with `--nats nats://127.0.0.1:<port>`: subscriber *i* streams from node *i* mod n, and the publisher")
 	p("posts each batch to the next node in turn. Every point starts fresh nodes on a fresh store, like the other points.")
-	p("**Server CPU and RSS are the first node's, and include the embedded NATS server** (its file store, the")
-	p("acknowledgements, the follower's reads); the other nodes' are not counted. The publish round trip is each")
+	p("**Server CPU and RSS are summed over the nodes, and include the embedded NATS server** (its file store, the")
+	p("acknowledgements, the followers' reads). The publish round trip is each")
 	p("accepted publish call's, from the request to its answer: in cluster mode, JetStream's acknowledgement.")
 	p("")
 	p("| setup | highest loss-free deliveries/s | at | share of the standalone ring's | publish rtt p99 there | %d × %s/s: lost, p99 | … publish rtt p50 / p99 |",

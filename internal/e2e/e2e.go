@@ -451,7 +451,7 @@ func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate fl
 		return p
 	}
 	defer st.stop()
-	// Server figures are the first node's (K3 in cluster.go).
+	// Server CPU and RSS are summed over the nodes (K3 in cluster.go).
 	srv := st.nodes[0]
 	lc := loadgen.Config{
 		URL: srv.url, Subscribers: subs, Rate: rate, Duration: cfg.PointDuration, Payload: cfg.Payload,
@@ -460,6 +460,9 @@ func runPoint(ctx context.Context, cfg *Config, engine string, subs int, rate fl
 	}
 	if len(st.nodes) > 1 {
 		lc.URLs = st.urls()
+		for _, n := range st.nodes[1:] {
+			lc.ServerPIDs = append(lc.ServerPIDs, n.cmd.Process.Pid)
+		}
 	}
 	res, err := loadgen.Run(ctx, lc)
 	if err != nil {

@@ -316,6 +316,11 @@ func TestRunClusterLadder(t *testing.T) {
 		if p.Summary.Lost != 0 || p.Summary.Lagged != 0 || p.Summary.Expected == 0 || p.Summary.PublishRTTP99 <= 0 {
 			t.Fatalf("%s point: %+v", p.Engine, p.Summary)
 		}
+		// Server CPU and RSS are read from every node (K3).
+		nodes, _ := ClusterNodes(p.Engine)
+		if srv := p.Result.Server; srv == nil || strings.Count(srv.Source, "/proc/") != max(nodes, 1) {
+			t.Fatalf("%s point's server figures: %+v", p.Engine, srv)
+		}
 	}
 	if len(rep.Idle) != 1 || rep.Idle[0].Engine != "ring" {
 		t.Fatalf("idle memory is the standalone engines' only: %+v", rep.Idle)

@@ -268,7 +268,7 @@ func (rep *Report) WriteMarkdown(w io.Writer, chartsRel string, charts []string)
 	p("is how long bytes waited in their socket before the load generator read them, per read: left out of latency.")
 	p("*Publish rtt* is the round trip of each publish call the server accepted (an NDJSON batch), request to answer.")
 	if len(rep.Cluster) > 0 {
-		p("A cluster setup's server CPU and RSS are its first node's, embedded NATS server included.")
+		p("A cluster setup's server CPU and RSS are summed over its nodes, embedded NATS server included.")
 	}
 	if len(rep.Skipped) > 0 {
 		p("")
