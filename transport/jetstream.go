@@ -269,6 +269,12 @@ func (l *jetStreamLog) bounds(ctx context.Context) (uint64, uint64, error) {
 	if !l.nc.IsConnected() {
 		return 0, 0, ErrLogUnavailable
 	}
+	// A resume asks for the bounds with its stream's context, which has no
+	// deadline: bound the request as J4 bounds a replay's, so that a
+	// failover ends the resume (the client comes back) instead of holding it
+	// for nats.go's default timeout.
+	ctx, cancel := context.WithTimeout(ctx, followRequestTimeout)
+	defer cancel()
 	st, err := l.js.Stream(ctx, l.name)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
