@@ -661,3 +661,39 @@ func TestClusterShutdownWhilePublishing(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterSlowClientResumesExactly: with SlowClient Disconnect, a client
+// that falls a whole ring behind is let go, and its resume (on this node or
+// another) gets every event from the stream, where a single node could only
+// answer a reset for what its ring lost.
+func TestClusterSlowClientResumesExactly(t *testing.T) {
+	n := startNATS(t)
+	cfg := Config{Capacity: 16, TopicCapacity: 16, SlowClient: Disconnect}
+	a, b := startNode(t, n, cfg), startNode(t, n, cfg)
+	g := newGate(a.Server)
+	c := dial(t, a.addr, eventsPath("s"), dialOpt{})
+	waitFor(t, "the stream", 5*time.Second, func() bool { return a.nStreams.Load() == 1 })
+	g.close()
+	first := a.publish(Event{Topic: "s", Data: []byte("first")})[0]
+	if got := c.next(1, 5*time.Second)[0]; got.LastEventID != first {
+		t.Fatalf("first event %+v, want id %s", got, first)
+	}
+	// The stream wrote "first" and is held before its next read while 40
+	// events (two and a half rings) are published and applied.
+	var want []string
+	for i := range 40 {
+		want = append(want, a.publish(Event{Topic: "s", Data: []byte("e" + strconv.Itoa(i))})[0])
+	}
+	waitApplied(t, seqOf(t, want[39]), a, b)
+	g.release()
+	if ended, evs := c.readToEnd(5 * time.Second); !ended || len(evs) != 0 {
+		t.Fatalf("slow stream: ended cleanly %v, events %s; want a clean end", ended, fmtEvents(evs))
+	}
+	for _, node := range []*testServer{a, b} {
+		r := dial(t, node.addr, eventsPath("s"), dialOpt{lastID: first})
+		if got := eventIDs(r.next(40, 10*time.Second)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("resume on %s: %v, want %v", node.addr, got, want)
+		}
+		r.expectNothing(50 * time.Millisecond)
+	}
+}
