@@ -48,7 +48,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	topicCapacity := fs.Int("topic-capacity", d.TopicCapacity, "events each topic's own ring holds: the resume window of single-topic clients")
 	maxTopicRings := fs.Int("max-topic-rings", d.MaxTopicRings, "topics that get a ring of their own; further topics are served, filtered,\nfrom the global ring")
 	chanBuffer := fs.Int("chan-buffer", d.ChanBuffer, "per-client channel size of --engine chan")
-	slow := fs.String("slow-client", string(d.SlowClient), "what happens to a client that cannot keep up: drop-oldest (it is told\n\"lagged\" with the exact count and continues) or disconnect (it resumes\nelsewhere); --engine chan also has drop-newest, block and unbounded")
+	slow := fs.String("slow-client", string(d.SlowClient), "what happens to a client that cannot keep up: drop-oldest (it is told\n\"lagged\" with the exact count and continues) or disconnect (it resumes\nelsewhere; with --nats its resume replays what it missed from the stream,\nwhile the stream holds it); --engine chan also has drop-newest, block and unbounded")
 	keepAlive := fs.Duration("keepalive", d.KeepAlive, "interval of the \": keep-alive\" comment on an idle stream (it keeps proxies from\ncutting it); on Linux a departed client is let go at once, elsewhere within one interval")
 	retry := fs.Duration("retry", d.Retry, "reconnection delay sent to clients in the first frame (retry:)")
 	writeTimeout := fs.Duration("write-timeout", d.WriteTimeout, "a client whose socket does not take a write within this is dropped")
