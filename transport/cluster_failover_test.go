@@ -123,7 +123,7 @@ func readResuming(t *testing.T, ts *testServer, c **sseClient, got []ssespec.Eve
 			if len(got) > 0 {
 				last = got[len(got)-1].LastEventID
 			}
-			t.Logf("A's stream ended after %d events; resuming from %q", len(got), last)
+			t.Logf("the stream of %s ended after %d events; resuming from %q", ts.addr, len(got), last)
 			*c = dial(t, ts.addr, "/events", dialOpt{lastID: last})
 			continue
 		}

@@ -35,6 +35,14 @@ import (
 // their JetStream has a meta leader that sees them all. They are shut down
 // when the test ends.
 func startNATSCluster(tb testing.TB, size int) []*server.Server {
+	srvs, _ := startNATSClusterWith(tb, size, -1)
+	return srvs
+}
+
+// startNATSClusterWith is startNATSCluster with server child (none when
+// -1) run in a child process that the test can kill (natsChild,
+// cluster_crash_test.go); srvs[child] is nil.
+func startNATSClusterWith(tb testing.TB, size, child int) ([]*server.Server, *natsChild) {
 	tb.Helper()
 	// JetStream clustering wants every server's routes configured before it
 	// starts, so the route ports are picked first: free ones the kernel
@@ -53,19 +61,13 @@ func startNATSCluster(tb testing.TB, size int) []*server.Server {
 		l.Close()
 	}
 	srvs := make([]*server.Server, size)
+	var ch *natsChild
 	for i := range srvs {
-		port, _ := strconv.Atoi(routes[i].Port())
-		s, err := server.NewServer(&server.Options{
-			ServerName: "n" + strconv.Itoa(i),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   tb.TempDir(),
-			Cluster:    server.ClusterOpts{Name: "ringcast-test", Host: "127.0.0.1", Port: port},
-			Routes:     routes,
-			NoLog:      true,
-			NoSigs:     true,
-		})
+		if i == child {
+			ch = startNATSChild(tb, i, tb.TempDir(), routes)
+			continue
+		}
+		s, err := server.NewServer(natsClusterOptions(i, tb.TempDir(), routes))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -74,29 +76,79 @@ func startNATSCluster(tb testing.TB, size int) []*server.Server {
 		tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	}
 	for _, s := range srvs {
-		if !s.ReadyForConnections(10 * time.Second) {
+		if s != nil && !s.ReadyForConnections(10*time.Second) {
 			tb.Fatalf("nats-server %s not ready within 10s", s.Name())
 		}
 	}
 	// A leader alone is not enough: a stream of 3 replicas is refused
 	// ("no suitable peers") until the leader has heard from every server.
+	// Only the leader can tell (JetStreamClusterPeers); a child is asked.
 	waitFor(tb, "a JetStream meta leader that sees every server", 20*time.Second, func() bool {
 		for _, s := range srvs {
-			if s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) == size {
+			if s != nil && s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) == size {
 				return true
 			}
 		}
-		return false
+		return ch != nil && ch.metaPeers(tb) == size
 	})
-	return srvs
+	return srvs, ch
+}
+
+// natsClusterOptions are the options of server i of a cluster whose route
+// URLs are routes, with its store in dir: the same in the test process and
+// in a child process (natsChild).
+func natsClusterOptions(i int, dir string, routes []*url.URL) *server.Options {
+	port, _ := strconv.Atoi(routes[i].Port())
+	return &server.Options{
+		ServerName: "n" + strconv.Itoa(i),
+		Host:       "127.0.0.1",
+		Port:       -1,
+		JetStream:  true,
+		StoreDir:   dir,
+		Cluster:    server.ClusterOpts{Name: "ringcast-test", Host: "127.0.0.1", Port: port},
+		Routes:     routes,
+		NoLog:      true,
+		NoSigs:     true,
+	}
 }
 
 // streamLeader returns the index of the server that leads the stream
-// "ringcast", or -1.
+// "ringcast", or -1. A server in a child process (nil in srvs) cannot be
+// asked: it leads when none of the others does and every other one running
+// names it as the leader.
 func streamLeader(srvs []*server.Server) int {
+	named := -1
 	for i, s := range srvs {
-		if s.Running() && s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, "ringcast") {
+		if s == nil || !s.Running() {
+			continue
+		}
+		if s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, "ringcast") {
 			return i
+		}
+		l := streamLeaderSeenBy(s)
+		if l < 0 || named >= 0 && l != named {
+			return -1
+		}
+		named = l
+	}
+	if named >= 0 && srvs[named] == nil {
+		return named
+	}
+	return -1
+}
+
+// streamLeaderSeenBy returns the index of the server that s names as the
+// leader of the stream "ringcast", or -1.
+func streamLeaderSeenBy(s *server.Server) int {
+	ad, err := s.JszAccount(&server.JSzOptions{Account: server.DEFAULT_GLOBAL_ACCOUNT, Streams: true})
+	if err != nil {
+		return -1
+	}
+	for _, sd := range ad.Streams {
+		if sd.Name == "ringcast" && sd.Cluster != nil {
+			if i, err := strconv.Atoi(strings.TrimPrefix(sd.Cluster.Leader, "n")); err == nil {
+				return i
+			}
 		}
 	}
 	return -1
@@ -107,7 +159,7 @@ func moveStreamLeader(t *testing.T, srvs []*server.Server, to int) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("the stream's leader on n%d", to), 10*time.Second, func() bool {
 		l := streamLeader(srvs)
-		if l >= 0 && l != to {
+		if l >= 0 && l != to && srvs[l] != nil {
 			_ = srvs[l].JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, "ringcast")
 		}
 		return l == to

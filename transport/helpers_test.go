@@ -28,6 +28,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(natsChildEnv); spec != "" { // a nats-server for a test (cluster_crash_test.go)
+		os.Exit(runNATSChild(spec))
+	}
 	goleak.VerifyTestMain(m, leakcheck.FastHTTP()...)
 }
 
