@@ -186,69 +186,91 @@ func (c *natsChild) kill() {
 // TestClusterNATSCrash: C1 to C4.
 func TestClusterNATSCrash(t *testing.T) {
 	const (
-		batch     = 20
-		failover  = 15 * time.Second // C1 and C2: from the kill
-		applyBy   = 3 * time.Second  // C2: after A's answer
-		allBy     = 3 * time.Second  // C3: after A's answer
-		healthyBy = 5 * time.Second  // C4: after A's answer
-		stopBy    = 3 * time.Second  // C4
+		batch = 20
+		// C1, from the kill: the survivors elect a leader once raft's
+		// election timeout (random, at most maxElectionTimeout in
+		// nats-server's raft.go) has passed since the last heartbeat they
+		// had from n2, plus a campaign, plus one publish timeout.
+		publishBy = 12 * time.Second
+		// C2, from the kill: B's socket closes with the process and nats.go
+		// goes straight to another URL.
+		reconnectBy = 2 * time.Second
+		// C2, from the kill: a follower's consumer is created through the
+		// meta leader, elected like the stream's when n2 led it too, and a
+		// create request sent before the election may go unanswered for
+		// followRequestTimeout.
+		applyBy = publishBy + 2*time.Second
+		allBy   = 2 * time.Second // C3: after the followers applied
+		// C4, after the followers applied: the node's monitor reads the
+		// stream's bounds once a second, each read waiting a second at most.
+		healthyBy = 3 * time.Second
+		stopBy    = 3 * time.Second // C4
 	)
 	srvs, child := startNATSClusterWith(t, 3, 2)
 	cfg := Config{NATSReplicas: 3, NATSPublishTimeout: time.Second, KeepAlive: time.Minute}
+	// A's follower's consumer is on the child, so that A, whose own
+	// server survives, must notice that it stopped (missing heartbeats);
+	// JetStream places it on any server, so A is started again until it is.
 	a := startNodeOn(t, srvs[0].ClientURL(), cfg)
-	// nats.go shuffles the URLs it is given, so B is started again until
-	// it is connected to the child.
-	urls := strings.Join([]string{child.url, srvs[0].ClientURL(), srvs[1].ClientURL()}, ",")
-	var b *testServer
-	for try := 1; ; try++ {
-		b = startNodeOn(t, urls, cfg)
-		if nodeConn(b).ConnectedUrl() == child.url {
-			break
+	for try := 1; followerServer(t, a) != "n2"; try++ {
+		if try == 30 {
+			t.Fatalf("A's follower's consumer never on the child n2 in %d starts", try)
 		}
+		shutdownNode(t, a, stopBy)
+		a = startNodeOn(t, srvs[0].ClientURL(), cfg)
+	}
+	// B is connected to the child; nats.go shuffles the URLs it is given,
+	// so B is started again until it is.
+	urls := strings.Join([]string{child.url, srvs[0].ClientURL(), srvs[1].ClientURL()}, ",")
+	b := startNodeOn(t, urls, cfg)
+	for try := 1; nodeConn(b).ConnectedUrl() != child.url; try++ {
 		if try == 30 {
 			t.Fatalf("B never connected to the child n2 (%s) in %d starts", child.url, try)
 		}
 		shutdownNode(t, b, stopBy)
+		b = startNodeOn(t, urls, cfg)
 	}
+	t.Logf("B's follower's consumer on %s", followerServer(t, b))
 	moveStreamLeader(t, srvs, 2)
 
 	ca, cb := dial(t, a.addr, "/events", dialOpt{}), dial(t, b.addr, "/events", dialOpt{})
 	body, data := ndjsonBatch(batch, "before")
-	ids, _ := publishRetried(t, a, body, "batch-1", time.Now(), failover)
+	ids, _ := publishRetried(t, a, body, "batch-1", time.Now(), publishBy)
 	expectContiguous(t, ids, 1)
 	var gotA, gotB []ssespec.Event
 	gotA = readResuming(t, a, &ca, gotA, batch, 10*time.Second)
 	gotB = readResuming(t, b, &cb, gotB, batch, 10*time.Second)
-	logFollowers(t, map[string]*testServer{"A": a, "B": b})
 
 	// C1.
 	metaLed := child.metaPeers(t) > 0
 	child.kill()
 	gone := time.Now()
-	t.Logf("n2 killed (%v); it led the stream, and the meta group: %v", child.err, metaLed)
+	t.Logf("n2 killed (%v); it led the stream (and the meta group: %v)", child.err, metaLed)
+	// C2: B's connection first, which does not wait for an election.
+	waitFor(t, "B connected to a survivor", reconnectBy, func() bool {
+		nc := nodeConn(b)
+		return nc.IsConnected() && nc.ConnectedUrl() != child.url
+	})
+	t.Logf("B connected to %s %v after n2 was killed", nodeConn(b).ConnectedUrl(), time.Since(gone))
 	body2, data2 := ndjsonBatch(batch, "after")
-	ids2, refusals := publishRetried(t, a, body2, "batch-2", gone, failover)
+	ids2, refusals := publishRetried(t, a, body2, "batch-2", gone, publishBy)
 	answered := time.Now()
 	expectContiguous(t, ids2, batch+1)
 	t.Logf("publish on A answered 200 %v after n2 was killed, after %d refusals (503); new leader n%d",
 		answered.Sub(gone), refusals, streamLeader(srvs))
 
-	// C2.
-	waitFor(t, "B connected to a survivor", time.Until(gone.Add(failover)), func() bool {
-		nc := nodeConn(b)
-		return nc.IsConnected() && nc.ConnectedUrl() != child.url
-	})
-	t.Logf("B connected to %s %v after n2 was killed", nodeConn(b).ConnectedUrl(), time.Since(gone))
+	// C2: the followers.
 	last := seqOf(t, ids2[len(ids2)-1])
 	for _, n := range []struct {
 		name string
 		ts   *testServer
 	}{{"B", b}, {"A", a}} {
-		waitFor(t, n.name+"'s follower to apply the batch published after n2 was killed", time.Until(answered.Add(applyBy)), func() bool {
+		waitFor(t, n.name+"'s follower to apply the batch published after n2 was killed", time.Until(gone.Add(applyBy)), func() bool {
 			return n.ts.cluster.f.applied.Load() >= last
 		})
 		t.Logf("%s's follower applied the batch %v after A's answer", n.name, time.Since(answered))
 	}
+	applied := time.Now()
 
 	// C3.
 	want := append(append([]string(nil), ids...), ids2...)
@@ -259,7 +281,7 @@ func TestClusterNATSCrash(t *testing.T) {
 		c    **sseClient
 		got  []ssespec.Event
 	}{{"A", a, &ca, gotA}, {"B", b, &cb, gotB}} {
-		got := readResuming(t, n.ts, n.c, n.got, 2*batch, time.Until(answered.Add(allBy)))
+		got := readResuming(t, n.ts, n.c, n.got, 2*batch, time.Until(applied.Add(allBy)))
 		if fmt.Sprint(eventIDs(got)) != fmt.Sprint(want) {
 			t.Fatalf("ids on %s %q, want %q", n.name, eventIDs(got), want)
 		}
@@ -277,9 +299,9 @@ func TestClusterNATSCrash(t *testing.T) {
 		ts   *testServer
 	}{{"A", a}, {"B", b}} {
 		var h clusterHealth
-		waitFor(t, n.name+"'s /healthz to be 200 ok", time.Until(answered.Add(healthyBy)), func() bool {
+		waitFor(t, n.name+"'s /healthz to be 200 ok", time.Until(applied.Add(healthyBy)), func() bool {
 			h = readHealth(t, n.ts)
-			return h.code == 200 && h.Status == "ok"
+			return h.code == 200 && h.Status == "ok" && h.Log.Applied == last
 		})
 		t.Logf("%s's /healthz 200 ok %v after n2 was killed: %+v", n.name, time.Since(gone), h.Log)
 	}
@@ -312,27 +334,26 @@ func shutdownNode(t *testing.T, ts *testServer, bound time.Duration) {
 	}
 }
 
-// logFollowers logs which server holds each node's follower's consumer: a
-// follower whose consumer was on the killed server learns it from missing
-// heartbeats, or from its node's reconnection.
-func logFollowers(t *testing.T, nodes map[string]*testServer) {
+// followerServer returns the name of the server that holds ts's
+// follower's consumer.
+func followerServer(t *testing.T, ts *testServer) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for name, ts := range nodes {
-		l := ts.cluster.log.(*jetStreamLog)
-		f := l.fol.Load()
-		if f == nil {
-			t.Fatalf("%s has no follower", name)
-		}
-		st, err := l.js.Stream(ctx, l.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for ci := range st.ListConsumers(ctx).Info() {
-			if strings.HasPrefix(ci.Name, f.prefix) && ci.Cluster != nil {
-				t.Logf("%s's follower's consumer %s on %s", name, ci.Name, ci.Cluster.Leader)
-			}
+	l := ts.cluster.log.(*jetStreamLog)
+	f := l.fol.Load()
+	if f == nil {
+		t.Fatal("no follower")
+	}
+	st, err := l.js.Stream(ctx, l.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ci := range st.ListConsumers(ctx).Info() {
+		if strings.HasPrefix(ci.Name, f.prefix) && ci.Cluster != nil {
+			return ci.Cluster.Leader
 		}
 	}
+	t.Fatalf("the follower's consumer (%s…) not found", f.prefix)
+	return ""
 }
