@@ -95,15 +95,7 @@ func TestClusterOwnServerGoes(t *testing.T) {
 	} else {
 		t.Logf("C's Shutdown took %v", d)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	start := time.Now()
-	if err := a.Shutdown(ctx); err != nil {
-		t.Fatalf("A's Shutdown: %v", err)
-	}
-	if d := time.Since(start); d > stopBy {
-		t.Fatalf("A's Shutdown took %v, want at most %v", d, stopBy)
-	}
+	shutdownNode(t, a, stopBy)
 }
 
 // readResuming reads from *c until got holds n events, redialling ts with
