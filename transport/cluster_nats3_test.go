@@ -117,19 +117,21 @@ func natsClusterOptions(i int, dir string, routes []*url.URL) *server.Options {
 // asked: it leads when none of the others does and every other one running
 // names it as the leader.
 func streamLeader(srvs []*server.Server) int {
-	named := -1
 	for i, s := range srvs {
+		if s != nil && s.Running() && s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, "ringcast") {
+			return i
+		}
+	}
+	named := -1
+	for _, s := range srvs {
 		if s == nil || !s.Running() {
 			continue
 		}
-		if s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, "ringcast") {
-			return i
-		}
-		l := streamLeaderSeenBy(s)
-		if l < 0 || named >= 0 && l != named {
+		if l := streamLeaderSeenBy(s); l < 0 || named >= 0 && l != named {
 			return -1
+		} else {
+			named = l
 		}
-		named = l
 	}
 	if named >= 0 && srvs[named] == nil {
 		return named
