@@ -12,13 +12,14 @@ package transport
 // one nats-server of the cluster (runNATSChild) and no test. The other two
 // stay embedded in the test process (startNATSClusterWith).
 //
-// Invariants checked (TestClusterNATSCrash), node A on the embedded n0,
-// node B on the child n2 (with n0's and n1's URLs to fail over to), the
-// stream of 3 replicas led by n2:
+// Invariants checked (TestClusterNATSCrash), node A on the embedded n0
+// with its follower's consumer on n2, node B on the child n2 (with n0's
+// and n1's URLs to fail over to), the stream of 3 replicas led by n2:
 //   C1. Once n2 is killed, a batch retried on A with the same
 //       Idempotency-Key is answered 200 within a bound, at the seqs right
 //       after what was stored before: nothing stored twice.
-//   C2. B reconnects to a survivor, and its follower applies that batch,
+//   C2. B reconnects to a survivor, and both followers apply that batch
+//       (A's learns that its consumer stopped from missing heartbeats),
 //       within a bound of the kill.
 //   C3. A client of A and a client of B each get both batches exactly once
 //       and in order (resuming with Last-Event-ID if the stream ends).
