@@ -46,7 +46,9 @@ import (
 )
 
 // stallAfter is how long a follower that is behind the log may go without
-// applying anything before /healthz calls it stalled (cluster.stallAfter;
+// applying anything, counted from its last apply or from when the monitor
+// first saw it behind, whichever is later, before /healthz calls it stalled
+// (cluster.stallAfter;
 // tests shorten it).
 const stallAfter = 3 * time.Second
 
@@ -120,6 +122,12 @@ type cluster struct {
 	// is closed and it must be restarted.
 	recreated atomic.Bool
 
+	// behindSince is when the monitor first saw the follower behind the
+	// log's last seq (UnixNano), 0 while it is not: a node that was idle
+	// for long and then falls behind is not stalled until it has stayed
+	// behind, without applying, for stallAfter.
+	behindSince atomic.Int64
+
 	stopMonitor, monitorDone chan struct{}
 
 	mu       sync.Mutex // guards the monitor's last look:
@@ -188,6 +196,13 @@ func (c *cluster) monitor() {
 			c.logFirst, c.logLast = first, last
 		}
 		c.mu.Unlock()
+		if err == nil {
+			if last > c.f.applied.Load() {
+				c.behindSince.CompareAndSwap(0, time.Now().UnixNano())
+			} else {
+				c.behindSince.Store(0)
+			}
+		}
 		select {
 		case <-c.stopMonitor:
 			return
@@ -233,7 +248,7 @@ func (c *cluster) writeHealth(ctx *fasthttp.RequestCtx, streams int64) {
 		status = "starting"
 	case !ok || !c.log.connected():
 		status = "log-unavailable"
-	case applied < last && time.Since(time.Unix(0, c.f.lastAt.Load())) > c.stallAfter:
+	case applied < last && time.Since(time.Unix(0, max(c.f.lastAt.Load(), c.behindSince.Load()))) > c.stallAfter:
 		status = "stalled"
 	}
 	if status != "ok" {

@@ -15,6 +15,9 @@ package transport
 //   H3. A follower that moves again, even while still behind, is "ok"
 //       (200) until it has been still for stallAfter again; once caught up,
 //       "ok" with lag 0.
+//   H4. A node idle for longer than stallAfter that falls behind is "ok"
+//       until it has been behind, without applying, for stallAfter: the
+//       clock starts when the node is seen behind, not at its last apply.
 
 import (
 	"encoding/json"
@@ -102,7 +105,20 @@ func TestClusterStalled(t *testing.T) {
 	releaseAll := func() { release.Do(func() { f.testHookApply.Store(nil); close(step) }) }
 	t.Cleanup(releaseAll) // before the nodes shut down: a held follower would not stop
 
+	fellBehind := time.Now()
 	a.publish(Event{Topic: "h", Data: []byte("1")})
+	// H4: the monitor sees B behind (seq 2 held) at its next look; right
+	// after, B has been behind for less than stallAfter.
+	c := b.cluster
+	waitFor(t, "B's monitor to see B behind", 10*time.Second, func() bool { return c.behindSince.Load() != 0 })
+	h := readHealth(t, b)
+	if seen := time.Unix(0, c.behindSince.Load()); seen.Before(fellBehind) {
+		t.Fatalf("B seen behind at %v, before it fell behind (%v)", seen, fellBehind)
+	} else if since := time.Since(seen); since < stall {
+		expectHealth(t, h, "ok", 2, 1, 1)
+	} else {
+		t.Logf("/healthz took %v after B was seen behind (stallAfter %v): %+v", since, stall, h)
+	}
 	// Seq 2 alone is in the held apply: the rest is published after it.
 	waitFor(t, "B's follower to hold seq 2", 10*time.Second, func() bool { return entered.Load() == 1 })
 	for i := range 4 {
@@ -127,7 +143,7 @@ func TestClusterStalled(t *testing.T) {
 	before := time.Now()
 	step <- struct{}{}
 	waitFor(t, "B to apply seq 2", 10*time.Second, func() bool { return f.applied.Load() == 2 })
-	h := readHealth(t, b)
+	h = readHealth(t, b)
 	if took := time.Since(before); took < stall {
 		expectHealth(t, h, "ok", 6, 2, 4)
 	} else {
