@@ -15,15 +15,15 @@ package transport
 // Invariants checked (TestClusterNATSCrash), node A on the embedded n0
 // with its follower's consumer on n2, node B on the child n2 (with n0's
 // and n1's URLs to fail over to), the stream of 3 replicas led by n2:
-//   C1. Once n2 is killed, a batch retried on A with the same
+//   X1. Once n2 is killed, a batch retried on A with the same
 //       Idempotency-Key is answered 200 within a bound, at the seqs right
 //       after what was stored before: nothing stored twice.
-//   C2. B reconnects to a survivor, and both followers apply that batch
+//   X2. B reconnects to a survivor, and both followers apply that batch
 //       (A's learns that its consumer stopped from missing heartbeats),
 //       within a bound of the kill.
-//   C3. A client of A and a client of B each get both batches exactly once
+//   X3. A client of A and a client of B each get both batches exactly once
 //       and in order (resuming with Last-Event-ID if the stream ends).
-//   C4. /healthz of both nodes is 200 "ok" again within a bound, and both
+//   X4. /healthz of both nodes is 200 "ok" again within a bound, and both
 //       nodes shut down within a bound.
 
 import (
@@ -184,28 +184,28 @@ func (c *natsChild) kill() {
 	})
 }
 
-// TestClusterNATSCrash: C1 to C4.
+// TestClusterNATSCrash: X1 to X4.
 func TestClusterNATSCrash(t *testing.T) {
 	const (
 		batch = 20
-		// C1, from the kill: the survivors elect a leader once raft's
+		// X1, from the kill: the survivors elect a leader once raft's
 		// election timeout (random, at most maxElectionTimeout in
 		// nats-server's raft.go) has passed since the last heartbeat they
 		// had from n2, plus a campaign, plus one publish timeout.
 		publishBy = 12 * time.Second
-		// C2, from the kill: B's socket closes with the process and nats.go
+		// X2, from the kill: B's socket closes with the process and nats.go
 		// goes straight to another URL.
 		reconnectBy = 2 * time.Second
-		// C2, from the kill: a follower's consumer is created through the
+		// X2, from the kill: a follower's consumer is created through the
 		// meta leader, elected like the stream's when n2 led it too, and a
 		// create request sent before the election may go unanswered for
 		// followRequestTimeout.
 		applyBy = publishBy + 2*time.Second
-		allBy   = 2 * time.Second // C3: after the followers applied
-		// C4, after the followers applied: the node's monitor reads the
+		allBy   = 2 * time.Second // X3: after the followers applied
+		// X4, after the followers applied: the node's monitor reads the
 		// stream's bounds once a second, each read waiting a second at most.
 		healthyBy = 3 * time.Second
-		stopBy    = 3 * time.Second // C4
+		stopBy    = 3 * time.Second // X4
 	)
 	srvs, child := startNATSClusterWith(t, 3, 2)
 	cfg := Config{NATSReplicas: 3, NATSPublishTimeout: time.Second, KeepAlive: time.Minute}
@@ -242,12 +242,12 @@ func TestClusterNATSCrash(t *testing.T) {
 	gotA = readResuming(t, a, &ca, gotA, batch, 10*time.Second)
 	gotB = readResuming(t, b, &cb, gotB, batch, 10*time.Second)
 
-	// C1.
+	// X1.
 	metaLed := child.metaPeers(t) > 0
 	child.kill()
 	gone := time.Now()
 	t.Logf("n2 killed (%v); it led the stream (and the meta group: %v)", child.err, metaLed)
-	// C2: B's connection first, which does not wait for an election.
+	// X2: B's connection first, which does not wait for an election.
 	waitFor(t, "B connected to a survivor", reconnectBy, func() bool {
 		nc := nodeConn(b)
 		return nc.IsConnected() && nc.ConnectedUrl() != child.url
@@ -260,7 +260,7 @@ func TestClusterNATSCrash(t *testing.T) {
 	t.Logf("publish on A answered 200 %v after n2 was killed, after %d refusals (503); new leader n%d",
 		answered.Sub(gone), refusals, streamLeader(srvs))
 
-	// C2: the followers.
+	// X2: the followers.
 	last := seqOf(t, ids2[len(ids2)-1])
 	for _, n := range []struct {
 		name string
@@ -273,7 +273,7 @@ func TestClusterNATSCrash(t *testing.T) {
 	}
 	applied := time.Now()
 
-	// C3.
+	// X3.
 	want := append(append([]string(nil), ids...), ids2...)
 	wantData := append(append([]string(nil), data...), data2...)
 	for _, n := range []struct {
@@ -294,7 +294,7 @@ func TestClusterNATSCrash(t *testing.T) {
 		t.Logf("%s's client had every event %v after n2 was killed", n.name, time.Since(gone))
 	}
 
-	// C4.
+	// X4.
 	for _, n := range []struct {
 		name string
 		ts   *testServer
