@@ -6,7 +6,7 @@ package transport
 // n0 with rings of 64, and a backlog far larger than the client's socket
 // buffers, so a client that reads a few events and then stops holds its
 // replay in progress (its consumer has entries pending) until the test
-// reads on. A replay reads one consumer of one replica (jetstream.go, J3),
+// reads on. A replay reads one consumer of one replica (jetstream.go, JS3),
 // which JetStream places on any of the stream's servers; after the initial
 // create, the replay depends on that server alone (and on the node's
 // connection). The server shut down is that one: either another than the
@@ -16,12 +16,12 @@ package transport
 //
 // Invariants checked (TestClusterReplayServerGoes):
 //   P1. A's stream goes on, or ends, within a bound of the server going:
-//       it never pauses longer (J4).
+//       it never pauses longer (JS4).
 //   P2. Resuming with the last id it received whenever its stream ends,
 //       A's client gets every event after its resume point exactly once and
-//       in order, with no reset (J3), within a bound.
+//       in order, with no reset (JS3), within a bound.
 //   P3. C, whose client was mid-replay too, shuts down within a bound,
-//       called while its replay fails or recovers (J4).
+//       called while its replay fails or recovers (JS4).
 
 import (
 	"context"

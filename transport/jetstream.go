@@ -27,19 +27,19 @@ package transport
 // away and such a request went unanswered, its follower stood still that
 // long and its stop waited for it (docs/cluster.md, "Failure behaviour").
 // A replay does not recreate its consumer at all: the client does, by
-// resuming (J3).
+// resuming (JS3).
 //
 // Invariants:
-//   J1. A follower's next is the stream sequence after the last entry it
+//   JS1. A follower's next is the stream sequence after the last entry it
 //       read; each consumer is created from next, and what it delivers is
 //       used only while its delivery sequences go 1, 2, 3...: on an error,
 //       missing heartbeats, a gap in delivery sequences or a reconnection,
 //       the follower applies what it read, drops the consumer and creates
 //       another from next, so no entry is read twice or skipped.
-//   J2. A follower's stop is bounded: every consumer-create request and
+//   JS2. A follower's stop is bounded: every consumer-create request and
 //       every read waits on a context that stop cancels, and none waits
 //       holding a lock.
-//   J3. A replay reads one ephemeral pull consumer of its own, filtered to
+//   JS3. A replay reads one ephemeral pull consumer of its own, filtered to
 //       the client's topics, from the replay's start, and never recreates
 //       it: what it delivers is used only while its delivery sequences go
 //       1, 2, 3... (its stream sequences may skip other topics' entries;
@@ -49,7 +49,7 @@ package transport
 //       ErrLogUnavailable after the last entry delivered in order, and the
 //       client resumes through the exact resume path (cluster.go, logSub):
 //       no entry skipped or read twice, no reset made up.
-//   J4. A replay never waits longer than followRequestTimeout per request
+//   JS4. A replay never waits longer than followRequestTimeout per request
 //       (create, fetch, delete), nor past its caller's context, and holds
 //       no lock while it waits: a failover cannot keep a client, or the
 //       node's Shutdown, waiting on it longer.
@@ -270,7 +270,7 @@ func (l *jetStreamLog) bounds(ctx context.Context) (uint64, uint64, error) {
 		return 0, 0, ErrLogUnavailable
 	}
 	// A resume asks for the bounds with its stream's context, which has no
-	// deadline: bound the request as J4 bounds a replay's, so that a
+	// deadline: bound the request as JS4 bounds a replay's, so that a
 	// failover ends the resume (the client comes back) instead of holding it
 	// for nats.go's default timeout.
 	ctx, cancel := context.WithTimeout(ctx, followRequestTimeout)
@@ -378,11 +378,11 @@ const (
 	followRetry          = 100 * time.Millisecond
 )
 
-// readerConfig is the consumer a follower (J1) or a replay (J3) reads: one
+// readerConfig is the consumer a follower (JS1) or a replay (JS3) reads: one
 // of its own, from seq from on, on filters (the whole stream when empty),
 // without acknowledgements. It lives on one server, in memory: nothing of it
-// needs to survive that server, since its reader recreates it (J1) or ends
-// (J3) when it is gone. inactive removes one its reader dropped.
+// needs to survive that server, since its reader recreates it (JS1) or ends
+// (JS3) when it is gone. inactive removes one its reader dropped.
 func readerConfig(name string, from uint64, inactive time.Duration, filters []string) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Name:              name,
@@ -398,15 +398,15 @@ func readerConfig(name string, from uint64, inactive time.Duration, filters []st
 
 // jsFollower reads the whole stream from a sequence on, in order, through
 // one pull consumer at a time, as nats.go's ordered consumer does, but
-// recreating it itself (J1, J2).
+// recreating it itself (JS1, JS2).
 type jsFollower struct {
 	l      *jetStreamLog
 	apply  func([]logEntry)
 	prefix string
 	serial int
-	next   uint64 // J1
+	next   uint64 // JS1
 
-	ctx context.Context // cancelled by stop (J2)
+	ctx context.Context // cancelled by stop (JS2)
 
 	mu   sync.Mutex
 	drop context.CancelFunc // ends the current consumer's reads (a reconnection)
@@ -443,7 +443,7 @@ func (f *jsFollower) consume(timeout time.Duration) (jetstream.MessagesContext, 
 	f.mu.Unlock()
 	ctx, cancel := context.WithTimeout(rctx, timeout)
 	defer cancel()
-	// A consumer dropped (J1) goes once inactive that long.
+	// A consumer dropped (JS1) goes once inactive that long.
 	cons, err := f.l.js.CreateOrUpdateConsumer(ctx, f.l.name, readerConfig(f.prefix+"_"+strconv.Itoa(f.serial), f.next, 5*time.Minute, nil))
 	if err != nil {
 		drop()
@@ -462,7 +462,7 @@ func (f *jsFollower) consume(timeout time.Duration) (jetstream.MessagesContext, 
 	return it, rctx, nil
 }
 
-// reconnected makes the follower drop its consumer (J1): the pull request
+// reconnected makes the follower drop its consumer (JS1): the pull request
 // it had parked on the previous server is gone, and so may the consumer be.
 func (f *jsFollower) reconnected() {
 	f.mu.Lock()
@@ -491,7 +491,7 @@ func (f *jsFollower) reopen() (jetstream.MessagesContext, context.Context) {
 	return nil, nil
 }
 
-// read applies what it delivers until it fails (J1) or rctx ends.
+// read applies what it delivers until it fails (JS1) or rctx ends.
 func (f *jsFollower) read(it jetstream.MessagesContext, rctx context.Context) {
 	var batch []logEntry
 	defer func() {
@@ -544,10 +544,10 @@ func entryOf(msg jetstream.Msg) (logEntry, error) {
 }
 
 // replayInactive: the server removes a replay's consumer once no fetch came
-// for that long, the backstop for one close does not delete (J4: a failed
+// for that long, the backstop for one close does not delete (JS4: a failed
 // replay's, whose server may not answer). A replay fetches again once its
 // client took what it fetched before, so it is a few times the default
-// WriteTimeout; a client slower still has its replay end (J3) and resumes.
+// WriteTimeout; a client slower still has its replay end (JS3) and resumes.
 const replayInactive = 30 * time.Second
 
 // replayHeartbeat is a replay fetch's idle heartbeat: a fetch asks only for
@@ -570,7 +570,7 @@ func (l *jetStreamLog) replay(ctx context.Context, from uint64, topics []string)
 	if !l.nc.IsConnected() {
 		return nil, fmt.Errorf("%w: not connected (%s)", ErrLogUnavailable, l.nc.Status())
 	}
-	cctx, cancel := context.WithTimeout(ctx, followRequestTimeout) // J4
+	cctx, cancel := context.WithTimeout(ctx, followRequestTimeout) // JS4
 	defer cancel()
 	// One unanswered create may have made the consumer all the same:
 	// replayInactive removes it.
@@ -586,14 +586,14 @@ func (l *jetStreamLog) replay(ctx context.Context, from uint64, topics []string)
 	return r, nil
 }
 
-// jsReplay is one client's replay through a consumer of its own (J3, J4).
+// jsReplay is one client's replay through a consumer of its own (JS3, JS4).
 type jsReplay struct {
 	l          *jetStreamLog
 	cons       jetstream.Consumer
 	reconnects uint64 // the connection's count when the consumer was created
-	delivered  uint64 // the last delivery sequence used (J3)
+	delivered  uint64 // the last delivery sequence used (JS3)
 	pending    uint64 // entries of the filter stored after the last one delivered, when it was
-	err        error  // the replay failed (J3): every next returns it
+	err        error  // the replay failed (JS3): every next returns it
 }
 
 func (r *jsReplay) next(ctx context.Context, max int) ([]logEntry, bool, error) {
@@ -603,7 +603,7 @@ func (r *jsReplay) next(ctx context.Context, max int) ([]logEntry, bool, error) 
 	if r.pending == 0 {
 		return nil, true, nil
 	}
-	// J3: a reconnection may have lost what the consumer sent meanwhile,
+	// JS3: a reconnection may have lost what the consumer sent meanwhile,
 	// or the consumer with the server it lived on.
 	if !r.l.nc.IsConnected() || r.l.nc.Stats().Reconnects != r.reconnects {
 		r.err = fmt.Errorf("%w: replay: the connection to NATS was lost (%s)", ErrLogUnavailable, r.l.nc.Status())
@@ -615,7 +615,7 @@ func (r *jsReplay) next(ctx context.Context, max int) ([]logEntry, bool, error) 
 	// A consumer just created may not be known yet on the server this node
 	// is connected to (its interest travels the cluster's routes apart from
 	// the create's answer): until it delivered anything, a fetch nobody
-	// answered is sent again, for as long as one request may take (J4).
+	// answered is sent again, for as long as one request may take (JS4).
 	// Nobody read the unanswered one, so nothing was delivered for it.
 	for until := time.Now().Add(followRequestTimeout); errors.Is(err, nats.ErrNoResponders) && r.delivered == 0 && time.Now().Before(until); {
 		select {
@@ -632,8 +632,8 @@ func (r *jsReplay) next(ctx context.Context, max int) ([]logEntry, bool, error) 
 }
 
 // fetch asks the consumer for n entries in one request, bounded by
-// followRequestTimeout and ctx (J4), and returns those delivered in order
-// (J3), with what stopped it short.
+// followRequestTimeout and ctx (JS4), and returns those delivered in order
+// (JS3), with what stopped it short.
 func (r *jsReplay) fetch(ctx context.Context, n int) ([]logEntry, error) {
 	fctx, cancel := context.WithTimeout(ctx, followRequestTimeout)
 	defer cancel() // also ends a fetch left unread below
@@ -647,7 +647,7 @@ func (r *jsReplay) fetch(ctx context.Context, n int) ([]logEntry, error) {
 		if err != nil {
 			return out, err
 		}
-		if md.Sequence.Consumer != r.delivered+1 { // J3
+		if md.Sequence.Consumer != r.delivered+1 { // JS3
 			return out, fmt.Errorf("delivery sequence %d after %d", md.Sequence.Consumer, r.delivered)
 		}
 		e, err := entryOf(msg)
@@ -667,7 +667,7 @@ func (r *jsReplay) fetch(ctx context.Context, n int) ([]logEntry, error) {
 	return out, nil
 }
 
-// fail ends the replay (J3). What was delivered in order before the failure
+// fail ends the replay (JS3). What was delivered in order before the failure
 // is returned; the next call returns the error.
 func (r *jsReplay) fail(ctx context.Context, out []logEntry, err error) ([]logEntry, bool, error) {
 	if ctx.Err() != nil {
@@ -681,13 +681,13 @@ func (r *jsReplay) fail(ctx context.Context, out []logEntry, err error) ([]logEn
 	return nil, false, r.err
 }
 
-// close deletes the consumer, unless the replay failed (J4: its server may
+// close deletes the consumer, unless the replay failed (JS4: its server may
 // not answer; replayInactive removes it).
 func (r *jsReplay) close() {
 	if r.err != nil || !r.l.nc.IsConnected() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), followRequestTimeout) // J4
+	ctx, cancel := context.WithTimeout(context.Background(), followRequestTimeout) // JS4
 	defer cancel()
 	_ = r.l.js.DeleteConsumer(ctx, r.l.name, r.cons.CachedInfo().Name)
 }
