@@ -6,16 +6,16 @@ package transport
 // real nats-server.
 //
 // Invariants checked:
-//   H1. A node that is caught up and idle for longer than stallAfter is
+//   HZ1. A node that is caught up and idle for longer than stallAfter is
 //       healthy: stalled means behind and still, not just still.
-//   H2. A follower behind the log's last seq that has applied nothing for
+//   HZ2. A follower behind the log's last seq that has applied nothing for
 //       stallAfter makes /healthz answer 503 "stalled", with the log's
 //       fields (stream, connected, last, applied, lag) exact, and the lag in
 //       ringcast_log_follower_lag.
-//   H3. A follower that moves again, even while still behind, is "ok"
+//   HZ3. A follower that moves again, even while still behind, is "ok"
 //       (200) until it has been still for stallAfter again; once caught up,
 //       "ok" with lag 0.
-//   H4. A node idle for longer than stallAfter that falls behind is "ok"
+//   HZ4. A node idle for longer than stallAfter that falls behind is "ok"
 //       until it has been behind, without applying, for stallAfter: the
 //       clock starts when the node is seen behind, not at its last apply.
 
@@ -78,7 +78,7 @@ func expectHealth(t *testing.T, h clusterHealth, status string, last, applied, l
 	}
 }
 
-// TestClusterStalled: H1 to H3.
+// TestClusterStalled: HZ1 to HZ3.
 func TestClusterStalled(t *testing.T) {
 	const stall = 500 * time.Millisecond
 	n := startNATS(t)
@@ -87,7 +87,7 @@ func TestClusterStalled(t *testing.T) {
 	a.publish(Event{Topic: "h", Data: []byte("0")})
 	waitApplied(t, 1, b)
 
-	// H1: caught up, and nothing applied for longer than stallAfter.
+	// HZ1: caught up, and nothing applied for longer than stallAfter.
 	f := b.cluster.f
 	waitFor(t, "B to be idle for stallAfter", 10*time.Second, func() bool {
 		return time.Since(time.Unix(0, f.lastAt.Load())) > 2*stall
@@ -107,7 +107,7 @@ func TestClusterStalled(t *testing.T) {
 
 	fellBehind := time.Now()
 	a.publish(Event{Topic: "h", Data: []byte("1")})
-	// H4: the monitor sees B behind (seq 2 held) at its next look; right
+	// HZ4: the monitor sees B behind (seq 2 held) at its next look; right
 	// after, B has been behind for less than stallAfter.
 	c := b.cluster
 	waitFor(t, "B's monitor to see B behind", 10*time.Second, func() bool { return c.behindSince.Load() != 0 })
@@ -126,7 +126,7 @@ func TestClusterStalled(t *testing.T) {
 	}
 	waitApplied(t, 6, a)
 
-	// H2.
+	// HZ2.
 	waitFor(t, "B's monitor to read the log's last seq", 10*time.Second, func() bool { return b.metric("ringcast_log_last_seq") == 6 })
 	waitFor(t, "/healthz on B to say stalled", 10*time.Second, func() bool { return readHealth(t, b).Status == "stalled" })
 	expectHealth(t, readHealth(t, b), "stalled", 6, 1, 5)
@@ -136,7 +136,7 @@ func TestClusterStalled(t *testing.T) {
 		}
 	}
 
-	// H3: one apply (seq 2) goes through; the follower is behind again,
+	// HZ3: one apply (seq 2) goes through; the follower is behind again,
 	// held in the next one (seqs 3 to 6), but it moved.
 	// The apply's clock starts after the send: a /healthz answered within
 	// stallAfter of before must say ok, and stalled must come after it.

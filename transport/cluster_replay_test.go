@@ -15,12 +15,12 @@ package transport
 // the node reconnects while the cluster elects a new leader).
 //
 // Invariants checked (TestClusterReplayServerGoes):
-//   P1. A's stream goes on, or ends, within a bound of the server going:
+//   RP1. A's stream goes on, or ends, within a bound of the server going:
 //       it never pauses longer (JS4).
-//   P2. Resuming with the last id it received whenever its stream ends,
+//   RP2. Resuming with the last id it received whenever its stream ends,
 //       A's client gets every event after its resume point exactly once and
 //       in order, with no reset (JS3), within a bound.
-//   P3. C, whose client was mid-replay too, shuts down within a bound,
+//   RP3. C, whose client was mid-replay too, shuts down within a bound,
 //       called while its replay fails or recovers (JS4).
 
 import (
@@ -51,9 +51,9 @@ func testReplayServerGoes(t *testing.T, own bool) {
 		events  = 5000
 		batch   = 250
 		payload = 1000
-		pauseBy = 4 * time.Second  // P1
-		allBy   = 10 * time.Second // P2: every event, the resumed replay's included
-		stopBy  = 3 * time.Second  // P3
+		pauseBy = 4 * time.Second  // RP1
+		allBy   = 10 * time.Second // RP2: every event, the resumed replay's included
+		stopBy  = 3 * time.Second  // RP3
 	)
 	srvs := startNATSCluster(t, 3)
 	cfg := Config{Capacity: 64, NATSReplicas: 3, NATSPublishTimeout: 5 * time.Second, KeepAlive: time.Minute, WriteTimeout: time.Minute}
@@ -127,7 +127,7 @@ func testReplayServerGoes(t *testing.T, own bool) {
 	drained := make(chan struct{})
 	go func() { defer close(drained); _, _ = io.Copy(io.Discard, cc.br) }()
 
-	// P1: A's stream, until it ends or brought everything.
+	// RP1: A's stream, until it ends or brought everything.
 	var pause time.Duration
 	last := gone
 	for !ac.eof && len(got) < len(want) {
@@ -149,7 +149,7 @@ func testReplayServerGoes(t *testing.T, own bool) {
 		t.Fatalf("A's stream paused %v after n%d went, want at most %v", pause, host, pauseBy)
 	}
 
-	// P3.
+	// RP3.
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -163,7 +163,7 @@ func testReplayServerGoes(t *testing.T, own bool) {
 		t.Fatalf("C's Shutdown took %v, want at most %v", stopped, stopBy)
 	}
 
-	// P2.
+	// RP2.
 	got = readResuming(t, a, &ac, got, len(want), time.Until(gone.Add(allBy)))
 	t.Logf("A's client had every event %v after n%d went", time.Since(gone), host)
 	checkReplayed(t, got, want)
