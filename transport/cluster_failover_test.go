@@ -37,7 +37,7 @@ func TestClusterOwnServerGoes(t *testing.T) {
 		// followRequestTimeout) more than once on a loaded machine; the
 		// ordered consumer this guards against stood still 10 s or more.
 		applyBy = 6 * time.Second
-		stopBy   = 3 * time.Second // O4
+		stopBy  = 3 * time.Second // O4
 	)
 	srvs := startNATSCluster(t, 3)
 	cfg := Config{NATSReplicas: 3, NATSPublishTimeout: time.Second, KeepAlive: time.Minute}
