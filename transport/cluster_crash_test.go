@@ -253,12 +253,7 @@ func TestClusterNATSCrash(t *testing.T) {
 		return nc.IsConnected() && nc.ConnectedUrl() != child.url
 	})
 	t.Logf("B connected to %s %v after n2 was killed", nodeConn(b).ConnectedUrl(), time.Since(gone))
-	body2, data2 := ndjsonBatch(batch, "after")
-	ids2, refusals := publishRetried(t, a, body2, "batch-2", gone, publishBy)
-	answered := time.Now()
-	expectContiguous(t, ids2, batch+1)
-	t.Logf("publish on A answered 200 %v after n2 was killed, after %d refusals (503); new leader n%d",
-		answered.Sub(gone), refusals, streamLeader(srvs))
+	ids2, data2, answered := publishAfterFailover(t, a, srvs, batch, gone, publishBy, "n2 was killed")
 
 	// X2: the followers.
 	last := seqOf(t, ids2[len(ids2)-1])

@@ -57,12 +57,7 @@ func TestClusterOwnServerGoes(t *testing.T) {
 	srvs[0].Shutdown()
 	srvs[0].WaitForShutdown()
 	gone := time.Now()
-	body2, data2 := ndjsonBatch(batch, "after")
-	ids2, refusals := publishRetried(t, a, body2, "batch-2", gone, failover)
-	answered := time.Now()
-	expectContiguous(t, ids2, batch+1)
-	t.Logf("publish on A answered 200 %v after n0 went, after %d refusals (503); new leader n%d",
-		answered.Sub(gone), refusals, streamLeader(srvs))
+	ids2, data2, answered := publishAfterFailover(t, a, srvs, batch, gone, failover, "n0 went")
 
 	// O4, on C: shut down while its follower recovers (or has recovered).
 	stopped := make(chan time.Duration, 1)

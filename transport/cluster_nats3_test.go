@@ -204,6 +204,23 @@ func publishRetried(t *testing.T, ts *testServer, body, key string, start time.T
 	}
 }
 
+// publishAfterFailover publishes the second batch of a failover test on ts
+// (batch events "after<i>", one NDJSON batch under the key "batch-2"),
+// retried until answered 200 within bound of gone, checks that it follows
+// the first batch's seqs (nothing stored twice), and logs how long it took
+// after what happened at gone. It returns the ids, the events' data and
+// when it was answered.
+func publishAfterFailover(t *testing.T, ts *testServer, srvs []*server.Server, batch int, gone time.Time, bound time.Duration, what string) ([]string, []string, time.Time) {
+	t.Helper()
+	body, data := ndjsonBatch(batch, "after")
+	ids, refusals := publishRetried(t, ts, body, "batch-2", gone, bound)
+	answered := time.Now()
+	expectContiguous(t, ids, uint64(batch)+1)
+	t.Logf("publish answered 200 %v after %s, after %d refusals (503); new leader n%d",
+		answered.Sub(gone), what, refusals, streamLeader(srvs))
+	return ids, data, answered
+}
+
 // expectContiguous fails unless ids' seqs are from, from+1, ...
 func expectContiguous(t *testing.T, ids []string, from uint64) {
 	t.Helper()
@@ -273,10 +290,7 @@ func TestClusterNATS3(t *testing.T) {
 	srvs[2].Shutdown()
 	srvs[2].WaitForShutdown()
 	gone := time.Now()
-	body2, data2 := ndjsonBatch(batch, "after")
-	ids2, refusals := publishRetried(t, a, body2, "batch-2", gone, failover)
-	published := time.Since(gone)
-	expectContiguous(t, ids2, batch+1)
+	ids2, data2, _ := publishAfterFailover(t, a, srvs, batch, gone, failover, "the leader went")
 
 	// N3: both streams saw the failover through: everything once, in
 	// order, then an end marker right after. B's connection may still be
@@ -307,7 +321,6 @@ func TestClusterNATS3(t *testing.T) {
 	if seqOf(t, end[0]) != 2*batch+1 {
 		t.Fatalf("end marker at seq %d, want %d: something was stored twice", seqOf(t, end[0]), 2*batch+1)
 	}
-	t.Logf("publish answered 200 %v after the leader went, after %d refusals (503); new leader n%d", published, refusals, streamLeader(srvs))
 }
 
 // BenchmarkClusterNATS3Publish: 100-event atomic batches of 128 B from one
