@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -48,6 +51,8 @@ func TestLoadgenAgainstCluster(t *testing.T) {
 		"--url", urls[0], "--url", urls[1], "--subscribers", "6", "--topics", "2",
 		"--rate", "200", "--duration", "500ms", "--json", jsonPath, "--fail-on-loss", "--quiet",
 		"--metrics-url", "off",
+		// Both nodes run in this process: read it once per node, summed.
+		"--server-pid", strconv.Itoa(os.Getpid()), "--server-pid", strconv.Itoa(os.Getpid()),
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, stdout.String(), stderr.String())
@@ -55,6 +60,9 @@ func TestLoadgenAgainstCluster(t *testing.T) {
 	res := readResult(t, jsonPath)
 	if res.Subscribers != 6 || res.Expected == 0 || res.Delivered != res.Expected {
 		t.Fatalf("subscribers %d expected %d delivered %d", res.Subscribers, res.Expected, res.Delivered)
+	}
+	if want := fmt.Sprintf("/proc/%d + /proc/%d", os.Getpid(), os.Getpid()); res.Server == nil || res.Server.Source != want {
+		t.Fatalf("server figures %+v, want them read from %s", res.Server, want)
 	}
 	for _, u := range urls { // each node had its share of both
 		resp, err := http.Get(u + "/metrics")

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -75,7 +76,8 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.ReadBuffer, "read-buffer", 0, "bytes read per socket read (0: 16 KiB for a subscriber read by its own goroutine,\n64 KiB for an epoll event loop)")
 	fs.StringVar(&c.Reader, "reader", "", "how steady subscribers read: epoll (one event loop per core; the default on Linux)\nor goroutine (one goroutine blocked in read per connection)")
 	fs.IntVar(&c.MaxEventBytes, "max-event-bytes", loadgen.DefaultMaxEventBytes, "largest SSE line or event accepted from the server")
-	fs.IntVar(&c.ServerPID, "server-pid", 0, "server process id: its RSS and CPU are read from /proc")
+	var pids pidList
+	fs.Var(&pids, "server-pid", "server process `id`: its RSS and CPU are read from /proc; repeat it (or give a\ncomma-separated list) for a cluster's nodes, whose figures are summed")
 	fs.StringVar(&c.MetricsURL, "metrics-url", "", "server Prometheus endpoint (default <url>/metrics if it answers; \"off\" disables)")
 	fs.BoolVar(&c.IdleGC, "idle-gc", false, "idle scenario: ask the server to collect garbage (--admin-url /debug/pprof/heap?gc=1) before each memory reading")
 	fs.BoolVar(&c.Profile, "profile", false, "fetch CPU and heap profiles from the server's admin listener during the run")
@@ -91,6 +93,9 @@ func runLoadgen(args []string, stdout, stderr io.Writer) error {
 	selfProfile := fs.String("self-cpu-profile", "", "write the load generator's own CPU profile to this file (is the client the bottleneck?)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
+	}
+	if len(pids.pids) > 0 {
+		c.ServerPID, c.ServerPIDs = pids.pids[0], pids.pids[1:]
 	}
 	c.URL = urls.urls[0]
 	if len(urls.urls) > 1 {
@@ -196,6 +201,29 @@ func (l *urlList) Set(v string) error {
 	}
 	if len(l.urls) == 0 {
 		return errors.New("no URL")
+	}
+	return nil
+}
+
+// pidList is --server-pid: every value given, each possibly a
+// comma-separated list.
+type pidList struct{ pids []int }
+
+func (l *pidList) String() string {
+	s := make([]string, len(l.pids))
+	for i, p := range l.pids {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *pidList) Set(v string) error {
+	for p := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a process id", p)
+		}
+		l.pids = append(l.pids, n)
 	}
 	return nil
 }

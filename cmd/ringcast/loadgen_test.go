@@ -58,6 +58,9 @@ func TestLoadgenHelpAndBadFlags(t *testing.T) {
 	if err := runLoadgen([]string{"--scenario", "churn", "--churn-fraction", "0", "--quiet"}, &out, &out); err == nil || !strings.Contains(err.Error(), "--churn-fraction") {
 		t.Fatalf("churn with no churning subscribers: %v", err)
 	}
+	if err := runLoadgen([]string{"--server-pid", "12,x", "--quiet"}, &out, &out); err == nil || !strings.Contains(err.Error(), `"x" is not a process id`) {
+		t.Fatalf("a server pid that is not a number: %v", err)
+	}
 	// --slow-rcvbuf reaches the configuration, from its environment twin too.
 	if !strings.Contains(out.String(), "RINGCAST_LOADGEN_SLOW_RCVBUF") {
 		t.Fatalf("help lacks --slow-rcvbuf:\n%s", out.String())
