@@ -217,3 +217,34 @@ func checkReplayed(t *testing.T, got []ssespec.Event, want []string) {
 		t.Fatalf("%d events, want %d", len(got), len(want))
 	}
 }
+
+// TestClusterReplayFetchOutlivesWake: the stream's wake (a keep-alive due)
+// that fires while a replay's fetch is in flight does not cut the fetch
+// short: what it carries is delivered and the replay goes on without a gap,
+// so the client is not sent away for nothing (JS4).
+func TestClusterReplayFetchOutlivesWake(t *testing.T) {
+	n := startNATS(t)
+	a := startNode(t, n, Config{})
+	a.publishN("w", 50, "")
+	l := a.cluster.log.(*jetStreamLog)
+	rp, err := l.replay(context.Background(), 1, []string{"w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.close()
+	wake, fire := context.WithCancel(context.Background())
+	l.testHookFetched = fire // the wake fires once the fetch is sent
+	got, done, err := rp.next(wake, 20)
+	l.testHookFetched = nil
+	if err != nil || done || len(got) != 20 || got[0].seq != 1 || got[19].seq != 20 {
+		t.Fatalf("the fetch the wake fired during: %d entries, done %v, %v; want seqs 1..20", len(got), done, err)
+	}
+	// A wake that has fired already: no fetch is sent, and nothing is lost.
+	if got, _, err := rp.next(wake, 20); !errors.Is(err, context.Canceled) || len(got) != 0 {
+		t.Fatalf("next with a fired wake: %d entries, %v; want none and context.Canceled", len(got), err)
+	}
+	rest, done, err := rp.next(context.Background(), 100)
+	if err != nil || !done || len(rest) != 30 || rest[0].seq != 21 || rest[29].seq != 50 {
+		t.Fatalf("the rest: %d entries, done %v, %v; want seqs 21..50", len(rest), done, err)
+	}
+}

@@ -50,9 +50,13 @@ package transport
 //       client resumes through the exact resume path (cluster.go, logSub):
 //       no entry skipped or read twice, no reset made up.
 //   JS4. A replay never waits longer than followRequestTimeout per request
-//       (create, fetch, delete), nor past its caller's context, and holds
-//       no lock while it waits: a failover cannot keep a client, or the
-//       node's Shutdown, waiting on it longer.
+//       (create, fetch, delete) and holds no lock while it waits: a failover
+//       cannot keep a client, or the node's Shutdown, waiting on it longer.
+//       It sends no request once its caller's context is done, but a fetch
+//       once sent is read to its end whatever that context does: what the
+//       fetch carries was delivered by the consumer (JS3), and dropping it
+//       would end the client's stream for nothing (the stream's wake fires
+//       for a keep-alive as well as for a shutdown).
 
 import (
 	"context"
@@ -142,6 +146,10 @@ type jetStreamLog struct {
 	atomic   bool // NATSAtomicBatches
 	log      *slog.Logger
 	fol      atomic.Pointer[jsFollower] // told of reconnections
+
+	// testHookFetched, when set, runs once a replay's fetch was sent (tests
+	// fire the stream's wake there).
+	testHookFetched func()
 }
 
 // streamConfig is the stream a node creates when it is missing.
@@ -609,6 +617,9 @@ func (r *jsReplay) next(ctx context.Context, max int) ([]logEntry, bool, error) 
 		r.err = fmt.Errorf("%w: replay: the connection to NATS was lost (%s)", ErrLogUnavailable, r.l.nc.Status())
 		return nil, false, r.err
 	}
+	if err := ctx.Err(); err != nil { // JS4: no new request
+		return nil, false, err
+	}
 	// Only what is stored already, so the fetch is answered at once, whole.
 	n := int(min(uint64(max), r.pending))
 	out, err := r.fetch(ctx, n)
@@ -626,20 +637,23 @@ func (r *jsReplay) next(ctx context.Context, max int) ([]logEntry, bool, error) 
 		out, err = r.fetch(ctx, n)
 	}
 	if err != nil {
-		return r.fail(ctx, out, err)
+		return r.fail(out, err)
 	}
 	return out, r.pending == 0, nil
 }
 
 // fetch asks the consumer for n entries in one request, bounded by
-// followRequestTimeout and ctx (JS4), and returns those delivered in order
-// (JS3), with what stopped it short.
+// followRequestTimeout but not by ctx once sent (JS4), and returns those
+// delivered in order (JS3), with what stopped it short.
 func (r *jsReplay) fetch(ctx context.Context, n int) ([]logEntry, error) {
-	fctx, cancel := context.WithTimeout(ctx, followRequestTimeout)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), followRequestTimeout)
 	defer cancel() // also ends a fetch left unread below
 	batch, err := r.cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(replayHeartbeat))
 	if err != nil {
 		return nil, err
+	}
+	if h := r.l.testHookFetched; h != nil {
+		h()
 	}
 	out := make([]logEntry, 0, n)
 	for msg := range batch.Messages() {
@@ -668,11 +682,9 @@ func (r *jsReplay) fetch(ctx context.Context, n int) ([]logEntry, error) {
 }
 
 // fail ends the replay (JS3). What was delivered in order before the failure
-// is returned; the next call returns the error.
-func (r *jsReplay) fail(ctx context.Context, out []logEntry, err error) ([]logEntry, bool, error) {
-	if ctx.Err() != nil {
-		return out, false, ctx.Err()
-	}
+// is returned; the next call returns the error. A fetch does not depend on
+// its caller's context (JS4), so its failure is the replay's.
+func (r *jsReplay) fail(out []logEntry, err error) ([]logEntry, bool, error) {
 	r.err = fmt.Errorf("%w: replay: %v", ErrLogUnavailable, err)
 	r.l.log.Warn("event log: a replay failed; its client resumes", "delivered", r.delivered, "err", err)
 	if len(out) > 0 {
