@@ -118,9 +118,10 @@ type cluster struct {
 
 	resumeFails *metrics.Counter // resumes ended because the log could not be read
 
-	// recreated: the log has another epoch than this node (L3); its engine
-	// is closed and it must be restarted.
-	recreated atomic.Bool
+	// recreated: the log has another epoch than this node's ring (L3), and
+	// the node has not yet followed it (recreate).
+	recreated   atomic.Bool
+	recreations *metrics.Counter
 
 	// behindSince is when the monitor first saw the follower behind the
 	// log's last seq (UnixNano), 0 while it is not: a node that was idle
@@ -157,6 +158,7 @@ func (s *Server) joinCluster() error {
 		stopMonitor: make(chan struct{}),
 		monitorDone: make(chan struct{}),
 		resumeFails: s.m.set.NewCounter("ringcast_log_resume_failures_total"),
+		recreations: s.m.set.NewCounter("ringcast_log_recreations_total"),
 	}
 	c.f, err = startFollower(l, le, s.m.set, s.log)
 	if err != nil {
@@ -167,9 +169,6 @@ func (s *Server) joinCluster() error {
 	s.m.set.NewGauge("ringcast_log_applied_seq", func() float64 { return float64(c.f.applied.Load()) })
 	s.m.set.NewGauge("ringcast_log_last_seq", func() float64 { _, _, last := c.state(); return float64(last) })
 	s.m.set.NewGauge("ringcast_log_follower_lag", func() float64 { return float64(c.lag()) })
-	// 1 once the log was recreated under this node (L3): it serves no
-	// stream until restarted.
-	s.m.set.NewGauge("ringcast_log_recreated", func() float64 { return float64(boolInt(c.recreated.Load())) })
 	go c.monitor()
 	s.cluster = c
 	return nil
@@ -185,11 +184,20 @@ func (c *cluster) monitor() {
 		first, last, err := c.log.bounds(ctx)
 		cancel()
 		if errors.Is(err, errLogRecreated) && !c.recreated.Swap(true) {
-			// Ids of the new log would collide with this node's: end every
-			// stream cleanly; clients resume on a restarted node, with a
-			// reset (epoch).
-			c.lg.Error("event log: the stream was recreated; this node ends its streams and must be restarted", "err", err)
-			c.eng.close()
+			c.recreations.Inc()
+			c.lg.Error("event log: the stream was recreated; this node ends its streams and follows the new one", "err", err)
+		}
+		if c.recreated.Load() {
+			if rerr := c.recreate(); rerr != nil {
+				c.lg.Warn("event log: following the recreated stream; trying again in a second", "err", rerr)
+				err = rerr
+			} else {
+				c.recreated.Store(false)
+				c.lg.Info("event log: following the recreated stream", "epoch", c.epoch())
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				first, last, err = c.log.bounds(ctx)
+				cancel()
+			}
 		}
 		c.mu.Lock()
 		if c.logOK = err == nil; err == nil {
@@ -210,6 +218,30 @@ func (c *cluster) monitor() {
 		}
 	}
 }
+
+// recreate follows a log that was recreated (L3): the follower stops, the
+// ring engine is replaced by an empty one of the new epoch, so every stream
+// ends and its client comes back with an id of the old epoch, which gets
+// "reset" (epoch), and the follower begins again on the new log. Each step
+// can be taken again: one that fails is retried at the monitor's next look.
+func (c *cluster) recreate() error {
+	ctx, cancel := context.WithTimeout(context.Background(), followRequestTimeout)
+	defer cancel()
+	ep, err := c.log.reopen(ctx)
+	if err != nil {
+		return err
+	}
+	if c.epoch() != ep {
+		c.f.stop()
+		if c.eng.restart(ep) == nil {
+			return errEngineClosed // shutting down
+		}
+	}
+	return c.f.restart(c.log)
+}
+
+// epoch is the epoch of the node's current ring engine: its log's (L3).
+func (c *cluster) epoch() string { return c.eng.cur.Load().epoch }
 
 func (c *cluster) state() (ok bool, first, last uint64) {
 	c.mu.Lock()
@@ -255,7 +287,7 @@ func (c *cluster) writeHealth(ctx *fasthttp.RequestCtx, streams int64) {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 	}
 	fmt.Fprintf(ctx, `{"status":%q,"engine":"ring","epoch":%q,"streams":%d,"log":{"stream":%q,"connected":%t,"last":%d,"applied":%d,"lag":%d}}`+"\n",
-		status, c.cfg.Epoch, streams, c.cfg.NATSStream, c.log.connected(), last, applied, c.lag())
+		status, c.epoch(), streams, c.cfg.NATSStream, c.log.connected(), last, applied, c.lag())
 }
 
 // publish appends evs (validated) to the log as one batch and returns their
@@ -302,7 +334,7 @@ func (c *cluster) publish(key string, evs []Event) ([]string, error) {
 func (c *cluster) ids(evs []Event, seqs []uint64, start time.Time) []string {
 	ids := make([]string, len(evs))
 	for i := range evs {
-		ids[i] = eventid.Format(c.cfg.Epoch, seqs[i], evs[i].Topic)
+		ids[i] = eventid.Format(c.epoch(), seqs[i], evs[i].Topic)
 	}
 	c.m.published.Add(len(evs))
 	c.m.publishDur.UpdateDuration(start)
@@ -317,13 +349,16 @@ func (s *Server) subscribe(sel selection, res resumePoint) (subscription, []byte
 	if c != nil && !res.given && !c.f.ready.Load() {
 		// A new client of a node still prefilling starts where the log
 		// ended when the node started, not at the prefill's old events.
-		g := c.f.target
-		return &logSub{c: c, e: c.eng.cur.Load(), sel: sel, res: resumePoint{given: true, epoch: s.cfg.Epoch, seq: g}, g: g}, nil, nil
+		g, e := c.f.target.Load(), c.eng.cur.Load()
+		return &logSub{c: c, e: e, sel: sel, res: resumePoint{given: true, epoch: e.epoch, seq: g}, g: g}, nil, nil
 	}
-	if c == nil || !res.given || res.malformed || res.epoch != s.cfg.Epoch {
+	if c == nil || !res.given || res.malformed {
 		return s.eng.subscribe(sel, res)
 	}
 	e := c.eng.cur.Load()
+	if res.epoch != e.epoch { // the engine answers "reset" (epoch)
+		return e.subscribe(sel, res)
+	}
 	if servesFromRing(e, res.seq) {
 		if sub, notice, err := e.subscribeHeld(sel, res); sub != nil || err != nil {
 			return sub, notice, err
@@ -392,7 +427,7 @@ func (s *logSub) step(ctx context.Context) error {
 		entries, done, err := s.rp.next(ctx, batchReads)
 		for i := range entries {
 			f := logFrame(entries[i].topic, entries[i].body)
-			f.stamp(c.cfg.Epoch, entries[i].seq)
+			f.stamp(s.e.epoch, entries[i].seq)
 			s.out = append(s.out, f)
 			s.g = entries[i].seq
 		}
@@ -423,7 +458,7 @@ func (s *logSub) step(ctx context.Context) error {
 			}
 		}
 		if servesFromRing(s.e, s.g) {
-			sub, notice, err := s.e.subscribeHeld(s.sel, resumePoint{given: true, raw: s.res.raw, epoch: c.cfg.Epoch, seq: s.g})
+			sub, notice, err := s.e.subscribeHeld(s.sel, resumePoint{given: true, raw: s.res.raw, epoch: s.e.epoch, seq: s.g})
 			if sub != nil || err != nil {
 				return s.adopt(sub, notice, err)
 			}

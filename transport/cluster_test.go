@@ -22,6 +22,7 @@ import (
 
 	"github.com/ringcast/ringcast/internal/natsembed"
 	"github.com/ringcast/ringcast/internal/ssespec"
+	"github.com/ringcast/ringcast/transport/internal/eventid"
 )
 
 // testNATS is an embedded NATS server that a test can stop and restart on
@@ -458,24 +459,46 @@ func TestClusterRebase(t *testing.T) {
 	}
 }
 
-// TestClusterLogRecreated: a node whose stream was deleted and created
-// again ends its streams cleanly and reports it, instead of serving ids
-// that collide with the new log's.
+// TestClusterLogRecreated: nodes whose stream was deleted and created again
+// end their streams cleanly, count it, and follow the new stream under its
+// epoch (L3): new publishes get ids of the new epoch from seq 1, and a
+// client with an id of the old epoch gets "reset" (epoch), then, as after
+// any reset of the epoch, what is published from then on.
 func TestClusterLogRecreated(t *testing.T) {
 	n := startNATS(t)
-	a := startNode(t, n, Config{})
-	a.publish(Event{Topic: "r", Data: []byte("old")})
+	a, b := startNode(t, n, Config{}), startNode(t, n, Config{})
+	oldID := a.publish(Event{Topic: "r", Data: []byte("old")})[0]
+	old := a.Epoch()
 	c := dial(t, a.addr, "/events", dialOpt{})
 	n.jetStream(func(js jetstream.JetStream) error { return js.DeleteStream(context.Background(), "ringcast") })
 	n.createStream(nil)
 	if ended, _ := c.readToEnd(10 * time.Second); !ended {
 		t.Fatal("the stream did not end cleanly")
 	}
-	if code, body := health(t, a); code != 503 || !strings.Contains(body, "log-recreated") {
-		t.Fatalf("/healthz: %d %s", code, body)
+	for _, node := range []*testServer{a, b} {
+		waitFor(t, "the node to follow the new stream", 10*time.Second, func() bool {
+			code, _ := health(t, node)
+			return code == 200 && node.Epoch() != old
+		})
+		if got := node.metric("ringcast_log_recreations_total"); got != 1 {
+			t.Fatalf("ringcast_log_recreations_total = %v, want 1", got)
+		}
 	}
-	if got := a.metric("ringcast_log_recreated"); got != 1 {
-		t.Fatalf("ringcast_log_recreated = %v, want 1", got)
+	if a.Epoch() != b.Epoch() {
+		t.Fatalf("epochs after the recreation differ: %s, %s", a.Epoch(), b.Epoch())
+	}
+	ids := b.publish(Event{Topic: "r", Data: []byte("new")})
+	if epoch, seq, _, err := eventid.Parse(ids[0]); err != nil || epoch != a.Epoch() || seq != 1 {
+		t.Fatalf("the first id of the new stream: %s (%v); want seq 1 of epoch %s", ids[0], err, a.Epoch())
+	}
+	waitApplied(t, 1, a)
+	r := dial(t, a.addr, "/events", dialOpt{lastID: oldID})
+	if ev := r.next(1, 10*time.Second)[0]; ev.Type != "reset" || decodeNotice(t, ev).Reason != resetEpoch {
+		t.Fatalf("resume with an id of the old epoch: %+v; want a reset (epoch)", ev)
+	}
+	live := a.publish(Event{Topic: "r", Data: []byte("live")})
+	if ev := r.next(1, 10*time.Second)[0]; ev.LastEventID != live[0] || ev.Data != "live" || seqOf(t, live[0]) != 2 {
+		t.Fatalf("after the reset: %+v, want %s at seq 2", ev, live[0])
 	}
 }
 

@@ -17,7 +17,10 @@ package transport
 //       NATSPipelinedBatches a batch is appended event by event instead:
 //       per event, the same holds; jetstream.go's appendEach.)
 //   L3. The epoch is the same on every node reading the same log and
-//       changes only when the log is recreated (sequences start again).
+//       changes only when the log is recreated (sequences start again). A
+//       node that sees it change ends every stream, empties its ring under
+//       the new epoch and follows the new log from its start (cluster.go's
+//       recreate); a client's id of the old epoch then gets "reset" (epoch).
 
 import (
 	"context"
@@ -46,6 +49,8 @@ type logEntry struct {
 type eventLog interface {
 	// epoch names the log's incarnation (L3).
 	epoch() string
+	// reopen takes the epoch of a log that was recreated (L3) and returns it.
+	reopen(ctx context.Context) (string, error)
 	// append stores recs as one batch (L2) and returns the first sequence.
 	append(ctx context.Context, key string, recs []logRecord) (uint64, error)
 	// bounds returns the first and last sequences held (first > last when

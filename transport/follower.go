@@ -19,8 +19,9 @@ package transport
 //       found applied too low under mu and then waits on changed cannot miss
 //       the apply that raises it.
 //   F3. ready becomes true once the follower has applied everything the
-//       log held at some moment after it started (an entry read with none
-//       pending, or an empty log), and stays true.
+//       log held at some moment after it began (an entry read with none
+//       pending, or an empty log), and stays true until the log is
+//       recreated (L3), when the follower begins again.
 //   F4. keys maps the idempotency keys of the entries applied within the
 //       last keyRetention to their seq (a batch's first); it is read and
 //       written under mu.
@@ -49,9 +50,9 @@ type follower struct {
 	lg      *slog.Logger
 	applied atomic.Uint64
 	ready   atomic.Bool
-	lastAt  atomic.Int64 // UnixNano of the last apply
-	stop    func()
-	target  uint64 // the log's last seq when the follower started: the prefill's end
+	lastAt  atomic.Int64  // UnixNano of the last apply
+	stop    func()        // set by begin; called by the cluster's close or recreate, one at a time
+	target  atomic.Uint64 // the log's last seq when the follower began: the prefill's end
 
 	// testHookApply, when set, runs before each apply (tests hold the
 	// follower back with it).
@@ -83,28 +84,55 @@ func startFollower(l eventLog, eng *logEngine, set *metrics.Set, lg *slog.Logger
 		appliedEvents: set.NewCounter("ringcast_log_applied_events_total"),
 		gaps:          set.NewCounter("ringcast_log_gaps_total"),
 	}
+	if err := f.begin(l); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// begin positions the current engine's ring, empty, at the log's last
+// capacity entries (the prefill) and follows the log from there.
+func (f *follower) begin(l eventLog) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	first, last, err := l.bounds(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	eng := f.eng.cur.Load()
 	start := first
-	if c := uint64(eng.cur.Load().global.Cap()); last >= c && last-c+1 > start {
+	if c := uint64(eng.global.Cap()); last >= c && last-c+1 > start {
 		start = last - c + 1
 	}
-	f.target = last
-	eng.cur.Load().base.Store(start - 1) // F1: before the first apply
+	f.target.Store(last)
+	eng.base.Store(start - 1) // F1: before the first apply
 	f.applied.Store(start - 1)
 	if last < start {
 		f.ready.Store(true) // F3: nothing to prefill
 	}
 	f.lastAt.Store(time.Now().UnixNano())
-	f.stop, err = l.follow(start, f.apply)
+	stop, err := l.follow(start, f.apply)
 	if err != nil {
-		return nil, err
+		return err // f.stop stays the last one, which may be called again
 	}
-	return f, nil
+	f.stop = stop
+	return nil
+}
+
+// restart follows a log that was recreated (L3) from its start, into the
+// engine the cluster has just replaced by an empty one of the new epoch:
+// what the follower knew of the old log (its keys, its position, whether
+// it had caught up) is forgotten, and waiters look again (F2).
+func (f *follower) restart(l eventLog) error {
+	f.stop() // JS2: bounded
+	f.mu.Lock()
+	f.ready.Store(false)
+	clear(f.keys)
+	f.keyLog = f.keyLog[:0]
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+	return f.begin(l)
 }
 
 // apply publishes entries, in order, into the ring (F1). An entry that is

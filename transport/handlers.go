@@ -44,7 +44,7 @@ func (s *Server) handleIndex(ctx *fasthttp.RequestCtx) {
 
 Try:  curl -N http://%[3]s/events &
       curl -H 'Content-Type: application/json' -d '{"topic":"demo","data":"hello"}' http://%[3]s/publish
-`, s.cfg.Engine, s.cfg.Epoch, ctx.Host())
+`, s.cfg.Engine, s.Epoch(), ctx.Host())
 }
 
 // writeError answers with status and {"error": msg}.

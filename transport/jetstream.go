@@ -35,7 +35,9 @@ package transport
 //       used only while its delivery sequences go 1, 2, 3...: on an error,
 //       missing heartbeats, a gap in delivery sequences or a reconnection,
 //       the follower applies what it read, drops the consumer and creates
-//       another from next, so no entry is read twice or skipped.
+//       another from next, so no entry is read twice or skipped. It creates
+//       one only on the stream of the log's epoch (L3): a stream recreated
+//       under the same name is not read as the old one's continuation.
 //   JS2. A follower's stop is bounded: every consumer-create request and
 //       every read waits on a context that stop cancels, and none waits
 //       holding a lock.
@@ -141,7 +143,7 @@ type jetStreamLog struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	name     string
-	ep       string
+	ep       atomic.Pointer[string] // L3; changes only in reopen
 	maxBatch int
 	atomic   bool // NATSAtomicBatches
 	log      *slog.Logger
@@ -261,7 +263,8 @@ func openJetStreamLog(cfg *Config) (*jetStreamLog, error) {
 		nc.Close()
 		return nil, err
 	}
-	l.ep = logEpoch(info.Created)
+	ep := logEpoch(info.Created)
+	l.ep.Store(&ep)
 	return l, nil
 }
 
@@ -269,7 +272,7 @@ func openJetStreamLog(cfg *Config) (*jetStreamLog, error) {
 // characters at most.
 func logEpoch(created time.Time) string { return strconv.FormatInt(created.UnixNano(), 36) }
 
-func (l *jetStreamLog) epoch() string   { return l.ep }
+func (l *jetStreamLog) epoch() string   { return *l.ep.Load() }
 func (l *jetStreamLog) connected() bool { return l.nc.IsConnected() }
 func (l *jetStreamLog) close()          { l.nc.Close() }
 
@@ -288,14 +291,32 @@ func (l *jetStreamLog) bounds(ctx context.Context) (uint64, uint64, error) {
 		return 0, 0, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
 	}
 	info := st.CachedInfo()
-	if e := logEpoch(info.Created); e != l.ep {
-		return 0, 0, fmt.Errorf("%w: stream %q (epoch %s, was %s)", errLogRecreated, l.name, e, l.ep)
+	if e := logEpoch(info.Created); e != l.epoch() {
+		return 0, 0, fmt.Errorf("%w: stream %q (epoch %s, was %s)", errLogRecreated, l.name, e, l.epoch())
 	}
 	first := info.State.FirstSeq
 	if first == 0 { // never written: the first append gets 1
 		first = info.State.LastSeq + 1
 	}
 	return first, info.State.LastSeq, nil
+}
+
+// reopen takes the epoch of the stream as it is now, after it was recreated
+// (L3), once it is still one a ringcast log can use.
+func (l *jetStreamLog) reopen(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, followRequestTimeout)
+	defer cancel()
+	st, err := l.js.Stream(ctx, l.name)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+	}
+	info := st.CachedInfo()
+	if err := checkStream(&info.Config); err != nil {
+		return "", err
+	}
+	ep := logEpoch(info.Created)
+	l.ep.Store(&ep)
+	return ep, nil
 }
 
 // pubAck is a JetStream acknowledgement, with a batch's fields and an error.
@@ -451,8 +472,19 @@ func (f *jsFollower) consume(timeout time.Duration) (jetstream.MessagesContext, 
 	f.mu.Unlock()
 	ctx, cancel := context.WithTimeout(rctx, timeout)
 	defer cancel()
+	// JS1: only on the log it follows. A recreated stream has the same
+	// name and starts again at 1: a consumer from f.next would feed this
+	// log's successors to the node as if they were its own.
+	st, err := f.l.js.Stream(ctx, f.l.name)
+	if err == nil && logEpoch(st.CachedInfo().Created) != f.l.epoch() {
+		err = errLogRecreated
+	}
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
 	// A consumer dropped (JS1) goes once inactive that long.
-	cons, err := f.l.js.CreateOrUpdateConsumer(ctx, f.l.name, readerConfig(f.prefix+"_"+strconv.Itoa(f.serial), f.next, 5*time.Minute, nil))
+	cons, err := st.CreateOrUpdateConsumer(ctx, readerConfig(f.prefix+"_"+strconv.Itoa(f.serial), f.next, 5*time.Minute, nil))
 	if err != nil {
 		drop()
 		return nil, nil, err

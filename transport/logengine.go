@@ -55,6 +55,16 @@ func (le *logEngine) close() {
 // have seq base+1, and closes the old one (R1). It returns the new engine,
 // or nil once closed.
 func (le *logEngine) rebase(base uint64) *ringEngine {
+	return le.replace(le.cur.Load().epoch, base)
+}
+
+// restart replaces the current engine by an empty one of another epoch, for
+// a log that was recreated (L3), and closes the old one (R1); the follower
+// sets its base before the first apply (F1). It returns the new engine, or
+// nil once closed.
+func (le *logEngine) restart(epoch string) *ringEngine { return le.replace(epoch, 0) }
+
+func (le *logEngine) replace(epoch string, base uint64) *ringEngine {
 	le.mu.Lock()
 	defer le.mu.Unlock()
 	if le.closed {
@@ -65,7 +75,7 @@ func (le *logEngine) rebase(base uint64) *ringEngine {
 	if err != nil { // the configuration was accepted once: cannot fail
 		return nil
 	}
-	e.epoch = old.epoch
+	e.epoch = epoch
 	e.base.Store(base)
 	le.cur.Store(e)
 	old.close()

@@ -72,7 +72,7 @@ func (s *Server) handlePublish(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, be.status, be.msg)
 		return
 	}
-	evs, pe := parsePublish(buf.Bytes(), format, s.cfg.MaxEventBytes, s.cfg.Epoch)
+	evs, pe := parsePublish(buf.Bytes(), format, s.cfg.MaxEventBytes, s.Epoch())
 	if pe != nil {
 		if pe.status == fasthttp.StatusRequestEntityTooLarge {
 			s.m.rejected[rejTooLarge].Inc()
@@ -192,7 +192,7 @@ func (s *Server) publishKeyed(key string, evs []Event) ([]string, error) {
 // checkWireLen refuses ev when its frame could exceed MaxEventBytes: the
 // largest event a client is asked to read.
 func (s *Server) checkWireLen(ev *Event) *ValidationError {
-	n := wireLen(s.cfg.Epoch, ev)
+	n := wireLen(s.Epoch(), ev)
 	if n <= s.cfg.MaxEventBytes {
 		return nil
 	}

@@ -146,8 +146,14 @@ func New(cfg Config) (*Server, error) {
 // Config returns the configuration in effect, defaults filled in.
 func (s *Server) Config() Config { return s.cfg }
 
-// Epoch returns the stream epoch that every event id of this server carries.
-func (s *Server) Epoch() string { return s.cfg.Epoch }
+// Epoch returns the stream epoch that every event id of this server carries:
+// in cluster mode the log's, which changes when the log is recreated.
+func (s *Server) Epoch() string {
+	if s.cluster != nil {
+		return s.cluster.epoch()
+	}
+	return s.cfg.Epoch
+}
 
 // Handle serves path (exactly) with h, replacing any handler there, "/"
 // included. Call it before the first Serve. h finds a request's body, at

@@ -104,7 +104,7 @@ func serveAsset(ctx *fasthttp.RequestCtx, name string) {
 func (s *Server) handleUIInfo(ctx *fasthttp.RequestCtx) {
 	mode, why := publishMode(ctx, &s.cfg)
 	b := []byte(`{"epoch":`)
-	b = appendJSONString(b, s.cfg.Epoch, 64)
+	b = appendJSONString(b, s.Epoch(), 64)
 	b = append(b, `,"engine":`...)
 	b = appendJSONString(b, string(s.cfg.Engine), 64)
 	b = append(b, `,"publish":`...)
