@@ -405,6 +405,7 @@ const followHeartbeat = time.Second
 const (
 	followRequestTimeout = time.Second
 	followRetry          = 100 * time.Millisecond
+	reopenLogEvery       = 50 // tries between two warnings of a follower that cannot create its consumer
 )
 
 // readerConfig is the consumer a follower (JS1) or a replay (JS3) reads: one
@@ -515,13 +516,15 @@ func (f *jsFollower) reconnected() {
 // reopen creates a consumer from f.next, again after each failure, until
 // it succeeds or stop; it returns nil after stop.
 func (f *jsFollower) reopen() (jetstream.MessagesContext, context.Context) {
-	for f.ctx.Err() == nil {
+	for tries := 1; f.ctx.Err() == nil; tries++ {
 		it, rctx, err := f.consume(followRequestTimeout)
 		if err == nil {
 			return it, rctx
 		}
-		if f.ctx.Err() == nil {
-			f.l.log.Warn("event log: follower: creating the consumer", "from", f.next, "err", err)
+		// While NATS is away this fails every followRetry: say so at the
+		// first try and then every few seconds, not ten times a second.
+		if f.ctx.Err() == nil && tries%reopenLogEvery == 1 {
+			f.l.log.Warn("event log: follower: creating the consumer", "from", f.next, "tries", tries, "err", err)
 		}
 		select {
 		case <-f.ctx.Done():
