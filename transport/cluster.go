@@ -227,7 +227,7 @@ func (c *cluster) monitor() {
 func (c *cluster) recreate() error {
 	ctx, cancel := context.WithTimeout(context.Background(), followRequestTimeout)
 	defer cancel()
-	ep, err := c.log.reopen(ctx)
+	ep, err := c.log.renewEpoch(ctx)
 	if err != nil {
 		return err
 	}

@@ -49,8 +49,8 @@ type logEntry struct {
 type eventLog interface {
 	// epoch names the log's incarnation (L3).
 	epoch() string
-	// reopen takes the epoch of a log that was recreated (L3) and returns it.
-	reopen(ctx context.Context) (string, error)
+	// renewEpoch takes the epoch of a log that was recreated (L3) and returns it.
+	renewEpoch(ctx context.Context) (string, error)
 	// append stores recs as one batch (L2) and returns the first sequence.
 	append(ctx context.Context, key string, recs []logRecord) (uint64, error)
 	// bounds returns the first and last sequences held (first > last when

@@ -143,7 +143,7 @@ type jetStreamLog struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	name     string
-	ep       atomic.Pointer[string] // L3; changes only in reopen
+	ep       atomic.Pointer[string] // L3; changes only in renewEpoch
 	maxBatch int
 	atomic   bool // NATSAtomicBatches
 	log      *slog.Logger
@@ -301,9 +301,9 @@ func (l *jetStreamLog) bounds(ctx context.Context) (uint64, uint64, error) {
 	return first, info.State.LastSeq, nil
 }
 
-// reopen takes the epoch of the stream as it is now, after it was recreated
+// renewEpoch takes the epoch of the stream as it is now, after it was recreated
 // (L3), once it is still one a ringcast log can use.
-func (l *jetStreamLog) reopen(ctx context.Context) (string, error) {
+func (l *jetStreamLog) renewEpoch(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, followRequestTimeout)
 	defer cancel()
 	st, err := l.js.Stream(ctx, l.name)
