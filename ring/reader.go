@@ -67,9 +67,7 @@ const aheadBytes = 2048
 // state stores per batch) and hands them out one by one.
 func (rd *Reader[T]) Next(ctx context.Context) (T, error) {
 	for rd.head == len(rd.ahead) {
-		rd.pace() // P7
-		err := rd.fill()
-		rd.paced(len(rd.ahead), cap(rd.ahead), err)
+		err := rd.fill(true)
 		if err == nil {
 			break
 		}
@@ -90,7 +88,7 @@ func (rd *Reader[T]) Next(ctx context.Context) (T, error) {
 // other errors are those of Next.
 func (rd *Reader[T]) TryNext() (T, error) {
 	if rd.head == len(rd.ahead) {
-		if err := rd.fill(); err != nil {
+		if err := rd.fill(false); err != nil {
 			var zero T
 			return zero, err
 		}
@@ -100,16 +98,33 @@ func (rd *Reader[T]) TryNext() (T, error) {
 	return v, nil
 }
 
-// fill reads ahead into rd.ahead; nil means at least one value is pending.
-func (rd *Reader[T]) fill() error {
+// fill reads ahead into rd.ahead, paced (P7) for a reader that waits; nil
+// means at least one value is pending.
+func (rd *Reader[T]) fill(paced bool) error {
 	if rd.ahead == nil {
 		var zero T
 		size := max(unsafe.Sizeof(zero), 1)
 		rd.ahead = make([]T, 0, min(32, max(1, aheadBytes/size), uintptr(rd.ring.capacity)))
 	}
-	n, err := rd.read(rd.ahead[:cap(rd.ahead)])
+	buf := rd.ahead[:cap(rd.ahead)]
+	var n int
+	var err error
+	if paced {
+		n, err = rd.readPaced(buf)
+	} else {
+		n, err = rd.read(buf)
+	}
 	rd.ahead, rd.head = rd.ahead[:n], 0
 	return err
+}
+
+// readPaced is read for a reader that waits (Next, NextBatch): it paces its
+// cursor loads (P7).
+func (rd *Reader[T]) readPaced(dst []T) (int, error) {
+	rd.pace()
+	n, err := rd.read(dst)
+	rd.paced(n, len(dst), err)
+	return n, err
 }
 
 // NextBatch waits until at least one value is ready, then fills dst with as
@@ -121,11 +136,9 @@ func (rd *Reader[T]) NextBatch(ctx context.Context, dst []T) (int, error) {
 		var n int
 		var err error
 		if rd.head < len(rd.ahead) {
-			n, err = rd.TryNextBatch(dst)
+			n, err = rd.TryNextBatch(dst) // what Next read ahead
 		} else {
-			rd.pace() // P7
-			n, err = rd.read(dst)
-			rd.paced(n, len(dst), err)
+			n, err = rd.readPaced(dst)
 		}
 		if n > 0 || err != ErrEmpty {
 			return n, err
