@@ -45,6 +45,10 @@ package ring
 //       So every page in a slot has base <= cursor+Cap(), and the oldest
 //       sequence held once such a base is written is <= cursor (see "Why lag
 //       counts are exact").
+//   W5. A page taken from the free list is cleared before its first value is
+//       written. It is unreachable then (R3), so clearing it is one more write
+//       of the kind "Why a reader never sees a torn value" covers; it also
+//       drops the references its last lap held.
 //
 // Close (any goroutine):
 //   C1. The cursor word carries closedBit once the ring is closed. Close sets
@@ -90,7 +94,11 @@ package ring
 // at a published value that was held when it looked.
 //
 // Costs. Publish writes one entry and stores the cursor: one atomic store (a
-// second one, to a slot, once per page). Pages are recycled, so in steady
+// second one, to a slot, and a clear of the page taken, once per page). The
+// cursor's compare-and-swap waits for every store before it to reach the
+// cache, and a store to a line that a reader's cache still holds waits for
+// that copy to be invalidated: W5 pays those waits once per page, together,
+// instead of once per line. Pages are recycled, so in steady
 // state Publish allocates nothing (pages are allocated lazily during the first
 // lap, and when a scan finds every retired page pinned by a busy lagging
 // reader). A read is one cursor load (skipped while the reader is behind a
@@ -351,6 +359,11 @@ func (r *Ring[T]) take() *page[T] {
 		g := r.free[n]
 		r.free[n] = nil
 		r.free = r.free[:n]
+		// The readers' caches still hold this page's lines from its last
+		// lap. Clearing it takes them all back in one burst, whose transfers
+		// overlap, rather than one transfer per line that the commit after
+		// each put must wait for (W5).
+		clear(g.vals)
 		return g
 	}
 	return &page[T]{vals: make([]T, r.pmask+1)}
