@@ -17,7 +17,7 @@ func pacedReader(t *testing.T, ws WaitStrategy, procs int) (*Ring[int], *Reader[
 	}
 	r.procs = procs
 	rd := r.Subscribe()
-	rd.waits = &waitState{}
+	rd.waits = &waitState[int]{}
 	return r, rd
 }
 

@@ -46,7 +46,7 @@ type Reader[T any] struct {
 	slot     int           // index in ring.readers; guarded by ring.mu
 	queued   atomic.Bool   // on ring.sleepers (wait.go)
 	next     *Reader[T]    // below this reader on ring.sleepers
-	waits    *waitState    // Adaptive's and Sleeping's memory (wait.go); owner only
+	waits    *waitState[T] // Adaptive's and Sleeping's memory (wait.go)
 }
 
 // Readers are allocated one by one; at 128 bytes each has its own pair of

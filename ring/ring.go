@@ -158,8 +158,13 @@ type Ring[T any] struct {
 	_        cacheLinePad
 	closed   atomic.Bool               // set by Close before the cursor's closedBit; read by Publish
 	sleepers atomic.Pointer[Reader[T]] // stack of parked readers (wait.go); nil when none wait
-	napWake  atomic.Uint64             // wake every reader once the cursor reaches it (P6); noNapWake when none naps
+	napWake  atomic.Uint64             // wake the nappers once the cursor reaches it (P6); noNapWake when none naps
 	_        cacheLinePad
+
+	// Nappers (P8), apart from the line the writer loads on every commit.
+	nappers   atomic.Pointer[Reader[T]] // stack of napping readers, through waitState.napNext
+	handedOff atomic.Pointer[Reader[T]] // nappers the writer left for the first woken one to wake
+	_         cacheLinePad
 
 	// The readers, for the writer's scans (R3) and for Readers and MaxLag.
 	readers  atomic.Pointer[readerTable[T]]

@@ -90,15 +90,35 @@ package ring
 //       token arrives during the nap. Reader.Close closes done, which the nap
 //       watches.
 //   P6. A nap ends once napFor's worth of values came, and before the ring
-//       overruns the napper. Before its last check the napper lowers the
-//       ring's napWake (a compare-and-swap minimum) to the sequence its pace
-//       brings in napFor, at most half a ring past its position; the writer,
-//       after storing the cursor, loads napWake, and once the cursor reaches
-//       it sends every reader a token (wakeNappers) and resets it. As in P1,
-//       either the writer's load sees the napper's bound or the napper's
-//       check sees the cursor past its position. A napper whose higher bound
-//       lost the minimum is woken with the others: every reader gets the
-//       token.
+//       overruns the napper. Before its last check the napper pushes itself
+//       onto the ring's stack of nappers (P8) and lowers the ring's napWake
+//       (a compare-and-swap minimum) to the sequence its pace brings in
+//       napFor, at most half a ring past its position; the writer, after
+//       storing the cursor, loads napWake, and once the cursor reaches it
+//       resets it and then takes the stack (wakeNappers). As in P1, either
+//       the writer's load sees the napper's bound, and the stack it takes
+//       after that holds the napper (or an earlier take woke it), or the
+//       napper's check sees the cursor past its position. A napper whose
+//       higher bound lost the minimum is woken with the others. The reset
+//       comes first so that a napper that lowers the bound after it leaves
+//       its bound for a later publish instead of being forgotten.
+//   P8. The writer wakes one napper per bound reached, not every napper:
+//       it takes the stack, hands all but its top reader over (handedOff),
+//       and sends the top one a token. A napper, once its nap ends (by token,
+//       timer, Close or its context) and before it begins one, takes the
+//       hand-off and sends those readers theirs. So the writer pays one token
+//       per nap round however many readers nap, and the wake-ups land on the
+//       readers' processors. The top reader may not be napping (its nap ended
+//       on its timer and it kept reading); then the writer wakes the rest
+//       itself. napping says which, with the pair
+//         writer: store handedOff; load the top reader's napping
+//         napper: clear napping;   load handedOff
+//       so, as in P1, either the writer sees the napper still napping (and
+//       the napper's load, after its nap, finds the hand-off), or the napper's
+//       load came first and the writer wakes the rest. A hand-off nobody took
+//       by the next round is woken by the writer then. Links follow P2:
+//       napQueued guards the push, a waker reads napNext before it clears
+//       napQueued, and stale tokens only cause spurious returns (P4).
 //   P7. Pacing. A solo Adaptive reader that keeps finding only a few values
 //       ready (fewer than paceTarget, or half its batch) spins a while
 //       (pace, doubling up to paceMax, about a microsecond) before its next
@@ -115,6 +135,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -235,12 +256,17 @@ func ParseWaitStrategy(s string) (WaitStrategy, error) {
 
 // waitState is what Adaptive and Sleeping remember between waits, allocated
 // at a reader's first wait: where and when the last wait began, for the
-// reader's pace, and Sleeping's timer.
-type waitState struct {
-	pace  int // P7: spinDelay iterations before the next cursor load; 0 when not pacing
-	seq   uint64
-	at    time.Time
-	timer *time.Timer
+// reader's pace, and Sleeping's timer, all the owner's alone; and the links of
+// the ring's stack of nappers (P8), which follow the protocol of the
+// sleepers' (P2).
+type waitState[T any] struct {
+	pace      int // P7: spinDelay iterations before the next cursor load; 0 when not pacing
+	seq       uint64
+	at        time.Time
+	timer     *time.Timer
+	napQueued atomic.Bool // on ring.nappers, or on a list taken from it not yet woken
+	napNext   *Reader[T]  // below this reader on ring.nappers
+	napping   atomic.Bool // in nap: it will wake the hand-off when its nap ends (P8)
 }
 
 // waitFor returns when seq may be published, the ring or reader is closed, or
@@ -324,7 +350,7 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 	}
 	w := rd.waits
 	if w == nil {
-		w = &waitState{}
+		w = &waitState[T]{}
 		rd.waits = w
 	}
 	now := time.Now()
@@ -434,15 +460,26 @@ func (rd *Reader[T]) park(ctx context.Context, seq uint64) error {
 // nap is Sleeping's wait: until about want values came after seq-1 or half
 // the ring did (a token, P6), Close (P5), napLimit has passed, the reader is
 // closed or ctx is done.
-func (rd *Reader[T]) nap(ctx context.Context, seq uint64, w *waitState, want uint64) error {
+func (rd *Reader[T]) nap(ctx context.Context, seq uint64, w *waitState[T], want uint64) error {
 	r := rd.ring
+	// P8: before this reader sleeps too (it may be on the list).
+	r.wakeHandedOff()
 	select { // a token from an earlier wake-up; the check below covers it
 	case <-rd.wake:
 	default:
 	}
-	bound := seq - 1 + min(max(want, 1), r.capacity/2)
-	for t := r.napWake.Load(); bound < t && !r.napWake.CompareAndSwap(t, bound); t = r.napWake.Load() {
-	}
+	w.napping.Store(true) // P8: from here on it wakes what is handed off when it wakes
+	err := rd.sleepFor(ctx, seq, w, want)
+	w.napping.Store(false)
+	r.wakeHandedOff() // P8
+	return err
+}
+
+// sleepFor is the nap itself: it registers the napper (P6, P8) and sleeps.
+func (rd *Reader[T]) sleepFor(ctx context.Context, seq uint64, w *waitState[T], want uint64) error {
+	r := rd.ring
+	rd.pushNapper(w)
+	r.lowerNapWake(seq - 1 + min(max(want, 1), r.capacity/2))
 	if rd.ready(seq) { // P5, P6
 		return nil
 	}
@@ -472,11 +509,70 @@ func (r *Ring[T]) wakeAll() {
 	}
 }
 
-// wakeNappers sends every reader a token once the cursor reached napWake's
-// bound (P6), then resets the bound unless a napper lowered it meanwhile.
+// pushNapper puts rd on the ring's stack of nappers unless it is there
+// already (P8).
+func (rd *Reader[T]) pushNapper(w *waitState[T]) {
+	if w.napQueued.Swap(true) {
+		return
+	}
+	r := rd.ring
+	for {
+		head := r.nappers.Load()
+		w.napNext = head
+		if r.nappers.CompareAndSwap(head, rd) {
+			return
+		}
+	}
+}
+
+// lowerNapWake lowers napWake to bound if it is higher (P6).
+func (r *Ring[T]) lowerNapWake(bound uint64) {
+	for t := r.napWake.Load(); bound < t && !r.napWake.CompareAndSwap(t, bound); t = r.napWake.Load() {
+	}
+}
+
+// wakeNappers runs once the cursor reached napWake's bound (P6): it resets the
+// bound, takes the stack of nappers, and wakes the first, handing it the rest
+// to wake (P8).
 func (r *Ring[T]) wakeNappers(bound uint64) {
-	r.eachReader((*Reader[T]).token)
-	r.napWake.CompareAndSwap(bound, noNapWake)
+	// A napper lowers the bound only below the one it found, so one that
+	// lowered it meanwhile is due as well.
+	for !r.napWake.CompareAndSwap(bound, noNapWake) {
+		bound = r.napWake.Load()
+	}
+	first := r.nappers.Swap(nil)
+	if first == nil {
+		return
+	}
+	rest := first.waits.napNext
+	first.waits.napNext = nil
+	first.waits.napQueued.Store(false)
+	if late := r.handedOff.Swap(rest); late != nil {
+		wakeNapperList(late) // nobody woke since the last hand-off
+	}
+	if rest != nil && !first.waits.napping.Load() {
+		r.wakeHandedOff() // the first is not napping: it may not wait again for long
+	}
+	first.token()
+}
+
+// wakeHandedOff wakes the nappers the writer handed off, if any (P8).
+func (r *Ring[T]) wakeHandedOff() {
+	if r.handedOff.Load() != nil {
+		wakeNapperList(r.handedOff.Swap(nil))
+	}
+}
+
+// wakeNapperList sends each reader of a list taken from ring.nappers a token.
+func wakeNapperList[T any](rd *Reader[T]) {
+	for rd != nil {
+		w := rd.waits
+		next := w.napNext // before napQueued is cleared: then rd may push itself again
+		w.napNext = nil
+		w.napQueued.Store(false)
+		rd.token()
+		rd = next
+	}
 }
 
 // token wakes rd if it parks or naps. A send never blocks: the channel has

@@ -336,3 +336,150 @@ func publishAndReceive(t *testing.T, r *Ring[int], got <-chan int, errs <-chan e
 		}
 	}
 }
+
+// The writer wakes one napper per bound reached and hands it the others
+// (P8); a hand-off that nobody took is woken by the writer at the next round,
+// and so are the others when the top reader is not napping.
+// No goroutines: the readers' side of a nap is played by the test.
+func TestWriterWakesOneNapperPerRound(t *testing.T) {
+	r, _ := New[int](1024)
+	readers := make([]*Reader[int], 8)
+	for i := range readers {
+		readers[i] = r.Subscribe(WithWaitStrategy(Sleeping))
+		readers[i].waits = &waitState[int]{}
+	}
+	tokens := func() (n int) {
+		for _, rd := range readers {
+			n += len(rd.wake)
+		}
+		return n
+	}
+	drain := func() {
+		for _, rd := range readers {
+			select {
+			case <-rd.wake:
+			default:
+			}
+		}
+	}
+	nap := func(rds []*Reader[int], bound uint64) {
+		for _, rd := range rds {
+			rd.waits.napping.Store(true)
+			rd.pushNapper(rd.waits)
+		}
+		r.lowerNapWake(bound)
+	}
+	publishTo := func(seq uint64) {
+		for r.Cursor() < seq {
+			r.Publish(0)
+		}
+	}
+
+	nap(readers, 5)
+	publishTo(4)
+	if n := tokens(); n != 0 {
+		t.Fatalf("%d tokens before the bound, want 0", n)
+	}
+	publishTo(5)
+	if n := tokens(); n != 1 {
+		t.Fatalf("round 1: %d tokens, want 1 (the writer wakes one napper)", n)
+	}
+	first := readers[len(readers)-1] // the last pushed is the stack's top
+	if len(first.wake) != 1 {
+		t.Fatal("round 1: the token did not go to the top of the stack")
+	}
+	if r.napWake.Load() != noNapWake || r.nappers.Load() != nil || r.handedOff.Load() == nil {
+		t.Fatal("round 1: bound not reset, stack not taken or the rest not handed off")
+	}
+
+	// Nobody took the hand-off; the first napper naps again alone.
+	drain()
+	nap([]*Reader[int]{first}, 10)
+	publishTo(10)
+	if n := tokens(); n != len(readers) {
+		t.Fatalf("round 2: %d tokens, want %d (the late hand-off is the writer's)", n, len(readers))
+	}
+	if r.handedOff.Load() != nil {
+		t.Fatal("round 2: a hand-off left")
+	}
+
+	// The first napper to wake wakes the rest.
+	drain()
+	nap(readers, 15)
+	publishTo(15)
+	r.wakeHandedOff()
+	if n := tokens(); n != len(readers) {
+		t.Fatalf("round 3: %d tokens after the hand-off, want %d", n, len(readers))
+	}
+	for i, rd := range readers {
+		if rd.waits.napQueued.Load() || rd.waits.napNext != nil {
+			t.Fatalf("reader %d still linked after its wake-up", i)
+		}
+	}
+
+	// A top reader that is not napping (its nap ended on its timer) might
+	// not look at the hand-off for long: the writer wakes the rest itself.
+	drain()
+	nap(readers, 20)
+	first.waits.napping.Store(false)
+	publishTo(20)
+	if n := tokens(); n != len(readers) || r.handedOff.Load() != nil {
+		t.Fatalf("round 4: %d tokens, want %d from the writer", n, len(readers))
+	}
+}
+
+// Every one of several napping readers is woken, with their timers out of
+// play: the writer wakes one, which wakes the others (P8).
+func TestEveryNapperWakes(t *testing.T) {
+	const readers, want = 8, 50
+	savedFor, savedLimit := napFor, napLimit
+	napFor, napLimit = 50*time.Millisecond, time.Hour
+	r, _ := New[int](1024)
+	got := make([]chan int, readers)
+	var rds []*Reader[int]
+	for i := range got {
+		got[i] = make(chan int, 1024)
+		rd := r.Subscribe(WithWaitStrategy(Sleeping))
+		rds = append(rds, rd)
+		go readAll(context.Background(), rd, got[i], make(chan error, 1))
+	}
+	t.Cleanup(func() { // before the nap's settings are restored: the readers read them
+		for i, rd := range rds {
+			rd.Close()
+			for range got[i] {
+			}
+		}
+		napFor, napLimit = savedFor, savedLimit
+	})
+	count := func(top *Reader[int], next func(*Reader[int]) *Reader[int]) (n int) {
+		for rd := top; rd != nil; rd = next(rd) {
+			n++
+		}
+		return n
+	}
+	// Every reader parks first (no pace yet), then takes a value that came a
+	// millisecond later: at that pace its next wait is a nap of about 50 values.
+	for count(r.sleepers.Load(), func(rd *Reader[int]) *Reader[int] { return rd.next }) < readers {
+		runtime.Gosched()
+	}
+	time.Sleep(time.Millisecond)
+	r.Publish(0)
+	for count(r.nappers.Load(), func(rd *Reader[int]) *Reader[int] { return rd.waits.napNext }) < readers {
+		runtime.Gosched()
+	}
+	for i := 1; i <= want; i++ {
+		r.Publish(i)
+	}
+	for i := range got {
+		for v := 0; v <= want; v++ {
+			select {
+			case x := <-got[i]:
+				if x != v {
+					t.Fatalf("reader %d: got %d, want %d", i, x, v)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("reader %d: value %d never came: its nap did not end", i, v)
+			}
+		}
+	}
+}
