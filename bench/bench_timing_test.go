@@ -2,7 +2,6 @@ package bench_test
 
 import (
 	"flag"
-	"fmt"
 	"testing"
 	"time"
 
@@ -96,22 +95,18 @@ func maxRunTime() time.Duration {
 //
 //	go test -run '^$' -bench EqualMemory -benchtime 1x -count 3 ./bench
 func BenchmarkEqualMemory(b *testing.B) {
-	for _, strat := range []string{"ring-adaptive", "disruptor"} {
-		for _, n := range []int{1, 16, 256} {
-			sc := bench.Scenario{Strategy: strat, Readers: n, Batch: 1, Payload: bench.DefaultPayload,
-				Consumers: bench.AllFast, Capacity: n * bench.DefaultCapacity}
-			b.Run(fmt.Sprintf("%s/capacity=%d", sc.SustainedName(), sc.Capacity), func(b *testing.B) {
-				var deliv float64
-				for range b.N {
-					res, err := bench.Sustained(sc, bench.SustainOptions{})
-					if err != nil {
-						b.Fatal(err)
-					}
-					deliv += res.Deliveries
+	for _, sc := range bench.EqualMemoryScenarios() {
+		b.Run(sc.EqualMemoryName(), func(b *testing.B) {
+			var deliv float64
+			for range b.N {
+				res, err := bench.Sustained(sc, bench.SustainOptions{})
+				if err != nil {
+					b.Fatal(err)
 				}
-				b.ReportMetric(deliv/float64(b.N), bench.UnitSustainedDeliveries)
-			})
-		}
+				deliv += res.Deliveries
+			}
+			b.ReportMetric(deliv/float64(b.N), bench.UnitSustainedDeliveries)
+		})
 	}
 }
 
@@ -121,30 +116,22 @@ func BenchmarkEqualMemory(b *testing.B) {
 //
 //	go test -run '^$' -bench Cost -benchtime 1x -count 3 ./bench
 func BenchmarkCost(b *testing.B) {
-	for _, strat := range []string{"ring-adaptive", "ring-sleeping", "ring-blocking", "disruptor", "chan-drop-oldest", "chan-block"} {
-		for _, n := range []int{1, 16, 256} {
-			rate := 100_000
-			if n > 16 {
-				rate = 10_000
-			}
-			sc := bench.Scenario{Strategy: strat, Readers: n, Batch: 1, Payload: bench.DefaultPayload,
-				Consumers: bench.AllFast, Rate: rate}
-			b.Run(fmt.Sprintf("strategy=%s/readers=%d/rate=%dk", strat, n, rate/1000), func(b *testing.B) {
-				var cpu, p99, loss float64
-				for range b.N {
-					res, err := bench.Cost(sc, bench.CostOptions{})
-					if err != nil {
-						b.Fatal(err)
-					}
-					cpu += float64(res.CPUPerDelivery)
-					p99 += float64(res.P99)
-					loss += res.Loss
+	for _, sc := range bench.CostScenarios() {
+		b.Run(sc.CostName(), func(b *testing.B) {
+			var cpu, p99, loss float64
+			for range b.N {
+				res, err := bench.Cost(sc, bench.CostOptions{})
+				if err != nil {
+					b.Fatal(err)
 				}
-				n := float64(b.N)
-				b.ReportMetric(cpu/n, "cpu-ns/deliv")
-				b.ReportMetric(p99/n, "p99-ns")
-				b.ReportMetric(loss/n, bench.UnitLoss)
-			})
-		}
+				cpu += float64(res.CPUPerDelivery)
+				p99 += float64(res.P99)
+				loss += res.Loss
+			}
+			n := float64(b.N)
+			b.ReportMetric(cpu/n, bench.UnitCPUPerDelivery)
+			b.ReportMetric(p99/n, bench.UnitP99)
+			b.ReportMetric(loss/n, bench.UnitLoss)
+		})
 	}
 }

@@ -341,6 +341,8 @@ const (
 
 	UnitSustainedRate       = "sustained-ev/s"    // BenchmarkSustained
 	UnitSustainedDeliveries = "sustained-deliv/s" // the same × readers
+
+	UnitCPUPerDelivery = "cpu-ns/deliv" // BenchmarkCost
 )
 
 // Metrics are the measures of r, as the benchmarks report them.

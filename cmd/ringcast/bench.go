@@ -60,6 +60,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 type suiteFlags struct {
 	o          benchsuite.Options
 	profile    time.Duration
+	views      bool
 	logVerbose bool
 }
 
@@ -77,9 +78,10 @@ func (sf *suiteFlags) register(fs *flag.FlagSet, withRun bool) {
 	}
 	fs.IntVar(&sf.o.Count, "count", count, "runs of each benchmark, as passes over the whole matrix (interleaved, unlike go test -count);\nBENCH_COUNT also sets it, as make bench does")
 	fs.StringVar(&sf.o.Benchtime, "benchtime", "200ms", "go test -benchtime of each BenchmarkFanout run (BenchmarkSustained runs one search per run)")
-	fs.StringVar(&sf.o.Matrix, "matrix", bench.MatrixDefault, "scenario matrix: default (about 10 minutes at count 5 on 2 cores), full (every combination: hours) or quick")
+	fs.StringVar(&sf.o.Matrix, "matrix", bench.MatrixDefault, "scenario matrix: default (about 11 minutes at count 5 on 2 cores, with the views), full (every combination: hours) or quick")
 	fs.StringVar(&sf.o.Filter, "filter", "", "regular expression: run only the scenarios whose name matches\n(e.g. 'strategy=(ring-adaptive|chan-drop-oldest)/readers=16/')")
 	fs.DurationVar(&sf.profile, "profile-time", 2*time.Second, "how long to profile each headline scenario after the run; 0 skips profiling")
+	fs.BoolVar(&sf.views, "views", true, "also run the equal-memory and cost views (BenchmarkEqualMemory, BenchmarkCost: about\n15 s a pass); they are fixed scenarios, so a run with --filter skips them")
 }
 
 func (sf *suiteFlags) logger(stderr io.Writer) *slog.Logger {
@@ -88,8 +90,9 @@ func (sf *suiteFlags) logger(stderr io.Writer) *slog.Logger {
 
 func benchRun(args []string, stdout, stderr io.Writer) error {
 	var sf suiteFlags
-	fs := cli.NewFlagSet("bench run", `Run the fan-out strategy suite: BenchmarkFanout (every scenario of the matrix) and
-BenchmarkSustained (the highest rate each strategy keeps up with), BENCH_COUNT times each,
+	fs := cli.NewFlagSet("bench run", `Run the fan-out strategy suite: BenchmarkFanout (every scenario of the matrix),
+BenchmarkSustained (the highest rate each strategy keeps up with) and the ring's two views,
+BenchmarkEqualMemory and BenchmarkCost (CPU per delivery and p99 at a fixed rate), BENCH_COUNT times each,
 printing a line per finished benchmark. Keeps the raw output in --results, profiles the
 headline scenarios into --profile-dir, and writes --doc with its charts in --img.
 The report records the load average before each part of the run; read medians and ratios, not single runs.`, stderr)
@@ -101,6 +104,7 @@ The report records the load average before each part of the run; read medians an
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	sf.o.ProfileTime, sf.o.Go, sf.o.Log, sf.o.Progress = sf.profile, "go", sf.logger(stderr), stderr
+	sf.o.Views = sf.views && sf.o.Filter == ""
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	root, err := benchsuite.ModuleRoot(ctx, "go")

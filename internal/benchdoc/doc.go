@@ -144,8 +144,11 @@ func (d *doc) write() {
 	d.header()
 	d.summary()
 	d.goals()
+	d.ringGoals()
 	d.strategies()
 	d.sustainedSection()
+	d.equalMemorySection()
+	d.costSection()
 	d.flatOutSection()
 	d.payloadSection()
 	d.slowSection()
@@ -392,7 +395,7 @@ func (d *doc) strategies() {
 func (d *doc) sustainedSection() {
 	d.p("## Throughput: sustained deliveries\n\n")
 	d.p("`BenchmarkSustained` searches the highest publish rate at which every reader keeps up: at most 0.1%% of events lost, the publisher on schedule (≥ 95%% of the rate), readers' p99 latency under 10 ms. A flat-out publisher that never waits (the ring, the dropping channels) outruns its readers on two cores and most of what it publishes is lost, so the rate a strategy can *sustain* is the number a user can count on. The chart and table show it times the readers: events delivered per second.\n\n")
-	d.p("Every strategy here has the same capacity (1024 events), so the channels hold 1024 per reader and the ring and the disruptor 1024 in all. Two more views, measured by `BenchmarkEqualMemory` and `BenchmarkCost` outside this report, are kept by hand in [ring.md](ring.md): the ring at equal memory, and what each strategy costs in CPU per delivery and reader p99 at a fixed rate.\n\n")
+	d.p("Every strategy here has the same capacity (1024 events), so the channels hold 1024 per reader and the ring and the disruptor 1024 in all. Two more views follow: the ring and the disruptor at the channels' memory, and what each strategy costs in CPU per delivery and reader p99 at a fixed rate.\n\n")
 	for _, batch := range bench.Batches {
 		get := func(strategy string, n int) (benchreport.Stat, bool) {
 			return d.sustained(flat(strategy, n, batch, bench.DefaultPayload), bench.UnitSustainedDeliveries)

@@ -61,7 +61,7 @@ func TestWriteDocJudgesTheGoals(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	for _, want := range []string{
+	requireAll(t, doc,
 		"| ring-adaptive delivers ≥ 10× chan-drop-oldest's events/s at 16 readers | sustained, batch 1: 12× (50M vs 4M) | **met** |",
 		"| ring-adaptive delivers ≥ 30× chan-drop-oldest's events/s at 256 readers | sustained, batch 1: 20× (100M vs 5M) | **not met** |",
 		"healthy readers' p99 100µs → 104µs with one stalled (+4.0%",
@@ -69,11 +69,7 @@ func TestWriteDocJudgesTheGoals(t *testing.T) {
 		"the others are unaffected with ring-adaptive.",
 		"![sustained deliveries/s vs readers, batch 1](img/bench-sustained.svg)",
 		"Test CPU, GOMAXPROCS=2",
-	} {
-		if !strings.Contains(doc, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
+	)
 	if t.Failed() {
 		t.Logf("report:\n%s", doc)
 	}
@@ -111,24 +107,12 @@ func TestWriteDocFromPartialResults(t *testing.T) {
 		sc.Consumers = bench.AllFast
 		synthetic(&in, "Fanout/"+sc.Name(), map[string]float64{bench.UnitDeliveryRate: 9e6, bench.UnitLoss: 0})
 	}
-	set, err := benchreport.Parse(strings.NewReader(in.String()), "partial.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	docPath := filepath.Join(dir, "benchmarks.md")
-	if err := WriteDoc(docPath, set, DocOptions{Command: "test", ImgDir: filepath.Join(dir, "img"), ImgLink: "img"}); err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc, dir := writeReport(t, in.String())
 	for _, chart := range []string{ChartSustained, ChartFlatOut} {
 		if _, err := os.Stat(filepath.Join(dir, "img", chart)); err != nil {
 			t.Errorf("chart %s: %v", chart, err)
 		}
-		if !strings.Contains(string(doc), "(img/"+chart+")") {
+		if !strings.Contains(doc, "(img/"+chart+")") {
 			t.Errorf("report does not show %s", chart)
 		}
 	}
@@ -161,5 +145,107 @@ func TestLoadAveragesReachTheHeader(t *testing.T) {
 	}
 	if s := loadText(nil); !strings.Contains(s, "not recorded") {
 		t.Errorf("no record: %q", s)
+	}
+}
+
+// The equal-memory and cost views reach the report, and issue 13's goals are
+// judged on them and on the sustained and flat-out rows: at least a bound,
+// or at most one.
+func TestWriteDocJudgesTheRingGoals(t *testing.T) {
+	var in strings.Builder
+	in.WriteString("cpu: Test CPU\ngoos: linux\ngoarch: amd64\n")
+	sc := func(strategy string, n int) bench.Scenario {
+		return bench.Scenario{Strategy: strategy, Readers: n, Batch: 1, Payload: 64, Consumers: bench.AllFast}
+	}
+	sust := func(strategy string, n int, deliv float64) {
+		synthetic(&in, "Sustained/"+sc(strategy, n).SustainedName(), map[string]float64{bench.UnitSustainedDeliveries: deliv})
+	}
+	sust("ring-adaptive", 1, 2.5e6) // 2.5× the baseline: under 3×, not met
+	sust("chan-drop-oldest", 1, 1e6)
+	sust("ring-adaptive", 16, 100e6) // 25×: met; 1.25× the disruptor: met
+	sust("chan-drop-oldest", 16, 4e6)
+	sust("disruptor", 16, 80e6)
+	flat := func(strategy string, deliv float64) {
+		synthetic(&in, "Fanout/"+sc(strategy, 1).Name(), map[string]float64{bench.UnitDeliveryRate: deliv, bench.UnitLoss: 0})
+	}
+	flat("ring-adaptive", 21e6) // 84% of the disruptor: met
+	flat("disruptor", 25e6)
+	eq := func(strategy string, n int, deliv float64) {
+		s := sc(strategy, n)
+		s.Capacity = n * bench.DefaultCapacity
+		synthetic(&in, "EqualMemory/"+s.EqualMemoryName(), map[string]float64{bench.UnitSustainedDeliveries: deliv})
+	}
+	eq("ring-adaptive", 16, 200e6)
+	eq("disruptor", 16, 90e6)
+	cost := func(strategy string, cpu, p99 float64) {
+		s := sc(strategy, 16)
+		s.Rate = bench.CostRate(16)
+		synthetic(&in, "Cost/"+s.CostName(), map[string]float64{bench.UnitCPUPerDelivery: cpu, bench.UnitP99: p99, bench.UnitLoss: 0})
+	}
+	cost("ring-adaptive", 100, 600e3) // CPU 0.2×: met; p99 1.5×: not met
+	cost("chan-drop-oldest", 500, 400e3)
+	doc, _ := writeReport(t, in.String())
+	requireAll(t, doc,
+		"| sustained deliveries at 1 reader ≥ 3× chan-drop-oldest's | 2.5M against 1M: 2.5× (",
+		"| sustained deliveries at 16 readers ≥ 20× chan-drop-oldest's | 100M against 4M: 25× (",
+		"| sustained deliveries at 16 readers ≥ the disruptor's | 100M against 80M: 1.2× (",
+		"| flat out, 1 reader: deliveries ≥ 80% of the disruptor's | 21M against 25M: 0.84× (",
+		"| 100k events/s, 16 readers: CPU per delivery ≤ ⅓ of chan-drop-oldest's | 100ns against 500ns: 0.2× (",
+		"| 100k events/s, 16 readers: readers' p99 no worse than chan-drop-oldest's | 600µs against 400µs: 1.5× (",
+		"## Equal memory",
+		"| `ring-adaptive` | 200M ±2% (50×) |",
+		"## Cost at a fixed rate",
+		"| `ring-adaptive` | 100ns ±2% (0.2×) | 600µs ±2% (1.5×) |",
+	)
+	verdicts := map[string]string{
+		"at 1 reader ≥ 3×": "**not met**", "at 16 readers ≥ 20×": "**met**", "≥ the disruptor's": "**met**",
+		"≥ 80%": "**met**", "≤ ⅓": "**met**", "no worse": "**not met**",
+	}
+	for goal, verdict := range verdicts {
+		found := false
+		for _, line := range strings.Split(doc, "\n") {
+			if strings.Contains(line, goal) && strings.HasPrefix(line, "| ") {
+				found = true
+				if !strings.HasSuffix(line, "| "+verdict+" |") {
+					t.Errorf("goal %q: %q, want %s", goal, line, verdict)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("goal %q not in the report", goal)
+		}
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s", doc)
+	}
+}
+
+// writeReport writes the report of results into a temporary directory, its
+// charts under img/, and returns the report and the directory.
+func writeReport(t *testing.T, results string) (string, string) {
+	t.Helper()
+	set, err := benchreport.Parse(strings.NewReader(results), "synthetic.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	docPath := filepath.Join(dir, "benchmarks.md")
+	if err := WriteDoc(docPath, set, DocOptions{Command: "test", ImgDir: filepath.Join(dir, "img"), ImgLink: "img"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), dir
+}
+
+// requireAll fails t for each of wants that doc lacks.
+func requireAll(t *testing.T, doc string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(doc, want) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 }

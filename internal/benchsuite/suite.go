@@ -1,6 +1,7 @@
 // Package benchsuite runs the strategy benchmark suite — the measuring half
 // of `make bench`: it builds bench's test binary, runs BenchmarkFanout and
-// BenchmarkSustained Count times over (interleaved passes) with progress on
+// BenchmarkSustained, and with Views BenchmarkEqualMemory and BenchmarkCost,
+// Count times over (interleaved passes) with progress on
 // the terminal, keeps the raw benchfmt output and profiles the headline
 // scenarios. The report (docs/benchmarks.md and its charts) is written
 // from those files by package benchdoc, in the report tool, so that what
@@ -26,10 +27,14 @@ import (
 
 // Options for Run. Relative paths are relative to the module root.
 type Options struct {
-	Count      int    // -count
-	Benchtime  string // -benchtime of BenchmarkFanout (BenchmarkSustained runs 1x: one search per run)
-	Matrix     string // bench.MatrixDefault, MatrixFull or MatrixQuick
-	Filter     string // regular expression on scenario names; empty: all
+	Count     int    // -count
+	Benchtime string // -benchtime of BenchmarkFanout (BenchmarkSustained runs 1x: one search per run)
+	Matrix    string // bench.MatrixDefault, MatrixFull or MatrixQuick
+	Filter    string // regular expression on scenario names; empty: all
+	// Views also runs BenchmarkEqualMemory and BenchmarkCost in each pass:
+	// fixed scenarios (bench.EqualMemoryScenarios, bench.CostScenarios),
+	// which Filter does not select.
+	Views      bool
 	Results    string // raw results file
 	Doc        string // the report
 	ImgDir     string // its charts
@@ -111,9 +116,14 @@ func Run(ctx context.Context, root string, o Options) error {
 			fmt.Fprintf(out, "%s: %s\n", kv[0], kv[1])
 		}
 	}
-	prog := &progress{w: o.Progress, total: o.Count * (len(fanout) + len(sustained)), start: time.Now()}
+	var equalMemory, cost int
+	if o.Views {
+		equalMemory, cost = len(bench.EqualMemoryScenarios()), len(bench.CostScenarios())
+	}
+	prog := &progress{w: o.Progress, total: o.Count * (len(fanout) + len(sustained) + equalMemory + cost), start: time.Now()}
 	env := append(os.Environ(), bench.MatrixEnv+"="+o.Matrix, bench.FilterEnv+"="+o.Filter)
-	o.Log.Info("running the suite", "scenarios", len(fanout), "sustained searches", len(sustained), "count", o.Count,
+	o.Log.Info("running the suite", "scenarios", len(fanout), "sustained searches", len(sustained),
+		"equal-memory searches", equalMemory, "cost runs", cost, "count", o.Count,
 		"benchtime", o.Benchtime, "matrix", o.Matrix, "results", o.Results)
 	// The runs are interleaved: Count passes over the whole matrix, rather
 	// than go test -count's Count runs of each benchmark back to back, so
@@ -125,7 +135,8 @@ func Run(ctx context.Context, root string, o Options) error {
 	}
 	var parts []part
 	for range o.Count {
-		parts = append(parts, part{"^BenchmarkFanout$", o.Benchtime, len(fanout)}, part{"^BenchmarkSustained$", "1x", len(sustained)})
+		parts = append(parts, part{"^BenchmarkFanout$", o.Benchtime, len(fanout)}, part{"^BenchmarkSustained$", "1x", len(sustained)},
+			part{"^BenchmarkEqualMemory$", "1x", equalMemory}, part{"^BenchmarkCost$", "1x", cost})
 	}
 	for i, part := range parts {
 		if part.n == 0 {
@@ -266,7 +277,7 @@ func (p *progress) line(l string) {
 	var keep []string
 	for i := 2; i+1 < len(f); i += 2 {
 		switch f[i+1] {
-		case bench.UnitDeliveryRate, bench.UnitLoss, bench.UnitP99, bench.UnitSustainedDeliveries:
+		case bench.UnitDeliveryRate, bench.UnitLoss, bench.UnitP99, bench.UnitSustainedDeliveries, bench.UnitCPUPerDelivery:
 			keep = append(keep, f[i+1]+"="+f[i])
 		}
 	}

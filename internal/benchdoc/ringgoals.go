@@ -1,0 +1,90 @@
+package benchdoc
+
+import (
+	"fmt"
+
+	"github.com/ringcast/ringcast/bench"
+	"github.com/ringcast/ringcast/internal/benchreport"
+	"github.com/ringcast/ringcast/internal/report"
+)
+
+// Lossless is the strategy the ring's goals compare with besides the
+// baseline: the disruptor, whose writer waits for its readers.
+const Lossless = "disruptor"
+
+// ringGoal is one of issue 13's goals: got against want, met when got/want
+// reaches the bound (at least) or stays under it (atMost).
+type ringGoal struct {
+	text      string
+	got, want benchreport.Stat
+	bound     float64
+	atMost    bool
+	format    func(float64) string
+}
+
+func (g ringGoal) row() []string {
+	r := benchreport.Ratio(g.want, g.got)
+	met := r >= g.bound
+	if g.atMost {
+		met = r <= g.bound
+	}
+	v := "**not met**"
+	if met {
+		v = "**met**"
+	}
+	c := benchreport.Compare(g.want, g.got)
+	return []string{g.text, fmt.Sprintf("%s against %s: %s (%s)", g.format(g.got.Center), g.format(g.want.Center), ratioText(r), c.String()), v}
+}
+
+// ringGoals judges issue 13's goals for the ring's default wait on this run's
+// medians, where the run measured them.
+func (d *doc) ringGoals() {
+	var goals []ringGoal
+	sustained := func(strategy string, n int) (benchreport.Stat, bool) {
+		return d.sustained(flat(strategy, n, 1, bench.DefaultPayload), bench.UnitSustainedDeliveries)
+	}
+	add := func(text string, got, want func() (benchreport.Stat, bool), bound float64, atMost bool, format func(float64) string) {
+		g, ok1 := got()
+		w, ok2 := want()
+		if ok1 && ok2 {
+			goals = append(goals, ringGoal{text, g, w, bound, atMost, format})
+		}
+	}
+	for _, g := range []struct {
+		readers int
+		times   float64
+	}{{1, 3}, {16, 20}, {256, 20}} {
+		add(fmt.Sprintf("sustained deliveries at %s ≥ %.0f× %s's", report.Plural(g.readers, "reader"), g.times, Baseline),
+			func() (benchreport.Stat, bool) { return sustained(Subject, g.readers) },
+			func() (benchreport.Stat, bool) { return sustained(Baseline, g.readers) }, g.times, false, report.SI)
+	}
+	for _, n := range []int{16, 256} {
+		add(fmt.Sprintf("sustained deliveries at %d readers ≥ the %s's", n, Lossless),
+			func() (benchreport.Stat, bool) { return sustained(Subject, n) },
+			func() (benchreport.Stat, bool) { return sustained(Lossless, n) }, 1, false, report.SI)
+	}
+	add(fmt.Sprintf("flat out, 1 reader: deliveries ≥ 80%% of the %s's", Lossless),
+		func() (benchreport.Stat, bool) {
+			return d.fanout(flat(Subject, 1, 1, bench.DefaultPayload), bench.UnitDeliveryRate)
+		},
+		func() (benchreport.Stat, bool) {
+			return d.fanout(flat(Lossless, 1, 1, bench.DefaultPayload), bench.UnitDeliveryRate)
+		}, 0.8, false, report.SI)
+	const n = 16
+	rate := report.SI(float64(bench.CostRate(n)))
+	add(fmt.Sprintf("%s events/s, %d readers: CPU per delivery ≤ ⅓ of %s's", rate, n, Baseline),
+		func() (benchreport.Stat, bool) { return d.cost(costScenario(Subject, n), bench.UnitCPUPerDelivery) },
+		func() (benchreport.Stat, bool) { return d.cost(costScenario(Baseline, n), bench.UnitCPUPerDelivery) }, 1.0/3, true, report.Seconds)
+	add(fmt.Sprintf("%s events/s, %d readers: readers' p99 no worse than %s's", rate, n, Baseline),
+		func() (benchreport.Stat, bool) { return d.cost(costScenario(Subject, n), bench.UnitP99) },
+		func() (benchreport.Stat, bool) { return d.cost(costScenario(Baseline, n), bench.UnitP99) }, 1, true, report.Seconds)
+	if len(goals) == 0 {
+		return
+	}
+	d.p("The goals of issue 13, for %s (the default wait) at capacity %d and batch 1, judged on this run's medians; the p-value in brackets says whether the two samples differ significantly (Mann–Whitney U).\n\n", Subject, bench.DefaultCapacity)
+	t := &report.Table{Head: []string{"goal", "measured", "verdict"}, Align: "lll"}
+	for _, g := range goals {
+		t.Add(g.row()...)
+	}
+	d.p("%s\n", t)
+}
