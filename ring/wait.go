@@ -47,13 +47,14 @@ package ring
 // the ring absorbs for napBudget (at most a quarter of Cap() in that time)
 // naps instead of parking, and then reads what came meanwhile in one batch.
 // The nap ends when the writer has published as many values as the reader's
-// pace brings in napFor (the writer wakes it, P6), or on a timer of the
-// reader's own after napLimit if the pace dropped. The wake comes from the
-// writer rather than the timer because the runtime's timers sleep in whole
-// milliseconds when the machine is idle, which would double the nap. The
-// writer pays one token per nap, and the reader one wake-up per nap instead
-// of one per value. An idle reader (no value since its last wait) parks as
-// under Adaptive.
+// pace brings in napFor (the writer wakes the nappers, P6, P8), or on a
+// timer of the reader's own after napLimit if the pace dropped. The wake
+// comes from the writer rather than the timer because the runtime's timers
+// sleep in whole milliseconds when the machine is idle, which would double
+// the nap. The writer pays one token per round of naps, however many readers
+// nap (the first one it wakes wakes the others), and each reader one wake-up
+// per nap instead of one per value. An idle reader (no value since its last
+// wait) parks as under Adaptive.
 //
 // Blocking (and Adaptive's last phase) parks a reader on a one-slot channel
 // of its own, after pushing the reader onto the ring's stack of sleepers (a
