@@ -545,9 +545,7 @@ func (r *Ring[T]) wakeNappers(bound uint64) {
 	if first == nil {
 		return
 	}
-	rest := first.waits.napNext
-	first.waits.napNext = nil
-	first.waits.napQueued.Store(false)
+	rest := unlinkNapper(first)
 	if late := r.handedOff.Swap(rest); late != nil {
 		wakeNapperList(late) // nobody woke since the last hand-off
 	}
@@ -567,13 +565,21 @@ func (r *Ring[T]) wakeHandedOff() {
 // wakeNapperList sends each reader of a list taken from ring.nappers a token.
 func wakeNapperList[T any](rd *Reader[T]) {
 	for rd != nil {
-		w := rd.waits
-		next := w.napNext // before napQueued is cleared: then rd may push itself again
-		w.napNext = nil
-		w.napQueued.Store(false)
+		next := unlinkNapper(rd)
 		rd.token()
 		rd = next
 	}
+}
+
+// unlinkNapper takes rd off a list taken from ring.nappers and returns the
+// reader below it. It reads the link before it clears napQueued: from then
+// on rd may push itself again (P2, P8).
+func unlinkNapper[T any](rd *Reader[T]) *Reader[T] {
+	w := rd.waits
+	next := w.napNext
+	w.napNext = nil
+	w.napQueued.Store(false)
+	return next
 }
 
 // token wakes rd if it parks or naps. A send never blocks: the channel has
