@@ -81,7 +81,7 @@ func (sf *suiteFlags) register(fs *flag.FlagSet, withRun bool) {
 	fs.StringVar(&sf.o.Matrix, "matrix", bench.MatrixDefault, "scenario matrix: default (about 11 minutes at count 5 on 2 cores, with the views), full (every combination: hours) or quick")
 	fs.StringVar(&sf.o.Filter, "filter", "", "regular expression: run only the scenarios whose name matches\n(e.g. 'strategy=(ring-adaptive|chan-drop-oldest)/readers=16/')")
 	fs.DurationVar(&sf.profile, "profile-time", 2*time.Second, "how long to profile each headline scenario after the run; 0 skips profiling")
-	fs.BoolVar(&sf.views, "views", true, "also run the equal-memory and cost views (BenchmarkEqualMemory, BenchmarkCost: about\n15 s a pass); they are fixed scenarios, so a run with --filter skips them")
+	fs.BoolVar(&sf.views, "views", true, "also run the equal-memory and cost views (BenchmarkEqualMemory, BenchmarkCost: about\n10 s a pass); they are fixed scenarios, so a run with --filter skips them")
 }
 
 func (sf *suiteFlags) logger(stderr io.Writer) *slog.Logger {

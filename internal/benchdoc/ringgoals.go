@@ -73,11 +73,11 @@ func (d *doc) ringGoals() {
 	const n = 16
 	rate := report.SI(float64(bench.CostRate(n)))
 	add(fmt.Sprintf("%s events/s, %d readers: CPU per delivery ≤ ⅓ of %s's", rate, n, Baseline),
-		func() (benchreport.Stat, bool) { return d.cost(costScenario(Subject, n), bench.UnitCPUPerDelivery) },
-		func() (benchreport.Stat, bool) { return d.cost(costScenario(Baseline, n), bench.UnitCPUPerDelivery) }, 1.0/3, true, report.Seconds)
+		func() (benchreport.Stat, bool) { return d.cost(Subject, n, bench.UnitCPUPerDelivery) },
+		func() (benchreport.Stat, bool) { return d.cost(Baseline, n, bench.UnitCPUPerDelivery) }, 1.0/3, true, report.Seconds)
 	add(fmt.Sprintf("%s events/s, %d readers: readers' p99 no worse than %s's", rate, n, Baseline),
-		func() (benchreport.Stat, bool) { return d.cost(costScenario(Subject, n), bench.UnitP99) },
-		func() (benchreport.Stat, bool) { return d.cost(costScenario(Baseline, n), bench.UnitP99) }, 1, true, report.Seconds)
+		func() (benchreport.Stat, bool) { return d.cost(Subject, n, bench.UnitP99) },
+		func() (benchreport.Stat, bool) { return d.cost(Baseline, n, bench.UnitP99) }, 1, true, report.Seconds)
 	if len(goals) == 0 {
 		return
 	}

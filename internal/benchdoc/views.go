@@ -12,33 +12,40 @@ import (
 // The ring's two views beside the matrix: equal memory and cost at a fixed
 // rate (bench.EqualMemoryScenarios, bench.CostScenarios).
 
-func (d *doc) equalMemory(sc bench.Scenario) (benchreport.Stat, bool) {
+// viewScenario is the scenario of a view's list for strategy at n readers.
+func viewScenario(list []bench.Scenario, strategy string, n int) (bench.Scenario, bool) {
+	for _, sc := range list {
+		if sc.Strategy == strategy && sc.Readers == n {
+			return sc, true
+		}
+	}
+	return bench.Scenario{}, false
+}
+
+// equalMemory is strategy's sustained deliveries at n readers with the
+// channels' memory.
+func (d *doc) equalMemory(strategy string, n int) (benchreport.Stat, bool) {
+	sc, ok := viewScenario(bench.EqualMemoryScenarios(), strategy, n)
+	if !ok {
+		return benchreport.Stat{}, false
+	}
 	return benchreport.Summarize(d.set.Values("EqualMemory/"+sc.EqualMemoryName(), bench.UnitSustainedDeliveries))
 }
 
-func (d *doc) cost(sc bench.Scenario, unit string) (benchreport.Stat, bool) {
+// cost is strategy's cost view at n readers, in unit.
+func (d *doc) cost(strategy string, n int, unit string) (benchreport.Stat, bool) {
+	sc, ok := viewScenario(bench.CostScenarios(), strategy, n)
+	if !ok {
+		return benchreport.Stat{}, false
+	}
 	return benchreport.Summarize(d.set.Values("Cost/"+sc.CostName(), unit))
-}
-
-// equalMemoryScenario is strategy's equal-memory scenario at n readers.
-func equalMemoryScenario(strategy string, n int) bench.Scenario {
-	sc := flat(strategy, n, 1, bench.DefaultPayload)
-	sc.Capacity = n * bench.DefaultCapacity
-	return sc
-}
-
-// costScenario is strategy's cost scenario at n readers.
-func costScenario(strategy string, n int) bench.Scenario {
-	sc := flat(strategy, n, 1, bench.DefaultPayload)
-	sc.Rate = bench.CostRate(n)
-	return sc
 }
 
 func (d *doc) equalMemorySection() {
 	// The ring and the disruptor at N × the capacity; the channels as the
 	// sustained table has them, which is the same memory.
 	get := func(strategy string, n int) (benchreport.Stat, bool) {
-		if s, ok := d.equalMemory(equalMemoryScenario(strategy, n)); ok {
+		if s, ok := d.equalMemory(strategy, n); ok {
 			return s, true
 		}
 		if strings.HasPrefix(strategy, "chan-") {
@@ -48,7 +55,7 @@ func (d *doc) equalMemorySection() {
 	}
 	var readers []int
 	for _, n := range bench.ReaderCounts {
-		if _, ok := d.equalMemory(equalMemoryScenario(Subject, n)); ok {
+		if _, ok := d.equalMemory(Subject, n); ok {
 			readers = append(readers, n)
 		}
 	}
@@ -64,7 +71,7 @@ func (d *doc) equalMemorySection() {
 func (d *doc) costSection() {
 	var readers []int
 	for _, n := range bench.ReaderCounts {
-		if _, ok := d.cost(costScenario(Subject, n), bench.UnitCPUPerDelivery); ok {
+		if _, ok := d.cost(Subject, n, bench.UnitCPUPerDelivery); ok {
 			readers = append(readers, n)
 		}
 	}
@@ -84,14 +91,14 @@ func (d *doc) costSection() {
 		any := false
 		for _, n := range readers {
 			for _, unit := range []string{bench.UnitCPUPerDelivery, bench.UnitP99} {
-				s, ok := d.cost(costScenario(strat, n), unit)
+				s, ok := d.cost(strat, n, unit)
 				if !ok {
 					row = append(row, "")
 					continue
 				}
 				any = true
 				cell := withSpread(s, report.Seconds)
-				if base, ok := d.cost(costScenario(Baseline, n), unit); ok && strat != Baseline {
+				if base, ok := d.cost(Baseline, n, unit); ok && strat != Baseline {
 					cell += " (" + fmtRatio(base, s) + ")"
 				}
 				row = append(row, cell)
