@@ -43,6 +43,10 @@ type Result struct {
 	// PeakHeap is the largest growth of the heap's object bytes over its
 	// level at the start, sampled every few milliseconds.
 	PeakHeap uint64
+	// LineTrip is the machine's cache-line round trip between two
+	// processors just before the timed part (LineRoundTrip), 0 where it
+	// could not be measured.
+	LineTrip time.Duration
 	// PublishLate, on paced runs, is how late each publish was against the
 	// schedule (ns): a publisher held back by a consumer shows here.
 	PublishLate *hdrhistogram.Histogram
@@ -126,6 +130,7 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 	// this one's setup) is not collected during this one's timed part: a GC
 	// cycle there lands in the latency tail of whichever scenario comes next.
 	runtime.GC()
+	res.LineTrip = LineRoundTrip(lineTripRounds)
 	mem := startHeapSampler()
 
 	var watchdog *time.Timer
@@ -338,6 +343,7 @@ const (
 	UnitP99          = "p99-ns"
 	UnitPublishLate  = "pub-late-p99-ns"
 	UnitPeakHeap     = "peak-heap-B"
+	UnitLineTrip     = "line-rtt-ns" // Result.LineTrip
 
 	UnitSustainedRate       = "sustained-ev/s"    // BenchmarkSustained
 	UnitSustainedDeliveries = "sustained-deliv/s" // the same × readers
@@ -372,7 +378,7 @@ func (r *Result) Metrics() []Metric {
 	if r.PublishLate != nil {
 		ms = append(ms, Metric{float64(r.PublishLate.ValueAtQuantile(99)), UnitPublishLate})
 	}
-	ms = append(ms, Metric{float64(r.PeakHeap), UnitPeakHeap})
+	ms = append(ms, Metric{float64(r.PeakHeap), UnitPeakHeap}, Metric{float64(r.LineTrip.Nanoseconds()), UnitLineTrip})
 	return ms
 }
 

@@ -249,3 +249,45 @@ func requireAll(t *testing.T, doc string, wants ...string) {
 		}
 	}
 }
+
+func TestWriteDocJudgesFlatOutOnTheFastLineToo(t *testing.T) {
+	results := func(ringSlow, disruptorSlow int) string {
+		var in strings.Builder
+		in.WriteString("cpu: Test CPU\ngoos: linux\ngoarch: amd64\n")
+		run := func(strategy string, deliv, rtt float64) {
+			sc := bench.Scenario{Strategy: strategy, Readers: 1, Batch: 1, Payload: 64, Consumers: bench.AllFast}
+			fmt.Fprintf(&in, "BenchmarkFanout/%s-2 \t 1000 \t 40 ns/op \t %g %s \t %g %s \t 0 %s\n",
+				sc.Name(), deliv, bench.UnitDeliveryRate, rtt, bench.UnitLineTrip, bench.UnitLoss)
+		}
+		for i := range 6 {
+			if i < ringSlow {
+				run("ring-adaptive", 8e6, 330)
+			} else {
+				run("ring-adaptive", 22e6+float64(i), 60+float64(i))
+			}
+			if i < disruptorSlow {
+				run("disruptor", 20e6, 340)
+			} else {
+				run("disruptor", 27e6+float64(i), 70)
+			}
+		}
+		return in.String()
+	}
+	doc, _ := writeReport(t, results(3, 1))
+	requireAll(t, doc,
+		"| flat out, 1 reader: deliveries ≥ 80% of the disruptor's | 15M against 27M: 0.56× (",
+		"| … the same, runs on the fast line only (3 of 6 and 5 of 6) | 22M against 27M: 0.81× (",
+		"(`line-rtt-ns`, probed before each run) went from 63ns to 340ns",
+	)
+	for _, line := range strings.Split(doc, "\n") {
+		if strings.HasPrefix(line, "| … the same, runs on the fast line only") && !strings.HasSuffix(line, "| **met** |") {
+			t.Errorf("fast-line goal: %q, want met", line)
+		}
+	}
+	if doc, _ := writeReport(t, results(0, 0)); strings.Contains(doc, "runs on the fast line only") {
+		t.Error("a run that never left the fast line repeats the flat-out goal")
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s", doc)
+	}
+}

@@ -2,6 +2,7 @@ package benchdoc
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/ringcast/ringcast/bench"
 	"github.com/ringcast/ringcast/internal/benchreport"
@@ -70,6 +71,9 @@ func (d *doc) ringGoals() {
 		func() (benchreport.Stat, bool) {
 			return d.fanout(flat(Lossless, 1, 1, bench.DefaultPayload), bench.UnitDeliveryRate)
 		}, 0.8, false, report.SI)
+	if g, ok := d.flatOutNearLine(); ok {
+		goals = append(goals, g)
+	}
 	const n = 16
 	rate := report.SI(float64(bench.CostRate(n)))
 	add(fmt.Sprintf("%s events/s, %d readers: CPU per delivery ≤ ⅓ of %s's", rate, n, Baseline),
@@ -87,4 +91,21 @@ func (d *doc) ringGoals() {
 		t.Add(g.row()...)
 	}
 	d.p("%s\n", t)
+	if trips := d.lineTrips(); len(trips) > 0 {
+		d.p("The cache-line round trip between the machine's two processors (`%s`, probed before each run) went from %s to %s in this run. A flat-out ring with one reader slows down on a slow line, because its reader shares the lines the writer fills; the disruptor's gated reader works about a ring behind its writer and suffers less (docs/ring.md). The last flat-out row keeps only the runs within %d× the fastest round trip.\n\n",
+			bench.UnitLineTrip, report.Seconds(slices.Min(trips)), report.Seconds(slices.Max(trips)), nearLine)
+	}
+}
+
+// flatOutNearLine is the flat-out goal judged on the runs made while the
+// machine's line round trip was near its fastest (linetrip.go), when some
+// runs of either side were not.
+func (d *doc) flatOutNearLine() (ringGoal, bool) {
+	got, gotAll, ok1 := d.fanoutNearLine(flat(Subject, 1, 1, bench.DefaultPayload), bench.UnitDeliveryRate)
+	want, wantAll, ok2 := d.fanoutNearLine(flat(Lossless, 1, 1, bench.DefaultPayload), bench.UnitDeliveryRate)
+	if !ok1 || !ok2 || (got.N == gotAll && want.N == wantAll) {
+		return ringGoal{}, false
+	}
+	text := fmt.Sprintf("… the same, runs on the fast line only (%d of %d and %d of %d)", got.N, gotAll, want.N, wantAll)
+	return ringGoal{text, got, want, 0.8, false, report.SI}, true
 }
