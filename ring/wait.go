@@ -122,7 +122,7 @@ package ring
 //       napQueued, and stale tokens only cause spurious returns (P4).
 //   P7. Pacing. A solo Adaptive reader that keeps finding only a few values
 //       ready (fewer than paceTarget, or half its batch) spins a while
-//       (pace, doubling up to paceMax, about a microsecond) before its next
+//       (pace, doubling up to paceMax, about two microseconds) before its next
 //       cursor load, so that it finds a batch instead of polling the
 //       cursor's cache line between every two commits, which makes each
 //       commit take that line back from the reader's core. It never paces
@@ -162,7 +162,7 @@ const (
 	// least GOMAXPROCS readers, a reader whose values come at a steady
 	// modest pace naps as under Sleeping instead of parking after each one.
 	// A solo reader whose values stream in faster than it asks for them
-	// waits up to about a microsecond between looks at the writer's cursor,
+	// waits up to about two microseconds between looks at the writer's cursor,
 	// so that it takes them in batches and the writer does not pay a
 	// cache-line transfer per value.
 	// The default, and the right choice whenever goroutines may outnumber
@@ -207,12 +207,16 @@ const (
 )
 
 // Pacing (P7), in iterations of spinDelay's empty loop (about a cycle each):
-// paceMax is about a microsecond on current cores, and paceStep the first
+// paceMax is about two microseconds on current cores, and paceStep the first
 // step. paceTarget is a batch worth finding: it spreads the cursor's
-// cache-line transfers over that many commits.
+// cache-line transfers over that many commits. paceMax bounds what pacing
+// adds to a value's latency; it is long enough that a reader on a distant
+// core (another chiplet or socket, where a line's round trip costs hundreds
+// of nanoseconds) takes the cursor's line from a flat-out writer rarely
+// enough that the writer keeps most of its pace (docs/ring.md, seventh pass).
 const (
 	paceStep   = 16
-	paceMax    = 2048
+	paceMax    = 8192
 	paceTarget = 32
 )
 
