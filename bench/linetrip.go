@@ -2,6 +2,7 @@ package bench
 
 import (
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -18,33 +19,41 @@ import (
 // before its timed part: a reader of the results can tell the machine's
 // states apart from the code's.
 
-// lineTripRounds is how many round trips one probe makes: enough that a
-// few slow ones do not move the median much, few enough (well under 10 ms
-// in the slowest state) not to count against a run.
-const lineTripRounds = 4096
+// LineTripRounds is how many round trips each run's probe makes, in
+// lineTripChunks timed chunks: few enough (well under 10 ms in the slowest
+// state) not to count against a run.
+const LineTripRounds = 4096
+
+// lineTripChunks: the probe reports the median chunk, so that the echo
+// goroutine losing its processor for a while (a preemption, the GC) moves
+// one chunk and not the figure.
+const lineTripChunks = 16
 
 // lineTripLimit bounds a probe whose second goroutine gets no processor of
 // its own (GOMAXPROCS 1, or a crowded machine).
 const lineTripLimit = 50 * time.Millisecond
 
-// LineRoundTrip measures the mean time of rounds cache-line round trips
-// between two goroutines, or 0 where it cannot: with GOMAXPROCS below 2 (the
-// two would take turns on one processor) or when the probe ran out of
-// time.
+// LineRoundTrip measures the time of one cache-line round trip between two
+// goroutines: the median over lineTripChunks chunks of the mean round trip
+// of each, rounds in all. It returns 0 where it cannot measure: with
+// GOMAXPROCS below 2 (the two would take turns on one processor) or when
+// the probe ran out of time.
 func LineRoundTrip(rounds int) time.Duration {
-	if rounds < 1 || runtime.GOMAXPROCS(0) < 2 {
+	per := int64(rounds / lineTripChunks)
+	if per < 1 || runtime.GOMAXPROCS(0) < 2 {
 		return 0
 	}
+	total := per * lineTripChunks
 	var line struct {
 		_ [64]byte
-		v atomic.Int64 // even: the caller's turn; odd: the echo's
+		v atomic.Int64 // odd: the echo's turn; even: the caller's
 		_ [64]byte
 	}
 	stop := atomic.Bool{}
 	echoed := make(chan struct{})
 	go func() {
 		defer close(echoed)
-		for i := int64(1); i < 2*int64(rounds); i += 2 {
+		for i := int64(1); i < 2*total; i += 2 {
 			for line.v.Load() != i {
 				if stop.Load() {
 					return
@@ -53,19 +62,23 @@ func LineRoundTrip(rounds int) time.Duration {
 			line.v.Store(i + 1)
 		}
 	}()
-	start := time.Now()
-	deadline := start.Add(lineTripLimit)
-	for i := int64(0); i < 2*int64(rounds); i += 2 {
-		line.v.Store(i + 1)
-		for j := 0; line.v.Load() != i+2; j++ {
-			if j&1023 == 1023 && time.Now().After(deadline) {
-				stop.Store(true)
-				<-echoed
-				return 0
+	deadline := time.Now().Add(lineTripLimit)
+	var chunks [lineTripChunks]time.Duration
+	for c := range chunks {
+		t := time.Now()
+		for i := 2 * per * int64(c); i < 2*per*int64(c+1); i += 2 {
+			line.v.Store(i + 1)
+			for j := 0; line.v.Load() != i+2; j++ {
+				if j&1023 == 1023 && time.Now().After(deadline) {
+					stop.Store(true)
+					<-echoed
+					return 0
+				}
 			}
 		}
+		chunks[c] = time.Since(t) / time.Duration(per)
 	}
-	d := time.Since(start)
 	<-echoed
-	return d / time.Duration(rounds)
+	slices.Sort(chunks[:])
+	return chunks[lineTripChunks/2]
 }

@@ -10,15 +10,15 @@ func TestLineRoundTrip(t *testing.T) {
 		t.Skip("one CPU: the probe needs two")
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	d := LineRoundTrip(1000)
+	d := LineRoundTrip(LineTripRounds)
 	if d <= 0 || d >= lineTripLimit {
-		t.Fatalf("LineRoundTrip(1000) = %v, want a positive round trip under %v", d, lineTripLimit)
+		t.Fatalf("LineRoundTrip(LineTripRounds) = %v, want a positive round trip under %v", d, lineTripLimit)
 	}
-	if d := LineRoundTrip(0); d != 0 {
-		t.Errorf("LineRoundTrip(0) = %v, want 0", d)
+	if d := LineRoundTrip(lineTripChunks - 1); d != 0 {
+		t.Errorf("LineRoundTrip(%d) = %v, want 0: fewer rounds than chunks", lineTripChunks-1, d)
 	}
 	runtime.GOMAXPROCS(1)
-	if d := LineRoundTrip(1000); d != 0 {
+	if d := LineRoundTrip(LineTripRounds); d != 0 {
 		t.Errorf("with GOMAXPROCS 1: LineRoundTrip = %v, want 0 (the two goroutines would take turns)", d)
 	}
 }

@@ -130,7 +130,7 @@ func run(strat Strategy, sc Scenario, opt RunOptions) (*Result, error) {
 	// this one's setup) is not collected during this one's timed part: a GC
 	// cycle there lands in the latency tail of whichever scenario comes next.
 	runtime.GC()
-	res.LineTrip = LineRoundTrip(lineTripRounds)
+	res.LineTrip = LineRoundTrip(LineTripRounds)
 	mem := startHeapSampler()
 
 	var watchdog *time.Timer
