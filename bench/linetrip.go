@@ -39,6 +39,11 @@ const lineTripLimit = 50 * time.Millisecond
 // GOMAXPROCS below 2 (the two would take turns on one processor) or when
 // the probe ran out of time.
 func LineRoundTrip(rounds int) time.Duration {
+	return lineRoundTrip(rounds, lineTripLimit)
+}
+
+// lineRoundTrip is LineRoundTrip with its time limit.
+func lineRoundTrip(rounds int, limit time.Duration) time.Duration {
 	per := int64(rounds / lineTripChunks)
 	if per < 1 || runtime.GOMAXPROCS(0) < 2 {
 		return 0
@@ -62,7 +67,12 @@ func LineRoundTrip(rounds int) time.Duration {
 			line.v.Store(i + 1)
 		}
 	}()
-	deadline := time.Now().Add(lineTripLimit)
+	abandon := func() time.Duration {
+		stop.Store(true)
+		<-echoed
+		return 0
+	}
+	deadline := time.Now().Add(limit)
 	var chunks [lineTripChunks]time.Duration
 	for c := range chunks {
 		t := time.Now()
@@ -70,13 +80,15 @@ func LineRoundTrip(rounds int) time.Duration {
 			line.v.Store(i + 1)
 			for j := 0; line.v.Load() != i+2; j++ {
 				if j&1023 == 1023 && time.Now().After(deadline) {
-					stop.Store(true)
-					<-echoed
-					return 0
+					return abandon()
 				}
 			}
 		}
-		chunks[c] = time.Since(t) / time.Duration(per)
+		now := time.Now()
+		chunks[c] = now.Sub(t) / time.Duration(per)
+		if now.After(deadline) {
+			return abandon()
+		}
 	}
 	<-echoed
 	slices.Sort(chunks[:])
