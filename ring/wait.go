@@ -210,10 +210,11 @@ const (
 // paceMax is about two microseconds on current cores, and paceStep the first
 // step. paceTarget is a batch worth finding: it spreads the cursor's
 // cache-line transfers over that many commits. paceMax bounds what pacing
-// adds to a value's latency; it is long enough that a reader on a distant
-// core (another chiplet or socket, where a line's round trip costs hundreds
-// of nanoseconds) takes the cursor's line from a flat-out writer rarely
-// enough that the writer keeps most of its pace (docs/ring.md, seventh pass).
+// adds to a value's latency. Longer caps let the reader find more values per
+// load, which matters most where the reader's core is far from the writer's
+// (another chiplet or socket: a line's round trip costs hundreds of
+// nanoseconds there); the cap is where the gain flattened (docs/ring.md,
+// seventh pass).
 const (
 	paceStep   = 16
 	paceMax    = 8192
