@@ -240,7 +240,7 @@ func AliasHelp() string {
 
 // Matrix names.
 const (
-	MatrixDefault = "default" // what `make bench` runs: about 10 minutes at BENCH_COUNT=5
+	MatrixDefault = "default" // what `make bench` runs: about 11 minutes at BENCH_COUNT=5, with the views
 	MatrixFull    = "full"    // every combination of the issue's dimensions
 	MatrixQuick   = "quick"   // a handful, for smoke runs
 )

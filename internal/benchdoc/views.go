@@ -88,7 +88,7 @@ func (d *doc) costSection() {
 	t := &report.Table{Head: head}
 	for _, strat := range bench.CostStrategies {
 		row := []string{"`" + strat + "`"}
-		any := false
+		found := false
 		for _, n := range readers {
 			for _, unit := range []string{bench.UnitCPUPerDelivery, bench.UnitP99} {
 				s, ok := d.cost(strat, n, unit)
@@ -96,7 +96,7 @@ func (d *doc) costSection() {
 					row = append(row, "")
 					continue
 				}
-				any = true
+				found = true
 				cell := withSpread(s, report.Seconds)
 				if base, ok := d.cost(Baseline, n, unit); ok && strat != Baseline {
 					cell += " (" + fmtRatio(base, s) + ")"
@@ -104,7 +104,7 @@ func (d *doc) costSection() {
 				row = append(row, cell)
 			}
 		}
-		if any {
+		if found {
 			t.Add(row...)
 		}
 	}
