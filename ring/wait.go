@@ -30,6 +30,16 @@ package ring
 // A busy reader, whose next value comes within microseconds, never parks, so
 // the writer pays no wake-up for it; an idle one parks and then uses no CPU.
 //
+// A reader's pace is the values it took since its last wait began, over the
+// time since then. After a park, a reader that found more than the value
+// that woke it measures from its wake-up instead: a backlog built while it
+// was being woken is a burst, and measured across the idle spell before it,
+// a burst looks like a trickle, so a crowded reader would nap into it instead
+// of reading it (256 readers woken at once by a burst at 800k events/s did,
+// and the burst overran the ring; docs/ring.md, eighth pass). A reader that
+// found only that value keeps the pace across the park: for a steady slow
+// stream that is the gap between values, and what lets Sleeping nap.
+//
 // Why both bounds of the crowded phase. A yield costs what the scheduler
 // makes it cost. A reader alone on its core yields in ~100 ns (nothing else
 // to run), so the time bound keeps it polling for yieldFor: it does not park
@@ -261,14 +271,16 @@ func ParseWaitStrategy(s string) (WaitStrategy, error) {
 }
 
 // waitState is what Adaptive and Sleeping remember between waits, allocated
-// at a reader's first wait: where and when the last wait began, for the
-// reader's pace, and Sleeping's timer, all the owner's alone; and the links of
-// the ring's stack of nappers (P8), which follow the protocol of the
-// sleepers' (P2).
+// at a reader's first wait: where and when the last wait began, and the last
+// park ended, for the reader's pace, and Sleeping's timer, all the owner's
+// alone; and the links of the ring's stack of nappers (P8), which follow the
+// protocol of the sleepers' (P2).
 type waitState[T any] struct {
 	pace      int // P7: spinDelay iterations before the next cursor load; 0 when not pacing
 	seq       uint64
 	at        time.Time
+	wokeSeq   uint64
+	woke      time.Time // zero once the first wait after the park looked at it
 	timer     *time.Timer
 	napQueued atomic.Bool // on ring.nappers, or on a list taken from it not yet woken
 	napNext   *Reader[T]  // below this reader on ring.nappers
@@ -364,6 +376,12 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 	if w.at.IsZero() {
 		took = 0 // no pace yet
 	}
+	if !w.woke.IsZero() { // the first wait since a park
+		if seq-w.wokeSeq > 1 { // a burst: its own pace
+			took, since = seq-w.wokeSeq, now.Sub(w.woke)
+		}
+		w.woke = time.Time{}
+	}
 	w.seq, w.at = seq, now
 	solo := rd.ring.Readers() < rd.ring.procs
 	// In floating point: a pause of hours times a large ring overflows uint64.
@@ -386,7 +404,7 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 		if rd.spin(ctx, seq, now, spin) {
 			return nil
 		}
-		return rd.park(ctx, seq)
+		return rd.parkPaced(ctx, seq, w)
 	}
 	yield := yieldFor
 	if busy {
@@ -398,7 +416,7 @@ func (rd *Reader[T]) backOff(ctx context.Context, seq uint64) error {
 			return nil
 		}
 		if i >= yieldChecks && time.Since(now) >= yield {
-			return rd.park(ctx, seq)
+			return rd.parkPaced(ctx, seq, w)
 		}
 	}
 }
@@ -431,6 +449,14 @@ func (rd *Reader[T]) spin(ctx context.Context, seq uint64, start time.Time, d ti
 			}
 		}
 	}
+}
+
+// parkPaced parks, and then notes when and where the reader woke, for the
+// pace of its next wait.
+func (rd *Reader[T]) parkPaced(ctx context.Context, seq uint64, w *waitState[T]) error {
+	err := rd.park(ctx, seq)
+	w.wokeSeq, w.woke = seq, time.Now()
+	return err
 }
 
 // park sleeps until the writer publishes past seq-1, the ring or the reader

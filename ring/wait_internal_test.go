@@ -89,6 +89,48 @@ func TestAdaptiveBusyCrowdedReaderRidesOutPauses(t *testing.T) {
 	}
 }
 
+// A crowded Adaptive reader woken from an idle park that finds more than
+// the value that woke it measures its pace from the wake-up: the burst (512
+// values at once, after 20 ms idle) is fast, so it yields and then parks,
+// and does not nap. Measured across the
+// idle spell the same burst looks like a trickle (512 values in 20 ms) and
+// the reader naps, which leaves napWake set (P6).
+func TestAdaptiveReaderWokenFromIdleDoesNotNap(t *testing.T) {
+	r, err := New[int](1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range runtime.GOMAXPROCS(0) { // crowded: never read, never wait
+		defer r.Subscribe().Close()
+	}
+	rd := r.Subscribe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer rd.Close()
+		for {
+			if _, err := rd.Next(context.Background()); err == ErrClosed {
+				return
+			}
+		}
+	}()
+	for r.sleepers.Load() == nil { // idle: it parks
+		time.Sleep(time.Millisecond) // polling a condition, not standing in for one
+	}
+	time.Sleep(20 * time.Millisecond) // the idle spell itself
+	r.PublishBatch(make([]int, 512))
+	// The reader takes the burst, then waits: it parks again (sleepers) or
+	// naps (napWake stays lowered until a publish reaches it).
+	for r.sleepers.Load() == nil && r.napWake.Load() == noNapWake {
+		time.Sleep(100 * time.Microsecond) // polling a condition
+	}
+	if w := r.napWake.Load(); w != noNapWake {
+		t.Errorf("the reader napped after the burst that woke it (napWake %d): its pace spanned the idle spell", w)
+	}
+	r.Close()
+	<-done
+}
+
 // fewWakes checks that a reader using ws, fed n values gap apart on a ring
 // with idle further readers, is found parked by at most three quarters as
 // many publishes as the same reader under Blocking (a quiet machine gives a
