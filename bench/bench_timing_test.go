@@ -112,13 +112,14 @@ func BenchmarkEqualMemory(b *testing.B) {
 
 // BenchmarkCost is the cost view (bench.Cost): CPU per delivery and readers'
 // p99 latency at a rate every strategy sustains: 100k events/s at 1 and 16
-// readers, 10k at 256 (2.56M deliveries/s; channels sustain about 10M).
+// readers, 10k at 256 (2.56M deliveries/s; channels sustain about 10M), and
+// the machine's idle wake-up just before each run (bench.IdleWake).
 //
 //	go test -run '^$' -bench Cost -benchtime 1x -count 3 ./bench
 func BenchmarkCost(b *testing.B) {
 	for _, sc := range bench.CostScenarios() {
 		b.Run(sc.CostName(), func(b *testing.B) {
-			var cpu, p99, loss float64
+			var cpu, p99, loss, wake50, wake90 float64
 			for range b.N {
 				res, err := bench.Cost(sc, bench.CostOptions{})
 				if err != nil {
@@ -127,11 +128,15 @@ func BenchmarkCost(b *testing.B) {
 				cpu += float64(res.CPUPerDelivery)
 				p99 += float64(res.P99)
 				loss += res.Loss
+				wake50 += float64(res.IdleWake50)
+				wake90 += float64(res.IdleWake90)
 			}
 			n := float64(b.N)
 			b.ReportMetric(cpu/n, bench.UnitCPUPerDelivery)
 			b.ReportMetric(p99/n, bench.UnitP99)
 			b.ReportMetric(loss/n, bench.UnitLoss)
+			b.ReportMetric(wake50/n, bench.UnitIdleWake50)
+			b.ReportMetric(wake90/n, bench.UnitIdleWake90)
 		})
 	}
 }

@@ -33,7 +33,10 @@ type CostResult struct {
 	P99            time.Duration // healthy consumers' p99 latency
 	Deliveries     uint64
 	Loss           float64 // fraction of deliveries lost: the rate was not sustained if > 0
-	Result         *Result
+	// IdleWake50 and IdleWake90 are the machine's idle wake-up (IdleWake)
+	// just before the run: the median and 90th percentile of IdleWakeTrials.
+	IdleWake50, IdleWake90 time.Duration
+	Result                 *Result
 }
 
 // Cost runs sc paced at sc.Rate (which must be set) for opt.Duration and
@@ -46,12 +49,14 @@ func Cost(sc Scenario, opt CostOptions) (*CostResult, error) {
 		return nil, errors.New("bench: the cost view needs a rate (Scenario.Rate)")
 	}
 	events := max(int(float64(sc.Rate)*opt.Duration.Seconds()), sc.Batch)
+	wake50, wake90 := IdleWake(IdleWakeTrials)
 	r, err := Run(sc, RunOptions{Events: events, MeasureCPU: true})
 	if err != nil {
 		return nil, err
 	}
 	n, delivered, lost, lat := r.Totals(true)
-	out := &CostResult{Deliveries: delivered, Result: r, P99: time.Duration(lat.ValueAtQuantile(99))}
+	out := &CostResult{Deliveries: delivered, Result: r, P99: time.Duration(lat.ValueAtQuantile(99)),
+		IdleWake50: wake50, IdleWake90: wake90}
 	if delivered > 0 {
 		out.CPUPerDelivery = r.CPU / time.Duration(delivered)
 	}

@@ -21,6 +21,9 @@ func TestCost(t *testing.T) {
 	if res.Deliveries == 0 || res.CPUPerDelivery <= 0 || res.Result.CPU <= 0 {
 		t.Fatalf("nothing measured: %+v", res)
 	}
+	if runtime.GOMAXPROCS(0) >= 2 && (res.IdleWake50 <= 0 || res.IdleWake90 < res.IdleWake50) {
+		t.Errorf("idle wake-up p50 %v, p90 %v: want both measured, p50 <= p90", res.IdleWake50, res.IdleWake90)
+	}
 	sc.Rate = 0
 	if _, err := bench.Cost(sc, bench.CostOptions{}); err == nil {
 		t.Fatal("Cost ran without a rate")

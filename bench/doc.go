@@ -33,7 +33,8 @@
 // Two views outside the matrix: BenchmarkEqualMemory (BenchmarkSustained with
 // the ring and the disruptor given the memory the channels hold) and
 // BenchmarkCost ([Cost]: CPU per delivery, cpu-ns/deliv, and p99 at a fixed
-// rate every strategy sustains).
+// rate every strategy sustains, with the machine's idle wake-up before each
+// run, idle-wake-p50-ns and idle-wake-p90-ns: [IdleWake]).
 //
 // `ringcast bench run` (what `make bench` calls) runs the matrix, keeps the
 // raw output under bench/results/ and writes docs/benchmarks.md with charts;

@@ -6,14 +6,22 @@ import (
 	"time"
 )
 
+// twoProcs runs t with GOMAXPROCS 2 (the machine probes need two
+// processors), or skips it on one CPU.
+func twoProcs(t *testing.T) {
+	t.Helper()
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: the probe needs two")
+	}
+	prev := runtime.GOMAXPROCS(2)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+}
+
 // The probe's limit is what keeps a loaded machine from stalling a run, so
 // these tests give it room (the race detector and other test binaries share
 // the cores) except where they test the limit itself.
 func TestLineRoundTrip(t *testing.T) {
-	if runtime.NumCPU() < 2 {
-		t.Skip("one CPU: the probe needs two")
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	twoProcs(t)
 	if d := lineRoundTrip(4*lineTripChunks, time.Minute); d <= 0 {
 		t.Fatalf("lineRoundTrip(%d, 1m) = %v, want a positive round trip", 4*lineTripChunks, d)
 	}

@@ -348,7 +348,9 @@ const (
 	UnitSustainedRate       = "sustained-ev/s"    // BenchmarkSustained
 	UnitSustainedDeliveries = "sustained-deliv/s" // the same × readers
 
-	UnitCPUPerDelivery = "cpu-ns/deliv" // BenchmarkCost
+	UnitCPUPerDelivery = "cpu-ns/deliv"     // BenchmarkCost
+	UnitIdleWake50     = "idle-wake-p50-ns" // BenchmarkCost: CostResult.IdleWake50
+	UnitIdleWake90     = "idle-wake-p90-ns" // CostResult.IdleWake90
 )
 
 // Metrics are the measures of r, as the benchmarks report them.

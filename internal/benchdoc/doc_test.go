@@ -291,3 +291,33 @@ func TestWriteDocJudgesFlatOutOnTheFastLineToo(t *testing.T) {
 		t.Logf("report:\n%s", doc)
 	}
 }
+
+func TestWriteDocGivesTheIdleWakeUp(t *testing.T) {
+	results := func(wakes bool) string {
+		var in strings.Builder
+		in.WriteString("cpu: Test CPU\ngoos: linux\ngoarch: amd64\n")
+		for i, strategy := range []string{"ring-adaptive", "chan-drop-oldest"} {
+			sc := bench.Scenario{Strategy: strategy, Readers: 16, Batch: 1, Payload: 64, Consumers: bench.AllFast, Rate: bench.CostRate(16)}
+			m := map[string]float64{bench.UnitCPUPerDelivery: 100, bench.UnitP99: 600e3, bench.UnitLoss: 0}
+			if wakes {
+				m[bench.UnitIdleWake50] = 60e3 + 80e3*float64(i)
+				m[bench.UnitIdleWake90] = 150e3 + 2.7e6*float64(i)
+			}
+			synthetic(&in, "Cost/"+sc.CostName(), m)
+		}
+		return in.String()
+	}
+	doc, _ := writeReport(t, results(true))
+	requireAll(t, doc,
+		"## Cost at a fixed rate",
+		// synthetic spreads each figure over ±2%
+		"Its median went from 58.8µs to 143µs over this run's cost runs, its 90th percentile from 147µs to 2.91ms.",
+		"whose 90th percentile went from 147µs to 2.91ms in this run's cost runs",
+	)
+	if doc, _ := writeReport(t, results(false)); strings.Contains(doc, "idle wake-up (`") {
+		t.Error("the report describes an idle wake-up the results do not carry")
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s", doc)
+	}
+}

@@ -109,4 +109,5 @@ func (d *doc) costSection() {
 		}
 	}
 	d.p("%s\n", t)
+	d.idleWakeNote()
 }

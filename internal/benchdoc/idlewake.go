@@ -1,0 +1,40 @@
+package benchdoc
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/ringcast/ringcast/bench"
+	"github.com/ringcast/ringcast/internal/report"
+)
+
+// idleWakes returns the idle wake-ups in unit (bench.UnitIdleWake50 or
+// bench.UnitIdleWake90) that the cost runs measured, zeros (no measure) left
+// out, in seconds.
+func (d *doc) idleWakes(unit string) []float64 {
+	var out []float64
+	for _, row := range d.set.Rows() {
+		if !strings.HasPrefix(row, "Cost/") {
+			continue
+		}
+		for _, v := range d.set.Values(row, unit) {
+			if v > 0 {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// idleWakeNote says what the machine's idle wake-up was during the cost
+// runs, and why the cheap strategies' p99 follows it.
+func (d *doc) idleWakeNote() {
+	p50, p90 := d.idleWakes(bench.UnitIdleWake50), d.idleWakes(bench.UnitIdleWake90)
+	if len(p50) == 0 || len(p90) == 0 {
+		return
+	}
+	d.p("The machine's idle wake-up (`%s`, `%s`: %d wake-ups just before each cost run, `bench.IdleWake`): how long a goroutine woken by a busy publisher waits for an idle processor to take it. Its median went from %s to %s over this run's cost runs, its 90th percentile from %s to %s. A reader whose core went idle while it waited pays it when its next value comes: the strategies that cost little CPU per delivery leave their cores idle between deliveries, so their p99 follows this figure, while one that keeps a core busy pays in CPU instead (docs/ring.md, eighth pass).\n\n",
+		bench.UnitIdleWake50, bench.UnitIdleWake90, bench.IdleWakeTrials,
+		report.Seconds(slices.Min(p50)), report.Seconds(slices.Max(p50)),
+		report.Seconds(slices.Min(p90)), report.Seconds(slices.Max(p90)))
+}
