@@ -9,12 +9,15 @@ import (
 )
 
 // BenchmarkFanout runs the scenario matrix named by $RINGCAST_BENCH_MATRIX
-// (default, full or quick; see bench.Matrix). One op is one published event,
+// (default, full or quick; see bench.Matrix), or the scenarios listed in
+// $RINGCAST_BENCH_SCENARIOS. One op is one published event,
 // so ns/op, B/op and allocs/op are per event; the suite's own measures are
 // reported with b.ReportMetric (see the package documentation).
 //
 //	go test -run '^$' -bench Fanout -benchtime 200ms -count 5 ./bench
 //	RINGCAST_BENCH_MATRIX=full go test -run '^$' -bench 'Fanout/strategy=ring' ./bench
+//	RINGCAST_BENCH_SCENARIOS=strategy=ring-adaptive/readers=256/batch=1/payload=64/consumers=fast/rate=800k \
+//	    go test -run '^$' -bench Fanout -benchtime 32000x -count 10 ./bench   # ten 40 ms runs
 func BenchmarkFanout(b *testing.B) {
 	matrix, err := bench.MatrixFromEnv()
 	if err != nil {

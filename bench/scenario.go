@@ -252,9 +252,27 @@ const MatrixEnv = "RINGCAST_BENCH_MATRIX"
 // scenarios whose name it matches.
 const FilterEnv = "RINGCAST_BENCH_FILTER"
 
-// MatrixFromEnv returns the matrix named by $RINGCAST_BENCH_MATRIX (default
-// when unset), filtered by $RINGCAST_BENCH_FILTER.
+// ScenariosEnv, if set, lists the scenarios BenchmarkFanout runs instead of
+// a matrix, separated by commas: names as Scenario.Name writes them, or
+// aliases (ParseScenario). With -benchtime Nx and -count it repeats one
+// fixed-rate run, as the probe counts in docs/ring.md were taken.
+const ScenariosEnv = "RINGCAST_BENCH_SCENARIOS"
+
+// MatrixFromEnv returns the scenarios listed in $RINGCAST_BENCH_SCENARIOS,
+// or else the matrix named by $RINGCAST_BENCH_MATRIX (default when unset),
+// filtered by $RINGCAST_BENCH_FILTER.
 func MatrixFromEnv() ([]Scenario, error) {
+	if list := os.Getenv(ScenariosEnv); list != "" {
+		var out []Scenario
+		for _, name := range strings.Split(list, ",") {
+			sc, err := ParseScenario(strings.TrimSpace(name))
+			if err != nil {
+				return nil, fmt.Errorf("bench: $%s: %w", ScenariosEnv, err)
+			}
+			out = append(out, sc)
+		}
+		return out, nil
+	}
 	name := os.Getenv(MatrixEnv)
 	if name == "" {
 		name = MatrixDefault

@@ -73,6 +73,24 @@ func TestParseScenarioAliasesAndErrors(t *testing.T) {
 	}
 }
 
+// A scenario list in the environment replaces the matrix, in its order.
+func TestMatrixFromEnvTakesAScenarioList(t *testing.T) {
+	const probe = "strategy=ring-adaptive/readers=256/batch=1/payload=64/consumers=fast/rate=800k"
+	t.Setenv(MatrixEnv, MatrixFull)
+	t.Setenv(ScenariosEnv, probe+", fanout-16")
+	m, err := MatrixFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 2 || m[0].Name() != probe || m[1].Readers != 16 || m[1].Strategy != "ring-adaptive" {
+		t.Errorf("MatrixFromEnv() = %v, want %s and fanout-16", m, probe)
+	}
+	t.Setenv(ScenariosEnv, probe+",readers=x")
+	if _, err := MatrixFromEnv(); err == nil || !strings.Contains(err.Error(), ScenariosEnv) || !strings.Contains(err.Error(), "readers") {
+		t.Errorf("a bad name in the list: error %v, want one naming $%s and the key", err, ScenariosEnv)
+	}
+}
+
 func TestProfileWritesReadableProfiles(t *testing.T) {
 	dir := t.TempDir()
 	sc := Scenario{Strategy: "chan-drop-oldest", Readers: 2, Batch: 8, Payload: 64, Consumers: AllFast}

@@ -121,7 +121,9 @@ func Run(ctx context.Context, root string, o Options) error {
 		equalMemory, cost = len(bench.EqualMemoryScenarios()), len(bench.CostScenarios())
 	}
 	prog := &progress{w: o.Progress, total: o.Count * (len(fanout) + len(sustained) + equalMemory + cost), start: time.Now()}
-	env := append(os.Environ(), bench.MatrixEnv+"="+o.Matrix, bench.FilterEnv+"="+o.Filter)
+	// A scenario list left in the caller's environment would replace the
+	// matrix: the suite always runs one.
+	env := append(os.Environ(), bench.MatrixEnv+"="+o.Matrix, bench.FilterEnv+"="+o.Filter, bench.ScenariosEnv+"=")
 	o.Log.Info("running the suite", "scenarios", len(fanout), "sustained searches", len(sustained),
 		"equal-memory searches", equalMemory, "cost runs", cost, "count", o.Count,
 		"benchtime", o.Benchtime, "matrix", o.Matrix, "results", o.Results)
