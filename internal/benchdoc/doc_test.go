@@ -312,7 +312,7 @@ func TestWriteDocGivesTheIdleWakeUp(t *testing.T) {
 		"## Cost at a fixed rate",
 		// synthetic spreads each figure over ±2%
 		"Its median went from 58.8µs to 143µs over this run's cost runs, its 90th percentile from 147µs to 2.91ms.",
-		"whose 90th percentile went from 147µs to 2.91ms in this run's cost runs",
+		"idle wake-up, whose 90th percentile went from 147µs to 2.91ms in this run's cost runs",
 	)
 	if doc, _ := writeReport(t, results(false)); strings.Contains(doc, "idle wake-up (`") {
 		t.Error("the report describes an idle wake-up the results do not carry")

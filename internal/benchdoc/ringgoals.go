@@ -96,7 +96,7 @@ func (d *doc) ringGoals() {
 			bench.UnitLineTrip, report.Seconds(slices.Min(trips)), report.Seconds(slices.Max(trips)), nearLine)
 	}
 	if wakes := d.idleWakes(bench.UnitIdleWake90); len(wakes) > 0 {
-		d.p("The p99 goal compares a strategy that leaves its readers' core idle between deliveries with one that keeps it busy: the ring's p99 there is its nap plus the machine's idle wake-up, whose 90th percentile went from %s to %s in this run's cost runs (under \"Cost at a fixed rate\").\n\n",
+		d.p("The two cost goals compare a strategy that leaves its readers' core idle between deliveries with one that keeps it busy: the ring's p99 there is its nap (about half a millisecond of values) plus the machine's idle wake-up, whose 90th percentile went from %s to %s in this run's cost runs (under \"Cost at a fixed rate\").\n\n",
 			report.Seconds(slices.Min(wakes)), report.Seconds(slices.Max(wakes)))
 	}
 }
