@@ -22,16 +22,7 @@ func wakeCost(t *testing.T, ws WaitStrategy, n int, gap func(int) time.Duration,
 		defer r.Subscribe().Close()
 	}
 	rd := r.Subscribe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer rd.Close()
-		for {
-			if _, err := rd.Next(context.Background()); err == ErrClosed {
-				return
-			}
-		}
-	}()
+	done := readUntilClosed(rd)
 	wakes := 0
 	for i := range n {
 		for start, d := time.Now(), gap(i); time.Since(start) < d; {
@@ -45,6 +36,22 @@ func wakeCost(t *testing.T, ws WaitStrategy, n int, gap func(int) time.Duration,
 	r.Close()
 	<-done
 	return wakes
+}
+
+// readUntilClosed reads rd and drops its values until the ring closes; the
+// channel it returns is closed once it stops.
+func readUntilClosed(rd *Reader[int]) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer rd.Close()
+		for {
+			if _, err := rd.Next(context.Background()); err == ErrClosed {
+				return
+			}
+		}
+	}()
+	return done
 }
 
 // A reader that keeps up with values microseconds apart never parks under
@@ -104,16 +111,7 @@ func TestAdaptiveReaderWokenFromIdleDoesNotNap(t *testing.T) {
 		defer r.Subscribe().Close()
 	}
 	rd := r.Subscribe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer rd.Close()
-		for {
-			if _, err := rd.Next(context.Background()); err == ErrClosed {
-				return
-			}
-		}
-	}()
+	done := readUntilClosed(rd)
 	for r.sleepers.Load() == nil { // idle: it parks
 		time.Sleep(time.Millisecond) // polling a condition, not standing in for one
 	}
