@@ -2,34 +2,15 @@ package benchdoc
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/ringcast/ringcast/bench"
 	"github.com/ringcast/ringcast/internal/report"
 )
 
-// idleWakes returns the idle wake-ups in unit (bench.UnitIdleWake50 or
-// bench.UnitIdleWake90) that the cost runs measured, zeros (no measure) left
-// out, in seconds.
-func (d *doc) idleWakes(unit string) []float64 {
-	var out []float64
-	for _, row := range d.set.Rows() {
-		if !strings.HasPrefix(row, "Cost/") {
-			continue
-		}
-		for _, v := range d.set.Values(row, unit) {
-			if v > 0 {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
-}
-
 // idleWakeNote says what the machine's idle wake-up was during the cost
-// runs, and why the cheap strategies' p99 follows it.
+// runs, and what its slow tail does to the cheap strategies' p99.
 func (d *doc) idleWakeNote() {
-	p50, p90 := d.idleWakes(bench.UnitIdleWake50), d.idleWakes(bench.UnitIdleWake90)
+	p50, p90 := d.measured(bench.UnitIdleWake50), d.measured(bench.UnitIdleWake90)
 	if len(p50) == 0 || len(p90) == 0 {
 		return
 	}

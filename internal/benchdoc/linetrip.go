@@ -13,12 +13,14 @@ import (
 // probes in one state rarely differ by twice.
 const nearLine = 3
 
-// lineTrips returns the line round trips the Fanout runs measured, zeros
-// (no measure) left out, in seconds (benchfmt tidies the unit).
-func (d *doc) lineTrips() []float64 {
+// measured returns every value in unit that the run's results carry, over
+// all rows, zeros (no measure) left out; durations in seconds (benchfmt
+// tidies the unit). The machine probes' figures (line round trips, idle
+// wake-ups) describe the run rather than one scenario.
+func (d *doc) measured(unit string) []float64 {
 	var out []float64
 	for _, row := range d.set.Rows() {
-		for _, v := range d.set.Values(row, bench.UnitLineTrip) {
+		for _, v := range d.set.Values(row, unit) {
 			if v > 0 {
 				out = append(out, v)
 			}
@@ -32,7 +34,7 @@ func (d *doc) lineTrips() []float64 {
 // has. ok is false when the results carry no round trips, or none of sc's
 // runs was on the fast state.
 func (d *doc) fanoutNearLine(sc bench.Scenario, unit string) (st benchreport.Stat, all int, ok bool) {
-	trips := d.lineTrips()
+	trips := d.measured(bench.UnitLineTrip)
 	if len(trips) == 0 {
 		return st, 0, false
 	}

@@ -91,11 +91,11 @@ func (d *doc) ringGoals() {
 		t.Add(g.row()...)
 	}
 	d.p("%s\n", t)
-	if trips := d.lineTrips(); len(trips) > 0 {
+	if trips := d.measured(bench.UnitLineTrip); len(trips) > 0 {
 		d.p("The cache-line round trip between the machine's two processors (`%s`, probed before each run) went from %s to %s in this run. A flat-out ring with one reader slows down on a slow line, because its reader shares the lines the writer fills; the disruptor's gated reader works about a ring behind its writer and suffers less (docs/ring.md). The last flat-out row keeps only the runs within %d× the fastest round trip.\n\n",
 			bench.UnitLineTrip, report.Seconds(slices.Min(trips)), report.Seconds(slices.Max(trips)), nearLine)
 	}
-	if wakes := d.idleWakes(bench.UnitIdleWake90); len(wakes) > 0 {
+	if wakes := d.measured(bench.UnitIdleWake90); len(wakes) > 0 {
 		d.p("The two cost goals compare a strategy that leaves its readers' core idle between deliveries with one that keeps it busy: the ring's p99 there is its nap (about half a millisecond of values) plus the machine's idle wake-up, whose 90th percentile went from %s to %s in this run's cost runs (under \"Cost at a fixed rate\").\n\n",
 			report.Seconds(slices.Min(wakes)), report.Seconds(slices.Max(wakes)))
 	}
